@@ -1,0 +1,393 @@
+"""Neural networks on Value: Module, Neuron, Layer and MLP; models saved to and loaded from JSON.
+
+The classes keep micrograd's constructors, ``parameters()`` order (per neuron: weights, then bias)
+and call conventions, so micrograd's demo runs unchanged; each neuron's weighted sum is one fused
+``linear`` node instead of 2n, which is most of why a training step is faster than micrograd's.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from micrograd_like.engine import Value, linear
+
+Input = Value | float | int
+Inputs = Sequence[Input] | Value | float | int
+
+def _identity(x: Value) -> Value:
+    """The linear 'activation': the weighted sum itself."""
+    return x
+
+
+ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
+    "relu": Value.relu,
+    "tanh": Value.tanh,
+    "sigmoid": Value.sigmoid,
+    "linear": _identity,
+}
+_NEURON_NAMES = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "linear": "Linear"}
+
+FILE_FORMAT = "micrograd_like.model"
+FILE_VERSION = 1
+_FILE_KEYS = ("format", "version", "architecture", "parameters")
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be loaded: the message names the file and what is wrong with it."""
+
+    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
+        super().__init__(f"{os.fspath(path)}: {problem}")
+        self.path = os.fspath(path)
+        self.problem = problem
+
+
+class Module:
+    """Anything with parameters: zero their gradients, save them to JSON and load them back."""
+
+    def parameters(self) -> list[Value]:
+        return []
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = 0.0
+
+    def architecture(self) -> dict[str, Any]:
+        """What a saved file must describe for its parameters to fit this module."""
+        return {"module": type(self).__name__, "parameters": len(self.parameters())}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self.parameters())} parameters)"
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the architecture and every parameter to ``path`` as JSON (never pickle)."""
+        document = {
+            "format": FILE_FORMAT,
+            "version": FILE_VERSION,
+            "architecture": self.architecture(),
+            "parameters": [p.data for p in self.parameters()],
+        }
+        text = json.dumps(document, indent=1, allow_nan=False)
+        temporary = Path(f"{os.fspath(path)}.tmp")
+        temporary.write_text(text + "\n", encoding="utf-8")
+        os.replace(temporary, path)  # a crash mid-write never leaves a half-written model
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        """Set the parameters from a file written by ``save``.
+
+        The file is untrusted: everything is checked before any parameter changes, and any problem
+        raises ``ModelFileError`` (a ValueError) naming the file and the problem.
+        """
+        document = read_model_file(path)
+        self._assign(path, document)
+
+    def _assign(self, path: str | os.PathLike[str], document: dict[str, Any]) -> None:
+        expected = self.architecture()
+        if _canonical(document["architecture"]) != _canonical(expected):
+            raise ModelFileError(
+                path,
+                f"the file describes {_short(document['architecture'])}, "
+                f"but this model is {_short(expected)}",
+            )
+        params = self.parameters()
+        numbers = _parameter_list(path, document["parameters"], len(params))
+        for p, number in zip(params, numbers, strict=True):
+            p.data = number
+            p.grad = 0.0  # a gradient of the old weights means nothing for the new ones
+
+
+class Neuron(Module):
+    """activation(w . x + b), with micrograd's constructor: ``nonlin=True`` is ReLU, False linear.
+
+    ``activation`` ("relu", "tanh", "sigmoid" or "linear") overrides ``nonlin``. Weights start
+    uniform in [-1, 1] and the bias at 0, as in micrograd; pass ``rng`` for reproducible weights.
+    """
+
+    def __init__(
+        self,
+        nin: int,
+        nonlin: bool = True,
+        *,
+        activation: str | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        _check_size(nin, "Neuron", "nin")
+        chosen = activation if activation is not None else ("relu" if nonlin else "linear")
+        if chosen not in ACTIVATIONS:
+            raise ValueError(
+                f"Neuron: unknown activation {chosen!r}; choose one of {sorted(ACTIVATIONS)}"
+            )
+        if not nonlin and chosen != "linear":
+            raise ValueError(
+                f"Neuron: nonlin=False asks for a linear neuron but activation={chosen!r}; "
+                "pass only one of them"
+            )
+        draw = (rng or random.Random()).uniform
+        self.w = [Value(draw(-1, 1)) for _ in range(nin)]
+        self.b = Value(0.0)
+        self.activation = chosen
+        self._activate = ACTIVATIONS[chosen]
+
+    @property
+    def nonlin(self) -> bool:
+        """micrograd's flag: True unless the neuron is linear."""
+        return self.activation != "linear"
+
+    def __call__(self, x: Inputs) -> Value:
+        return self._activate(linear(self.w, _as_inputs(x, len(self.w), self), self.b))
+
+    def parameters(self) -> list[Value]:
+        return [*self.w, self.b]
+
+    def architecture(self) -> dict[str, Any]:
+        return {"module": "Neuron", "nin": len(self.w), "activation": self.activation}
+
+    def __repr__(self) -> str:
+        return f"{_NEURON_NAMES[self.activation]}Neuron({len(self.w)})"
+
+
+class Layer(Module):
+    """``nout`` neurons that all see the same inputs; keyword arguments go to each Neuron.
+
+    Calling it returns a list of Values, except that a layer with one neuron returns that neuron's
+    Value itself: micrograd does the same, and its demo relies on it for the final score.
+    """
+
+    def __init__(self, nin: int, nout: int, **kwargs: Any) -> None:
+        _check_size(nin, "Layer", "nin")
+        _check_size(nout, "Layer", "nout")
+        self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
+
+    @property
+    def nin(self) -> int:
+        return len(self.neurons[0].w)
+
+    @property
+    def activation(self) -> str:
+        return self.neurons[0].activation
+
+    def __call__(self, x: Inputs) -> Value | list[Value]:
+        inputs = _as_inputs(x, self.nin, self)
+        out = [n(inputs) for n in self.neurons]
+        return out[0] if len(out) == 1 else out
+
+    def parameters(self) -> list[Value]:
+        return [p for n in self.neurons for p in n.parameters()]
+
+    def architecture(self) -> dict[str, Any]:
+        return {
+            "module": "Layer",
+            "nin": self.nin,
+            "nout": len(self.neurons),
+            "activation": self.activation,
+        }
+
+    def __repr__(self) -> str:
+        return f"Layer({self.nin} -> {len(self.neurons)}, {self.activation})"
+
+
+class MLP(Module):
+    """Layers in a row: hidden layers use ``activation`` (ReLU, as micrograd), the last is linear.
+
+    Calling it returns a single Value when the last layer has one neuron, else a list (as
+    micrograd). A hidden layer of one neuron works here; in micrograd it breaks the next layer.
+    """
+
+    def __init__(
+        self,
+        nin: int,
+        nouts: Sequence[int],
+        *,
+        activation: str = "relu",
+        output_activation: str = "linear",
+        rng: random.Random | None = None,
+    ) -> None:
+        _check_size(nin, "MLP", "nin")
+        if isinstance(nouts, (str, bytes)) or not isinstance(nouts, Sequence) or not nouts:
+            raise TypeError(f"MLP: nouts must be a non-empty list of layer sizes, got {nouts!r}")
+        for size in nouts:
+            _check_size(size, "MLP", "each of nouts")
+        rng = rng or random.Random()
+        sizes = [nin, *nouts]
+        last = len(nouts) - 1
+        self.layers = [
+            Layer(
+                sizes[i],
+                sizes[i + 1],
+                activation=output_activation if i == last else activation,
+                rng=rng,
+            )
+            for i in range(len(nouts))
+        ]
+
+    def __call__(self, x: Inputs) -> Value | list[Value]:
+        out: Inputs = x
+        for layer in self.layers:
+            out = layer(out)  # a bare Value from a one-neuron layer is accepted by the next
+        return out  # type: ignore[return-value]
+
+    def parameters(self) -> list[Value]:
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def architecture(self) -> dict[str, Any]:
+        return {
+            "module": "MLP",
+            "nin": self.layers[0].nin,
+            "nouts": [len(layer.neurons) for layer in self.layers],
+            "activations": [layer.activation for layer in self.layers],
+        }
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> MLP:
+        """Build the MLP a file describes and load its parameters (checked as in ``load``)."""
+        document = read_model_file(path)
+        nin, nouts, activations = _mlp_shape(path, document["architecture"])
+        hidden = activations[0] if len(activations) > 1 else "relu"
+        model = cls(nin, nouts, activation=hidden, output_activation=activations[-1])
+        model._assign(path, document)  # refuses hidden layers with different activations
+        return model
+
+    def __repr__(self) -> str:
+        sizes = " -> ".join(str(n) for n in [self.layers[0].nin, *self.architecture()["nouts"]])
+        lines = [f"MLP({sizes}, {len(self.parameters())} parameters)("]
+        lines += [f"  {layer!r}" for layer in self.layers]
+        return "\n".join([*lines, ")"])
+
+
+def _check_size(size: object, where: str, name: str) -> None:
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"{where}: {name} must be a positive integer, got {size!r}")
+
+
+def _as_inputs(x: Inputs, expected: int, module: Module) -> Sequence[Input]:
+    """The inputs as a sequence: a lone Value or number counts as one input."""
+    inputs: Sequence[Input] = [x] if isinstance(x, (Value, float, int)) else x
+    if len(inputs) != expected:
+        raise ValueError(f"{module!r} takes {expected} inputs, got {len(inputs)}")
+    return inputs
+
+
+# --- reading model files: untrusted input, checked completely before anything is assigned -------
+
+
+def read_model_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Parse and check a model file's outer structure; raises ModelFileError naming the problem."""
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ModelFileError(path, f"not UTF-8 text ({error.reason})") from None
+    if not text.strip():
+        raise ModelFileError(path, "the file is empty")
+    try:
+        document = json.loads(
+            text, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicates
+        )
+    except json.JSONDecodeError as error:
+        hint = " (the file looks truncated)" if error.pos >= len(text.rstrip()) else ""
+        problem = f"not valid JSON: {error.msg} at line {error.lineno}{hint}"
+        raise ModelFileError(path, problem) from None
+    except _JsonProblem as problem:
+        raise ModelFileError(path, str(problem)) from None
+    if not isinstance(document, dict):
+        raise ModelFileError(path, f"expected a JSON object, found {type(document).__name__}")
+    _check_keys(path, document, _FILE_KEYS, "the file")
+    if document["format"] != FILE_FORMAT:
+        raise ModelFileError(
+            path, f"format is {_short(document['format'])}, expected {FILE_FORMAT!r}"
+        )
+    version = document["version"]
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ModelFileError(path, f"version must be an integer, found {_short(version)}")
+    if version != FILE_VERSION:
+        raise ModelFileError(
+            path, f"version {version} is not supported (this micrograd_like reads {FILE_VERSION})"
+        )
+    if not isinstance(document["architecture"], dict):
+        raise ModelFileError(path, "architecture must be a JSON object")
+    return document
+
+
+class _JsonProblem(Exception):
+    """Raised from inside the JSON parser's hooks; turned into a ModelFileError by the caller."""
+
+
+def _refuse_constant(name: str) -> float:
+    raise _JsonProblem(f"{name} is not a finite number; parameters must be finite")
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    duplicated = sorted({key for key in keys if keys.count(key) > 1})
+    if duplicated:
+        raise _JsonProblem(f"duplicate keys {duplicated}")
+    return dict(pairs)
+
+
+def _check_keys(
+    path: str | os.PathLike[str], found: dict[str, Any], expected: Sequence[str], what: str
+) -> None:
+    missing = [key for key in expected if key not in found]
+    extra = sorted(key for key in found if key not in expected)
+    if missing or extra:
+        parts = [f"missing {missing}"] if missing else []
+        parts += [f"unexpected {extra}"] if extra else []
+        raise ModelFileError(path, f"{what} has the wrong keys: {', '.join(parts)}")
+
+
+def _parameter_list(path: str | os.PathLike[str], found: object, count: int) -> list[float]:
+    if not isinstance(found, list):
+        raise ModelFileError(path, f"parameters must be a list of numbers, found {_short(found)}")
+    if len(found) != count:
+        raise ModelFileError(
+            path, f"the file has {len(found)} parameters, but the model has {count}"
+        )
+    numbers = []
+    for index, item in enumerate(found):
+        if isinstance(item, bool) or not isinstance(item, (int, float)):
+            raise ModelFileError(path, f"parameter {index} is {_short(item)}, not a number")
+        number = float(item)
+        if not math.isfinite(number):
+            raise ModelFileError(path, f"parameter {index} is {number!r}, not a finite number")
+        numbers.append(number)
+    return numbers
+
+
+def _mlp_shape(
+    path: str | os.PathLike[str], architecture: dict[str, Any]
+) -> tuple[int, list[int], list[str]]:
+    """nin, nouts and activations from an MLP file's architecture, each checked."""
+    _check_keys(path, architecture, ("module", "nin", "nouts", "activations"), "architecture")
+    if architecture["module"] != "MLP":
+        raise ModelFileError(path, f"the file holds a {_short(architecture['module'])}, not an MLP")
+    nin, nouts, activations = (architecture[k] for k in ("nin", "nouts", "activations"))
+    sizes = [nin, *nouts] if isinstance(nouts, list) and nouts else None
+    if sizes is None or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in sizes):
+        found = f"{_short(nin)} and {_short(nouts)}"
+        raise ModelFileError(path, f"nin and nouts must be positive integers, found {found}")
+    if (
+        not isinstance(activations, list)
+        or len(activations) != len(nouts)
+        or any(not isinstance(a, str) or a not in ACTIVATIONS for a in activations)
+    ):
+        raise ModelFileError(
+            path,
+            f"activations must list one of {sorted(ACTIVATIONS)} per layer, "
+            f"found {_short(activations)}",
+        )
+    return nin, nouts, activations
+
+
+def _canonical(architecture: object) -> str:
+    """A form in which 2 and 2.0, or 1 and true, differ (Python's == says they are equal)."""
+    return json.dumps(architecture, sort_keys=True)
+
+
+def _short(thing: object, limit: int = 120) -> str:
+    """A repr of untrusted data, cut short so a hostile file cannot flood the message."""
+    text = repr(thing)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
