@@ -11,7 +11,7 @@ from collections.abc import Sequence
 COMMANDS = {
     "demo": ("micrograd_like.demo", "train an MLP on two moons and save the model and a picture"),
     "draw": ("micrograd_like.draw", "draw the graph of an expression such as 'tanh(x*w + b)'"),
-    "bench": ("micrograd_like.bench", "time the engine side by side with micrograd and plain Python"),
+    "bench": ("micrograd_like.bench", "time the engine beside micrograd and plain Python"),
 }
 
 

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any, Union
+from typing import Any, Union, overload
 
 Operand = Union["Value", float, int]
 LocalDerivative = Callable[..., tuple[Any, ...]]
@@ -59,9 +59,7 @@ def is_grad_enabled() -> bool:
 
 
 @contextmanager
-def watch(
-    on_node: NodeHook | None = None, on_step: StepHook | None = None
-) -> Iterator[None]:
+def watch(on_node: NodeHook | None = None, on_step: StepHook | None = None) -> Iterator[None]:
     """Call ``on_node(v)`` for every Value an op makes and ``on_step(s)`` for every backward edge.
 
     This is how anomaly mode and tracers observe the engine without slowing it down when unused.
@@ -115,7 +113,7 @@ def _log(x: Any) -> Any:
 class Value:
     """A scalar node: data, grad, the parents it was made from and its local derivatives."""
 
-    __slots__ = ("data", "grad", "_prev", "_op", "_local", "label")
+    __slots__ = ("_local", "_op", "_prev", "data", "grad", "label")
 
     data: float
     grad: float
@@ -125,8 +123,8 @@ class Value:
     label: str
 
     def __init__(self, data: float, label: str = "") -> None:
-        self.data = data if type(data) is float and math.isfinite(data) else _checked_float(
-            data, "Value()"
+        self.data = (
+            data if type(data) is float and math.isfinite(data) else _checked_float(data, "Value()")
         )
         self.grad = 0.0
         self._prev = ()
@@ -219,9 +217,7 @@ class Value:
             if k == 0:
                 return (0.0,)
             if k < 1 and not isinstance(x, Value) and x == 0:
-                raise ZeroDivisionError(
-                    f"**: the derivative of x ** {k!r} at x = 0 is infinite"
-                )
+                raise ZeroDivisionError(f"**: the derivative of x ** {k!r} at x = 0 is infinite")
             return (k * x ** (k - 1),)
 
         return _make(_power(x, k), (self,), f"**{_format_number(k)}", pow_local)
@@ -281,9 +277,7 @@ class Value:
         """Natural logarithm; refuses zero and negative numbers instead of returning nan or -inf."""
         x = self.data
         if x <= 0:
-            raise ValueError(
-                f"log() of {x!r}: the logarithm is defined for positive numbers only"
-            )
+            raise ValueError(f"log() of {x!r}: the logarithm is defined for positive numbers only")
 
         def log_local(out: Any, x: Any) -> tuple[Any, ...]:
             # d log(x)/dx = 1/x
@@ -333,7 +327,7 @@ class Value:
             upstream = node.grad
             # local[i] = d(node)/d(parents[i]), from the op's *_local function
             local = node._local(node.data, *map(_data_of, parents))  # type: ignore[misc]
-            for parent, derivative in zip(parents, local):
+            for parent, derivative in zip(parents, local, strict=True):
                 parent.grad += derivative * upstream  # the chain rule
 
 
@@ -387,6 +381,10 @@ def _negated(other: object, op: str) -> Operand:
     return -other if isinstance(other, Value) else -_checked_float(other, f"Value {op} ...")
 
 
+@overload
+def _reciprocal(denominator: Value, numerator: object) -> Value: ...
+@overload
+def _reciprocal(denominator: object, numerator: object) -> Operand: ...
 def _reciprocal(denominator: object, numerator: object) -> Operand:
     """denominator ** -1, refusing zero with a message that shows the whole division."""
     if isinstance(denominator, Value):
@@ -432,7 +430,7 @@ def _start_fresh(order: list[Value], root: Value, seed: float) -> None:
 
 
 def topological_order(root: Value) -> list[Value]:
-    """Every node reachable from root, each after all of its parents; iterative, so depth is free."""
+    """Every node reachable from root, each after all its parents; iterative, so any depth works."""
     order: list[Value] = []
     seen = {root}
     stack = [(root, iter(root._prev))]
@@ -472,12 +470,19 @@ def backward_steps(root: Value, seed: float = 1.0) -> Iterator[BackwardStep]:
         if not node._prev:
             continue
         upstream = node.grad
-        for index, (parent, local) in enumerate(zip(node._prev, node.local_grads())):
+        for index, (parent, local) in enumerate(zip(node._prev, node.local_grads(), strict=True)):
             before = parent.grad
             parent.grad += local * upstream
             yield BackwardStep(
-                node, node._op, parent, index, upstream, local, local * upstream,
-                before, parent.grad,
+                node=node,
+                op=node._op,
+                parent=parent,
+                parent_index=index,
+                upstream=upstream,
+                local=local,
+                contribution=local * upstream,
+                grad_before=before,
+                grad_after=parent.grad,
             )
 
 
@@ -492,27 +497,38 @@ def linear(weights: Sequence[Value], inputs: Sequence[Operand], bias: Value) -> 
             f"linear: {len(weights)} weights but {len(inputs)} inputs; they must match"
         )
     if all(not isinstance(x, Value) for x in inputs):
-        xs = tuple(_checked_float(x, "linear input") for x in inputs)
-        total = bias.data
-        for w, x in zip(weights, xs):
-            total += w.data * x
+        return _linear_of_numbers(
+            weights, [_checked_float(x, "linear input") for x in inputs], bias
+        )
+    return _linear_of_values(weights, [_lift(x, "linear") for x in inputs], bias)
 
-        def linear_local(out: Any, *weights_then_bias: Any) -> tuple[Any, ...]:
-            # d/dw_i = x_i (constants here), d/dbias = 1
-            return (*xs, 1.0)
 
-        return _make(total, (*weights, bias), "linear", linear_local)
-    values = [_lift(x, "linear") for x in inputs]
+def _linear_of_numbers(weights: Sequence[Value], xs: Sequence[float], bias: Value) -> Value:
+    """linear() whose inputs are constants (a first layer): only weights and bias are parents."""
     total = bias.data
-    for w, v in zip(weights, values):
-        total += w.data * v.data
+    for w, x in zip(weights, xs, strict=True):
+        total += w.data * x
+    constants = tuple(xs)
 
-    def linear_values_local(out: Any, *operands: Any) -> tuple[Any, ...]:
+    def linear_local(out: Any, *operands: Any) -> tuple[Any, ...]:
+        # operands are w_1..w_n, bias: d/dw_i = x_i (a constant), d/dbias = 1
+        return (*constants, 1.0)
+
+    return _make(total, (*weights, bias), "linear", linear_local)
+
+
+def _linear_of_values(weights: Sequence[Value], xs: Sequence[Value], bias: Value) -> Value:
+    """linear() whose inputs are Values too: they get gradients as well."""
+    total = bias.data
+    for w, x in zip(weights, xs, strict=True):
+        total += w.data * x.data
+
+    def linear_local(out: Any, *operands: Any) -> tuple[Any, ...]:
         # operands are w_1..w_n, x_1..x_n, bias: d/dw_i = x_i, d/dx_i = w_i, d/dbias = 1
         n = (len(operands) - 1) // 2
         return (*operands[n : 2 * n], *operands[:n], 1.0)
 
-    return _make(total, (*weights, *values, bias), "linear", linear_values_local)
+    return _make(total, (*weights, *xs, bias), "linear", linear_local)
 
 
 def sum_of(values: Iterable[Operand]) -> Value:
@@ -529,9 +545,7 @@ def sum_of(values: Iterable[Operand]) -> Value:
     return _make(total, terms, "sum", sum_local)
 
 
-def grad(
-    output: Value, inputs: Sequence[Value], *, create_graph: bool = False
-) -> list[Value]:
+def grad(output: Value, inputs: Sequence[Value], *, create_graph: bool = False) -> list[Value]:
     """d(output)/d(input) for each input, leaving every ``.grad`` untouched.
 
     With ``create_graph=True`` the results are Values wired into a graph of their own, so they can
@@ -547,7 +561,7 @@ def grad(
             operands = node._prev if create_graph else tuple(map(_data_of, node._prev))
             out = node if create_graph else node.data
             local = node._local(out, *operands)  # type: ignore[misc]
-            for parent, derivative in zip(node._prev, local):
+            for parent, derivative in zip(node._prev, local, strict=True):
                 contribution = derivative * upstream
                 known = gradients.get(parent)
                 gradients[parent] = contribution if known is None else known + contribution
@@ -574,7 +588,6 @@ def _as_value(gradient: Any, create_graph: bool) -> Value:
     if isinstance(gradient, Value) and create_graph:
         return gradient
     leaf: Value = _new_value(Value)
-    leaf.data, leaf.grad, leaf._prev, leaf._op, leaf._local, leaf.label = (
-        _number(gradient), 0.0, (), "", None, ""
-    )
+    leaf.data, leaf.grad, leaf.label = _number(gradient), 0.0, ""
+    leaf._prev, leaf._op, leaf._local = (), "", None
     return leaf

@@ -1,0 +1,91 @@
+"""The project's promises about itself: its shape, its commands and its import rules."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "micrograd_like"
+
+
+def readme_commands() -> list[str]:
+    """The shell commands in the README's fenced bash blocks under 'The two commands'."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## The two commands", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```bash\n(.+?)\n```", section)
+
+
+def test_readme_has_a_demo_command_and_a_test_command() -> None:
+    demo, tests = readme_commands()
+    assert demo.endswith("python -m micrograd_like demo")
+    assert tests.endswith("python -m pytest")
+    for command in (demo, tests):
+        assert command.startswith("python3 -m venv .venv && "), "each command makes its own venv"
+
+
+def test_ci_runs_the_readme_test_command_verbatim() -> None:
+    ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert readme_commands()[1] in ci_lines
+
+
+def test_top_level_is_exactly_the_agreed_shape() -> None:
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    if not tracked:
+        pytest.skip("not a git checkout")
+    top = {name.split("/", 1)[0] for name in tracked if not name.startswith(".")}
+    assert top <= {"pyproject.toml", "README.md", "micrograd_like", "tests", "notebooks", "LICENSE"}
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_engine_imports_nothing_of_ours() -> None:
+    assert not any(m.startswith("micrograd_like") for m in imported_modules(PACKAGE / "engine.py"))
+
+
+def test_only_viz_imports_graphviz() -> None:
+    importers = {
+        path.name
+        for path in PACKAGE.glob("*.py")
+        if any(m.split(".")[0] == "graphviz" for m in imported_modules(path))
+    }
+    assert importers <= {"viz.py"}
+
+
+def test_only_the_testing_toolkit_imports_hypothesis() -> None:
+    importers = {
+        path.name
+        for path in PACKAGE.glob("*.py")
+        if any(m.split(".")[0] == "hypothesis" for m in imported_modules(path))
+    }
+    assert importers <= {"strategies.py"}
+
+
+def test_nothing_uses_pickle_or_the_global_random_state() -> None:
+    for path in PACKAGE.glob("*.py"):
+        modules = imported_modules(path)
+        assert "pickle" not in modules, path.name
+        source = path.read_text(encoding="utf-8")
+        calls = re.findall(
+            r"\brandom\.(random|uniform|gauss|choice|shuffle|seed|randint)\(", source
+        )
+        assert not calls, f"{path.name} uses the global random state: {calls}"
+
+
+def test_package_ships_py_typed() -> None:
+    assert (PACKAGE / "py.typed").exists()
