@@ -1,0 +1,213 @@
+"""Tools for watching backpropagation: a step-by-step table of backward() and anomaly mode.
+
+``steps_table(root)`` prints every edge backward() visits with its upstream gradient, local
+derivative and contribution. ``detect_anomaly()`` remembers the source line that made each node and
+stops at the first nan or infinity, forward or backward, saying which op and which line made it
+(the idea follows PyTorch's ``torch.autograd.detect_anomaly``, extended to the forward pass).
+"""
+
+from __future__ import annotations
+
+import linecache
+import math
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from micrograd_like.engine import BackwardStep, Value, backward_steps, topological_order, watch
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def format_number(x: float) -> str:
+    """A float in 4 significant digits: short and deterministic, for pictures and tables."""
+    if x == 0:
+        return "0"  # also for -0.0, which would only confuse a reader
+    return format(x, ".4g")
+
+
+def node_names(order: Sequence[Value]) -> dict[Value, str]:
+    """A name per node: its label, or ``n<k>`` with k its position in topological order."""
+    return {node: node.label or f"n{k}" for k, node in enumerate(order)}
+
+
+# --- the backward stepper as a table ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepRow:
+    """One backward edge with its nodes named, ready to print or to show beside a picture."""
+
+    step: int
+    node: str
+    op: str
+    parent: str
+    operand: int
+    upstream: float
+    local: float
+    contribution: float
+    grad_before: float
+    grad_after: float
+
+
+def named_steps(root: Value, seed: float = 1.0) -> tuple[dict[Value, str], list[BackwardStep]]:
+    """Run backward one edge at a time; return the node names and every step, in order."""
+    names = node_names(topological_order(root))
+    return names, list(backward_steps(root, seed))
+
+
+def step_rows(root: Value, seed: float = 1.0) -> list[StepRow]:
+    """Run backward from root (gradients change as with backward()) and return one row per edge."""
+    names, steps = named_steps(root, seed)
+    return [
+        StepRow(
+            k, names[s.node], s.op, names[s.parent], s.parent_index, s.upstream, s.local,
+            s.contribution, s.grad_before, s.grad_after,
+        )
+        for k, s in enumerate(steps, start=1)
+    ]
+
+
+_HEADERS = ("step", "node", "op", "-> operand", "upstream", "local", "contribution", "grad")
+
+
+def steps_table(root: Value, seed: float = 1.0) -> str:
+    """backward() as a printable table: one line per edge, grad shown as before -> after."""
+    lines = [_HEADERS]
+    for row in step_rows(root, seed):
+        lines.append((
+            str(row.step), row.node, row.op, f"{row.parent} (#{row.operand})",
+            format_number(row.upstream), format_number(row.local),
+            format_number(row.contribution),
+            f"{format_number(row.grad_before)} -> {format_number(row.grad_after)}",
+        ))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(_HEADERS))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )
+
+
+# --- anomaly mode ----------------------------------------------------------------------------
+
+
+class AnomalyError(ArithmeticError):
+    """A nan or infinity appeared; the message names the op, the numbers and the source line."""
+
+    def __init__(self, message: str, node: Value, site: Site | None) -> None:
+        super().__init__(message)
+        self.node = node
+        self.site = site
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where a node was made: the first frame outside micrograd_like."""
+
+    filename: str
+    lineno: int
+    function: str
+
+    def __str__(self) -> str:
+        code = linecache.getline(self.filename, self.lineno).strip()
+        where = f"{self.filename}:{self.lineno} in {self.function}"
+        return f"{where}: {code}" if code else where
+
+
+def caller_site() -> Site | None:
+    """The innermost frame on the stack that is not micrograd_like's own code."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None:
+        return None
+    return Site(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
+
+
+class AnomalyMode:
+    """The hooks behind detect_anomaly(): they record creation sites and check every number.
+
+    It keeps every node made inside the block alive until the block ends (Value has no weak
+    references), so wrap one step of a computation, not a whole training run.
+    """
+
+    def __init__(self) -> None:
+        self._sites: dict[Value, Site | None] = {}
+
+    def site_of(self, node: Value) -> Site | None:
+        """Where node was made, or None if it was made outside anomaly mode."""
+        return self._sites.get(node)
+
+    def on_node(self, node: Value) -> None:
+        site = caller_site()
+        self._sites[node] = site
+        if not math.isfinite(node.data):
+            raise AnomalyError(self._forward_message(node, site), node, site)
+
+    def on_step(self, step: BackwardStep) -> None:
+        numbers = (step.upstream, step.local, step.contribution, step.grad_after)
+        if not all(map(math.isfinite, numbers)):
+            site = self.site_of(step.node)
+            raise AnomalyError(self._backward_message(step, site), step.node, site)
+
+    def _made_at(self, node: Value) -> str:
+        site = self.site_of(node)
+        return f"made at {site}" if site else "made outside anomaly mode"
+
+    def _forward_message(self, node: Value, site: Site | None) -> str:
+        operands = ", ".join(format_number(p.data) for p in node.parents) or "none"
+        lines = [
+            f"anomaly in the forward pass: {node.op or 'a new node'} produced "
+            f"{format_number(node.data)} from operands {operands}",
+            f"  the {node.op or 'new'} node was made at {site or 'an unknown place'}",
+        ]
+        for index, parent in enumerate(node.parents):
+            if not math.isfinite(parent.data):
+                lines.append(
+                    f"  operand {index} was already {format_number(parent.data)}, "
+                    f"{self._made_at(parent)}"
+                )
+        return "\n".join(lines)
+
+    def _backward_message(self, step: BackwardStep, site: Site | None) -> str:
+        local_name = getattr(step.node._local, "__name__", "its local derivative")
+        numbers = (
+            f"upstream {format_number(step.upstream)}, local {format_number(step.local)}, "
+            f"contribution {format_number(step.contribution)}, grad of the operand "
+            f"{format_number(step.grad_before)} -> {format_number(step.grad_after)}"
+        )
+        return "\n".join([
+            f"anomaly in the backward pass at {step.op} -> operand {step.parent_index}: "
+            f"{_backward_cause(step, local_name)}",
+            f"  {numbers}",
+            f"  operand {step.parent_index}: {step.parent!r}",
+            f"  the {step.op} node was {self._made_at(step.node)}",
+        ])
+
+
+def _backward_cause(step: BackwardStep, local_name: str) -> str:
+    """Which of the chain rule's numbers went wrong first."""
+    if not math.isfinite(step.upstream):
+        return (
+            f"the upstream gradient is already {format_number(step.upstream)} "
+            "(the seed passed to backward?)"
+        )
+    if not math.isfinite(step.local):
+        return f"{local_name} gave {format_number(step.local)}"
+    if not math.isfinite(step.contribution):
+        return "local * upstream overflowed"
+    return "adding the contribution to the operand's grad overflowed"
+
+
+@contextmanager
+def detect_anomaly() -> Iterator[AnomalyMode]:
+    """Inside this block, the first nan or inf raises AnomalyError naming the op and source line.
+
+    Forward: every op's result is checked as it is made. Backward: ``backward()`` goes one edge
+    at a time and checks the local derivative, the contribution and the new gradient.
+    """
+    mode = AnomalyMode()
+    with watch(on_node=mode.on_node, on_step=mode.on_step):
+        yield mode

@@ -1,0 +1,468 @@
+"""Pictures of computation graphs through Graphviz; the only module that imports graphviz.
+
+``draw_dot(root)`` draws each value as a record (name | data | grad) and each operation as its own
+small node, as in Karpathy's micrograd lecture pictures, coloured by role, with optional local
+derivatives on the edges. ``render_steps(root, folder)`` draws backward() one edge at a time: SVG
+frames and a self-contained HTML page to step through them. Nodes are numbered by their position in
+``topological_order(root)``, never by ``id()``, so the same graph always gives the same DOT source.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import graphviz  # type: ignore[import-untyped]
+
+from micrograd_like.debug import format_number, named_steps, node_names
+from micrograd_like.engine import BackwardStep, Value, topological_order
+
+INSTALL_HINT = (
+    "Graphviz's dot program renders the pictures: install it with 'apt-get install graphviz' "
+    "(Debian, Ubuntu), 'brew install graphviz' (macOS), 'conda install -c conda-forge graphviz' "
+    "or from https://graphviz.org/download/ (the DOT text, graph.source, needs no dot)"
+)
+# Okabe and Ito's palette: its colours stay distinct for the common colour-vision deficiencies.
+ROLE_COLOURS = {"input": "#56B4E9", "parameter": "#E69F00", "output": "#009E73"}
+HIGHLIGHT_COLOUR = "#D55E00"
+RANKDIRS = ("LR", "TB", "RL", "BT")
+FORMATS = ("svg", "png", "pdf", "dot", "gv")
+
+Edge = tuple[Value, int]  # (the node, the index of one of its parents)
+
+
+class GraphTooLargeError(ValueError):
+    """The graph has more nodes than a picture can show usefully."""
+
+    def __init__(self, message: str, count: int, limit: int) -> None:
+        super().__init__(message)
+        self.count = count
+        self.limit = limit
+
+
+class GraphvizNotFoundError(RuntimeError):
+    """Rendering needs Graphviz's dot executable, and it is not on PATH."""
+
+
+@contextmanager
+def _dot_install_hint() -> Iterator[None]:
+    try:
+        yield
+    except graphviz.ExecutableNotFound as missing:
+        raise GraphvizNotFoundError(f"{missing}. {INSTALL_HINT}") from missing
+
+
+class GraphPicture(graphviz.Digraph):  # type: ignore[misc]
+    """A graphviz.Digraph whose rendering (also in Jupyter) says how to install dot if missing."""
+
+    def pipe(self, *args: Any, **kwargs: Any) -> Any:
+        with _dot_install_hint():
+            return super().pipe(*args, **kwargs)
+
+    def render(self, *args: Any, **kwargs: Any) -> Any:
+        with _dot_install_hint():
+            return super().render(*args, **kwargs)
+
+
+# --- drawing one graph ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Style:
+    """Everything a picture shows besides the graph itself."""
+
+    rankdir: str
+    grads: Mapping[Value, float]
+    roles: Mapping[Value, str] = field(default_factory=dict)
+    edge_labels: Mapping[Edge, str] | None = None
+    marked_nodes: Mapping[Value, str] = field(default_factory=dict)  # node -> SVG class
+    marked_edges: Mapping[Edge, str] = field(default_factory=dict)
+    id_prefix: str = ""  # SVG ids of the form <prefix>n<k>, unique when frames share a page
+    legend: bool = True
+
+
+def draw_dot(
+    root: Value,
+    *,
+    rankdir: str = "LR",
+    show_local: bool = False,
+    roles: bool = True,
+    parameters: Iterable[Value] = (),
+    highlight: Iterable[Value] = (),
+    max_nodes: int = 300,
+    legend: bool = True,
+) -> GraphPicture:
+    """The graph that computed root, as a Graphviz Digraph (render it, or show it in Jupyter).
+
+    Args:
+        rankdir: "LR" (left to right, the default), "TB", "RL" or "BT".
+        show_local: label each edge with its local derivative d(node)/d(operand).
+        roles: fill inputs, parameters (the leaves listed in ``parameters``) and the output.
+        highlight: values to outline in a strong colour.
+        max_nodes: refuse larger graphs with GraphTooLargeError rather than hand them to dot.
+    """
+    order = _order_within(root, max_nodes, "draw_dot")
+    positions = {node: k for k, node in enumerate(order)}
+    marked = {}
+    for node in highlight:
+        if node not in positions:
+            raise ValueError(f"draw_dot: highlight {node!r} is not in the graph of {root!r}")
+        marked[node] = "highlight"
+    style = _Style(
+        rankdir=_checked_rankdir(rankdir),
+        grads={node: node.grad for node in order},
+        roles=_roles(order, parameters) if roles else {},
+        edge_labels=_local_labels(order) if show_local else None,
+        marked_nodes=marked,
+        legend=legend,
+    )
+    return _picture(order, style, "computation_graph")
+
+
+def _order_within(root: Value, max_nodes: int, what: str) -> list[Value]:
+    if not isinstance(root, Value):
+        raise TypeError(f"{what}: expected a Value to draw, got {type(root).__name__}")
+    order = topological_order(root)
+    if len(order) > max_nodes:
+        raise GraphTooLargeError(
+            f"{what}: the graph has {len(order)} value nodes, more than max_nodes={max_nodes}; "
+            "draw a smaller part of it (a sub-expression), summarise it (e.g. count nodes per op), "
+            f"or pass max_nodes={len(order)} if you really want dot to lay it out",
+            len(order), max_nodes,
+        )
+    return order
+
+
+def _checked_rankdir(rankdir: str) -> str:
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"rankdir {rankdir!r} is not one of {', '.join(RANKDIRS)}")
+    return rankdir
+
+
+def _roles(order: Sequence[Value], parameters: Iterable[Value]) -> dict[Value, str]:
+    """input: a leaf that is not a parameter; parameter: a listed leaf; output: the root."""
+    parameter_set = set(parameters)
+    roles = {}
+    for node in order:
+        if not node.parents:
+            roles[node] = "parameter" if node in parameter_set else "input"
+    roles[order[-1]] = "output"
+    return roles
+
+
+def _local_labels(order: Sequence[Value]) -> dict[Edge, str]:
+    labels = {}
+    for node in order:
+        try:
+            texts = [format_number(d) for d in node.local_grads()]
+        except (ArithmeticError, ValueError):  # e.g. sqrt's slope at 0: the derivative is undefined
+            texts = ["undefined"] * len(node.parents)
+        labels.update({(node, i): f"local {text}" for i, text in enumerate(texts)})
+    return labels
+
+
+def _picture(order: Sequence[Value], style: _Style, name: str) -> GraphPicture:
+    graph_attr = {"rankdir": style.rankdir}
+    if style.id_prefix:
+        graph_attr["id"] = f"{style.id_prefix}graph"
+    picture = GraphPicture(
+        name,
+        graph_attr=graph_attr,
+        node_attr={"fontname": "Helvetica", "fontsize": "11"},
+        edge_attr={"fontname": "Helvetica", "fontsize": "9"},
+    )
+    names = node_names(order)
+    positions = {node: k for k, node in enumerate(order)}
+    for k, node in enumerate(order):
+        picture.node(f"n{k}", _record(names[node], node, style), **_value_attrs(k, node, style))
+        if node.op:
+            _add_operation(picture, k, node, positions, style)
+    if style.legend and style.roles:
+        _add_legend(picture, style)
+    return picture
+
+
+def _record(name: str, node: Value, style: _Style) -> str:
+    data, grad = format_number(node.data), format_number(style.grads[node])
+    return f"{{ {_escape_record(name)} | data {data} | grad {grad} }}"
+
+
+def _escape_record(text: str) -> str:
+    """Keep a label's own braces, bars and angle brackets from splitting the record."""
+    for special in "\\{}|<>":
+        text = text.replace(special, "\\" + special)
+    return text
+
+
+def _value_attrs(k: int, node: Value, style: _Style) -> dict[str, str]:
+    attrs = {"shape": "record"}
+    role = style.roles.get(node)
+    if role:
+        attrs.update(style="filled", fillcolor=ROLE_COLOURS[role])
+    css_class = style.marked_nodes.get(node)
+    if css_class == "receiving":  # dashed: the operand whose grad the current step changes
+        attrs["style"] = ",".join(filter(None, (attrs.get("style"), "dashed")))
+    return attrs | _mark(css_class, style.id_prefix, f"n{k}")
+
+
+def _mark(css_class: str | None, id_prefix: str, name: str) -> dict[str, str]:
+    attrs = {"id": id_prefix + name} if id_prefix else {}
+    if css_class:
+        attrs.update({"class": css_class, "color": HIGHLIGHT_COLOUR, "penwidth": "3"})
+    return attrs
+
+
+def _add_operation(
+    picture: GraphPicture, k: int, node: Value, positions: Mapping[Value, int], style: _Style
+) -> None:
+    """The op's own node, an edge from each operand into it and one from it to the result."""
+    op_name = f"n{k}_op"
+    op_class = "current-op" if style.marked_nodes.get(node) == "current" else None
+    picture.node(
+        op_name, node.op, shape="ellipse", margin="0.02",
+        **_mark(op_class, style.id_prefix, op_name),
+    )
+    picture.edge(op_name, f"n{k}", **_mark(op_class, style.id_prefix, f"{op_name}_out"))
+    for i, parent in enumerate(node.parents):
+        attrs = _mark(style.marked_edges.get((node, i)), style.id_prefix, f"{op_name}_in{i}")
+        if style.edge_labels is not None:
+            attrs["label"] = style.edge_labels[(node, i)]
+        picture.edge(f"n{positions[parent]}", op_name, **attrs)
+
+
+def _add_legend(picture: GraphPicture, style: _Style) -> None:
+    present = set(style.roles.values())
+    with picture.subgraph(name="cluster_legend") as legend:
+        legend.attr(label="roles", fontname="Helvetica", fontsize="10", color="grey")
+        for role, colour in ROLE_COLOURS.items():
+            if role in present:
+                attrs = {"id": f"{style.id_prefix}legend_{role}"} if style.id_prefix else {}
+                legend.node(
+                    f"legend_{role}", role, shape="box", style="filled", fillcolor=colour,
+                    fontsize="9", height="0.3", **attrs,
+                )
+
+
+# --- rendering ----------------------------------------------------------------------------------
+
+
+def svg_text(picture: GraphPicture) -> str:
+    """The picture as SVG markup, without the XML prolog (ready to inline in HTML)."""
+    with _dot_install_hint():
+        svg: str = picture.pipe(format="svg", encoding="utf-8")
+    return svg[svg.index("<svg"):]
+
+
+def render(picture: GraphPicture, path: str | Path) -> Path:
+    """Write the picture to path; the suffix picks the format (.svg, .png, .pdf, .dot or .gv)."""
+    target = Path(path)
+    fmt = target.suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise ValueError(
+            f"render: cannot tell the format from {target.name!r}; "
+            f"use one of the suffixes {', '.join('.' + f for f in FORMATS)}"
+        )
+    if fmt in ("dot", "gv"):
+        target.write_text(picture.source, encoding="utf-8")
+    else:
+        with _dot_install_hint():
+            target.write_bytes(picture.pipe(format=fmt))
+    return target
+
+
+# --- backward, one step per frame -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The graph after ``number`` backward steps; ``step`` is the edge just taken (None at 0)."""
+
+    number: int
+    step: BackwardStep | None
+    root: Value
+    names: Mapping[Value, str]
+    positions: Mapping[Value, int]
+    picture: GraphPicture
+
+
+def backward_frames(
+    root: Value,
+    *,
+    seed: float = 1.0,
+    parameters: Iterable[Value] = (),
+    rankdir: str = "LR",
+    max_nodes: int = 60,
+    max_steps: int = 300,
+) -> list[Frame]:
+    """Run backward from root one edge at a time and draw the graph after each edge.
+
+    Frame 0 shows the gradients once the root is seeded; frame k the gradients after step k, with
+    the node whose gradient flows, its operand and the edge between them highlighted.
+    """
+    order = _order_within(root, max_nodes, "backward_frames")
+    edge_count = sum(len(node.parents) for node in order)
+    if edge_count > max_steps:
+        raise GraphTooLargeError(
+            f"backward_frames: the graph has {edge_count} edges, so backward takes more than "
+            f"max_steps={max_steps} steps (one frame each); step through a smaller graph "
+            f"or pass max_steps={edge_count}",
+            edge_count, max_steps,
+        )
+    names, steps = named_steps(root, seed)
+    positions = {node: k for k, node in enumerate(order)}
+    grads = _seeded_grads(root, steps)
+    base = _Style(
+        rankdir=_checked_rankdir(rankdir),
+        grads=dict(grads),
+        roles=_roles(order, parameters),
+        edge_labels={(s.node, s.parent_index): f"local {format_number(s.local)}" for s in steps},
+        marked_nodes={root: "current"},
+        id_prefix="s0-",
+    )
+    frames = [Frame(0, None, root, names, positions, _picture(order, base, "step_0"))]
+    for number, step in enumerate(steps, start=1):
+        grads[step.parent] = step.grad_after
+        style = replace(
+            base,
+            grads=dict(grads),
+            marked_nodes={step.node: "current", step.parent: "receiving"},
+            marked_edges={(step.node, step.parent_index): "current"},
+            id_prefix=f"s{number}-",
+        )
+        picture = _picture(order, style, f"step_{number}")
+        frames.append(Frame(number, step, root, names, positions, picture))
+    return frames
+
+
+def _seeded_grads(root: Value, steps: Sequence[BackwardStep]) -> dict[Value, float]:
+    """Every gradient as it was before the first step: each operand's grad_before on first use."""
+    grads = {step.parent: step.grad_before for step in reversed(steps)}
+    grads[root] = root.grad  # nothing flows into the root, so its seeded grad never changes
+    return grads
+
+
+def render_steps(
+    root: Value,
+    folder: str | Path,
+    *,
+    seed: float = 1.0,
+    parameters: Iterable[Value] = (),
+    rankdir: str = "LR",
+    max_nodes: int = 60,
+    max_steps: int = 300,
+) -> Path:
+    """Run backward from root and write step-000.svg, step-001.svg, ... and index.html to folder.
+
+    index.html inlines every frame and needs nothing else: Previous/Next or the arrow keys step
+    through backward, with each step's numbers beside the picture. Returns the page's path.
+    """
+    frames = backward_frames(
+        root, seed=seed, parameters=parameters, rankdir=rankdir,
+        max_nodes=max_nodes, max_steps=max_steps,
+    )
+    target = Path(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    sections = []
+    for frame in frames:
+        svg = svg_text(frame.picture)
+        (target / f"step-{frame.number:03d}.svg").write_text(svg, encoding="utf-8")
+        sections.append(_frame_section(frame, svg, seed))
+    page = target / "index.html"
+    page.write_text(_PAGE.format(count=len(frames) - 1, sections="\n".join(sections)), "utf-8")
+    return page
+
+
+def _frame_section(frame: Frame, svg: str, seed: float) -> str:
+    step = frame.step
+    hidden = " hidden" if frame.number else ""
+    if step is None:
+        node_id, parent_id = f"n{frame.positions[frame.root]}", ""
+        caption = (
+            f"Start: the output {html.escape(frame.names[frame.root])} gets grad "
+            f"{format_number(seed)}; "
+            "intermediate grads start at 0, leaves keep what they had."
+        )
+        numbers = ""
+    else:
+        node_id, parent_id = f"n{frame.positions[step.node]}", f"n{frame.positions[step.parent]}"
+        caption = (
+            f"Step {frame.number}: {html.escape(frame.names[step.node])} ({html.escape(step.op)}) "
+            f"passes gradient to operand {step.parent_index}, "
+            f"{html.escape(frame.names[step.parent])}."
+        )
+        numbers = _numbers_table(frame, step)
+    return (
+        f'<section class="frame" data-step="{frame.number}" data-node="{node_id}" '
+        f'data-parent="{parent_id}"{hidden}>\n<p class="caption">{caption}</p>\n{numbers}\n'
+        f'<div class="picture">{svg}</div>\n</section>'
+    )
+
+
+def _numbers_table(frame: Frame, step: BackwardStep) -> str:
+    parent = html.escape(frame.names[step.parent])
+    rows = [
+        ("node", f"{html.escape(frame.names[step.node])} ({html.escape(step.op)})"),
+        ("operand", f"#{step.parent_index}: {parent}"),
+        ("upstream grad", format_number(step.upstream)),
+        ("local derivative", format_number(step.local)),
+        ("contribution = local &times; upstream", format_number(step.contribution)),
+        (f"grad of {parent}", f"{format_number(step.grad_before)} &rarr; "
+                              f"{format_number(step.grad_after)}"),
+    ]
+    cells = "".join(f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in rows)
+    return f'<table class="numbers">{cells}</table>'
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>backward(), one edge at a time</title>
+<style>
+body {{ font-family: Helvetica, Arial, sans-serif; margin: 1.5em; }}
+nav {{ margin-bottom: 1em; }}
+button {{ font-size: 1em; padding: 0.3em 1em; }}
+table.numbers {{ border-collapse: collapse; margin-bottom: 1em; }}
+table.numbers th {{ text-align: left; font-weight: normal; color: #555; padding-right: 1em; }}
+table.numbers td {{ font-family: monospace; }}
+.picture svg {{ max-width: 100%; height: auto; }}
+</style>
+</head>
+<body>
+<h1>backward(), one edge at a time</h1>
+<nav>
+<button id="prev" type="button">Previous</button>
+<span id="position" aria-live="polite">step 0 of {count}</span>
+<button id="next" type="button">Next</button>
+<span class="hint">(or the &larr; and &rarr; keys)</span>
+</nav>
+{sections}
+<script>
+(function () {{
+  var frames = Array.prototype.slice.call(document.querySelectorAll("section.frame"));
+  var current = 0;
+  function show(k) {{
+    current = Math.max(0, Math.min(frames.length - 1, k));
+    frames.forEach(function (frame, i) {{ frame.hidden = i !== current; }});
+    document.getElementById("position").textContent =
+      "step " + current + " of " + (frames.length - 1);
+    document.getElementById("prev").disabled = current === 0;
+    document.getElementById("next").disabled = current === frames.length - 1;
+    document.body.setAttribute("data-current", String(current));
+  }}
+  document.getElementById("prev").addEventListener("click", function () {{ show(current - 1); }});
+  document.getElementById("next").addEventListener("click", function () {{ show(current + 1); }});
+  document.addEventListener("keydown", function (event) {{
+    if (event.key === "ArrowRight") {{ show(current + 1); }}
+    if (event.key === "ArrowLeft") {{ show(current - 1); }}
+  }});
+  show(0);
+}})();
+</script>
+</body>
+</html>
+"""
