@@ -1,0 +1,304 @@
+"""Gradient checking: compare the engine's derivatives with central finite differences.
+
+``f`` takes a list of Values (one per input) and returns a Value; the checker calls it with fresh
+leaves built from ``inputs``, so ``f`` can be any function, a closure over parameters or a
+``strategies.Expression``. ``gradcheck`` compares backward() with central differences,
+``gradgradcheck`` compares second derivatives (grad with create_graph=True) with central
+differences of first derivatives. On disagreement both raise ``GradcheckError`` with a table of
+analytic and numeric values side by side, or ``KinkError`` when the difference straddles a point
+where ``f`` is not differentiable (a relu at 0). The checker as a library module follows tinygrad;
+the side-by-side report follows HIPS autograd's tests.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from micrograd_like.engine import Value, grad, topological_order
+from micrograd_like.ops import kink_points
+
+Function = Callable[[list[Value]], Value]
+Inputs = Sequence[float | Value]
+Measure = Callable[[list[Value]], tuple[Value, list[float]]]
+
+
+class GradcheckError(AssertionError):
+    """Analytic and numeric derivatives disagree; the message is a table of both."""
+
+
+class KinkError(GradcheckError):
+    """The finite difference straddles a point where f has no derivative, so it proves nothing."""
+
+
+@dataclass(frozen=True)
+class _Point:
+    """Where derivatives are taken: one number (and a label for the report) per input."""
+
+    data: tuple[float, ...]
+    labels: tuple[str, ...]
+
+    def leaves(self) -> list[Value]:
+        return [Value(x, label) for x, label in zip(self.data, self.labels, strict=True)]
+
+    def moved(self, index: int, step: float) -> _Point:
+        data = list(self.data)
+        data[index] += step
+        return _Point(tuple(data), self.labels)
+
+    def name(self, index: int) -> str:
+        return self.labels[index] or str(index)
+
+
+@dataclass(frozen=True)
+class _Kink:
+    """A kinked op in f's graph: which node, its operand, and the kink the operand sits near."""
+
+    op: str
+    node_index: int
+    operand: float
+    kink: float
+
+
+@dataclass(frozen=True)
+class _Estimate:
+    """A central difference, the one-sided differences beside it, and the kinks it straddles."""
+
+    central: float
+    right: float
+    left: float
+    straddled: tuple[_Kink, ...]
+
+
+@dataclass(frozen=True)
+class _Row:
+    name: str
+    value: float
+    analytic: float
+    estimate: _Estimate
+    ok: bool
+
+
+def numerical_grad(f: Function, inputs: Inputs, eps: float = 1e-6) -> list[float]:
+    """df/dx_i ~ (f(x + eps e_i) - f(x - eps e_i)) / (2 eps) for every input, as floats."""
+    point = _point(inputs, eps, "numerical_grad")
+    columns = _central_differences(_value_of(f), point, eps)
+    return [column[0].central for column in columns]
+
+
+def gradcheck(
+    f: Function, inputs: Inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-4
+) -> None:
+    """Raise GradcheckError unless backward() agrees with central differences for every input.
+
+    An input passes when ``|analytic - numeric| <= atol + rtol * |numeric|``. Inputs that are
+    Values lend their data and label only: f gets fresh leaves, so their ``.grad`` is untouched
+    (Values that f closes over do accumulate gradient, as in any backward()).
+    """
+    point = _point(inputs, eps, "gradcheck")
+    leaves = point.leaves()
+    _call(f, leaves, "gradcheck").backward()
+    columns = _central_differences(_value_of(f), point, eps)
+    rows = [
+        _row(point.name(i), point.data[i], leaf.grad, column[0], atol, rtol)
+        for i, (leaf, column) in enumerate(zip(leaves, columns, strict=True))
+    ]
+    _raise_on_failure("gradcheck", "input", rows, eps, atol, rtol)
+
+
+def gradgradcheck(
+    f: Function, inputs: Inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-4
+) -> None:
+    """Raise GradcheckError unless every second derivative d2f/dx_i dx_j, from grad() with
+    create_graph=True, agrees with central differences of the first derivatives."""
+    point = _point(inputs, eps, "gradgradcheck")
+    leaves = point.leaves()
+    firsts = grad(_call(f, leaves, "gradgradcheck"), leaves, create_graph=True)
+    hessian = [[d.data for d in grad(first, leaves)] for first in firsts]
+    columns = _central_differences(_first_derivatives_of(f), point, eps)
+    rows = [
+        _row(
+            f"d2f/d{point.name(i)} d{point.name(j)}",
+            point.data[j],
+            hessian[i][j],
+            columns[j][i],
+            atol,
+            rtol,
+        )
+        for i in range(len(leaves))
+        for j in range(len(leaves))
+    ]
+    _raise_on_failure("gradgradcheck", "second derivative", rows, eps, atol, rtol)
+
+
+# --- evaluating f -----------------------------------------------------------------------------
+
+
+def _point(inputs: Inputs, eps: float, where: str) -> _Point:
+    """Check the inputs and step, and keep each input's number and label."""
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not 0 < eps < 1:
+        raise ValueError(f"{where}: eps must be a small positive number, got {eps!r}")
+    data: list[float] = []
+    labels: list[str] = []
+    for index, x in enumerate(inputs):
+        if isinstance(x, Value):
+            data.append(x.data)
+            labels.append(x.label)
+        elif isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x):
+            data.append(float(x))
+            labels.append("")
+        else:
+            raise TypeError(f"{where}: input {index} is {x!r}; expected a finite number or Value")
+    if not data:
+        raise ValueError(f"{where}: no inputs to differentiate with respect to")
+    return _Point(tuple(data), tuple(labels))
+
+
+def _call(f: Function, leaves: list[Value], where: str) -> Value:
+    out = f(leaves)
+    if not isinstance(out, Value):
+        raise TypeError(f"{where}: f must return a Value, got {out!r} of type {type(out).__name__}")
+    return out
+
+
+def _value_of(f: Function) -> Measure:
+    def value(leaves: list[Value]) -> tuple[Value, list[float]]:
+        out = _call(f, leaves, "finite differences")
+        return out, [out.data]
+
+    return value
+
+
+def _first_derivatives_of(f: Function) -> Measure:
+    def first_derivatives(leaves: list[Value]) -> tuple[Value, list[float]]:
+        out = _call(f, leaves, "gradgradcheck")
+        return out, [d.data for d in grad(out, leaves)]
+
+    return first_derivatives
+
+
+def _central_differences(measure: Measure, point: _Point, eps: float) -> list[list[_Estimate]]:
+    """For each input, an estimate of the derivative of every measured number along it."""
+    base_graph, base = measure(point.leaves())
+    base_kinks = _kink_sides(base_graph)
+    columns = []
+    for index in range(len(point.data)):
+        plus_graph, plus = _measure_moved(measure, point, index, eps)
+        minus_graph, minus = _measure_moved(measure, point, index, -eps)
+        straddled = tuple(
+            _straddled(base_kinks, _kink_sides(plus_graph))
+            + _straddled(base_kinks, _kink_sides(minus_graph))
+        )
+        columns.append(
+            [
+                _Estimate((p - m) / (2 * eps), (p - b) / eps, (b - m) / eps, straddled)
+                for b, p, m in zip(base, plus, minus, strict=True)
+            ]
+        )
+    return columns
+
+
+def _measure_moved(
+    measure: Measure, point: _Point, index: int, step: float
+) -> tuple[Value, list[float]]:
+    """Measure f with one input moved, explaining a failure as a point too near a domain edge."""
+    moved = point.moved(index, step)
+    try:
+        return measure(moved.leaves())
+    except (ArithmeticError, ValueError) as error:
+        raise ValueError(
+            f"finite differences: f fails with input {point.name(index)} moved from "
+            f"{point.data[index]!r} to {moved.data[index]!r} ({type(error).__name__}: {error}); "
+            "the point is within eps of the edge of f's domain: move it or use a smaller eps"
+        ) from error
+
+
+def _kink_sides(root: Value) -> list[tuple[_Kink, bool]]:
+    """Every operand of a kinked op in the graph, with the side of the kink it is on."""
+    sides = []
+    for index, node in enumerate(topological_order(root)):
+        for kink in kink_points(node.op):
+            for parent in node.parents:
+                sides.append((_Kink(node.op, index, parent.data, kink), parent.data > kink))
+    return sides
+
+
+def _straddled(base: list[tuple[_Kink, bool]], moved: list[tuple[_Kink, bool]]) -> list[_Kink]:
+    """The kinks whose operand changed side when an input moved (same graph shape only)."""
+    if len(base) != len(moved):
+        return []
+    pairs = zip(base, moved, strict=True)
+    return [kink for (kink, side), (_, moved_side) in pairs if side != moved_side]
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+def _row(
+    name: str, value: float, analytic: float, estimate: _Estimate, atol: float, rtol: float
+) -> _Row:
+    numeric = estimate.central
+    ok = math.isfinite(analytic) and abs(analytic - numeric) <= atol + rtol * abs(numeric)
+    return _Row(name, value, analytic, estimate, ok)
+
+
+def _relative_error(row: _Row) -> float:
+    scale = max(abs(row.analytic), abs(row.estimate.central))
+    return abs(row.analytic - row.estimate.central) / scale if scale else 0.0
+
+
+def _raise_on_failure(
+    check: str, what: str, rows: list[_Row], eps: float, atol: float, rtol: float
+) -> None:
+    failed = [row for row in rows if not row.ok]
+    if not failed:
+        return
+    explanations = [_kink_explanation(row, eps) for row in failed]
+    lines = [
+        f"{check}: {len(failed)} of {len(rows)} derivatives disagree with central differences "
+        f"(eps={eps:g}, atol={atol:g}, rtol={rtol:g})",
+        *_table(what, rows),
+        "a row passes when |analytic - numeric| <= atol + rtol * |numeric|",
+        *(note for note in explanations if note),
+    ]
+    error = KinkError if all(explanations) else GradcheckError
+    raise error("\n".join(lines))
+
+
+def _table(what: str, rows: list[_Row]) -> list[str]:
+    width = max(len(what), *(len(row.name) for row in rows))
+    header = ("value", "analytic", "numeric", "abs error", "rel error")
+    lines = [f"  {what:<{width}} " + " ".join(f"{h:>15}" for h in header)]
+    for row in rows:
+        cells = (
+            row.value,
+            row.analytic,
+            row.estimate.central,
+            abs(row.analytic - row.estimate.central),
+            _relative_error(row),
+        )
+        mark = "" if row.ok else "   <-- FAIL"
+        lines.append(f"  {row.name:<{width}} " + " ".join(f"{c:>15.8g}" for c in cells) + mark)
+    return lines
+
+
+def _kink_explanation(row: _Row, eps: float) -> str:
+    """Why a failing row's difference proves nothing, if it straddles a kink; else ''."""
+    estimate = row.estimate
+    if estimate.straddled:
+        kink = estimate.straddled[0]
+        return (
+            f"{row.name}: {kink.op} input {kink.operand:.3g} (graph node {kink.node_index}) is "
+            f"within the step eps={eps:g} of its kink at {kink.kink:g}, so the difference "
+            "straddles it; move the point or use a smaller eps"
+        )
+    gap = abs(estimate.right - estimate.left)
+    if gap > 1e-3 * max(1.0, abs(estimate.right), abs(estimate.left)):
+        return (
+            f"{row.name}: the one-sided differences disagree ({estimate.left:.6g} from the left, "
+            f"{estimate.right:.6g} from the right): f looks non-differentiable within eps={eps:g} "
+            "of this point (a kink like relu or abs at 0); move the point"
+        )
+    return ""
