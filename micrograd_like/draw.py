@@ -1,0 +1,256 @@
+"""The ``draw`` command: picture the graph of a small expression after backward().
+
+``python -m micrograd_like draw "tanh(x*w + b)" --set x=2 w=-3 b=6.88 -o graph.svg``
+
+The expression is parsed with ``ast`` and walked against a whitelist (names, numbers, ``+ - * /
+**``, unary minus and calls of tanh, relu, sigmoid, exp and log); it is never evaluated as Python.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import math
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from micrograd_like.engine import Value
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+FUNCTIONS: dict[str, Callable[[Value], Value]] = {
+    "tanh": Value.tanh,
+    "relu": Value.relu,
+    "sigmoid": Value.sigmoid,
+    "exp": Value.exp,
+    "log": Value.log,
+}
+_BINARY: dict[type[ast.operator], Callable[[Value, Value | float], Value]] = {
+    ast.Add: Value.__add__,
+    ast.Sub: Value.__sub__,
+    ast.Mult: Value.__mul__,
+    ast.Div: Value.__truediv__,
+    ast.Pow: Value.__pow__,
+}
+_REFLECTED: dict[type[ast.operator], Callable[[Value, float], Value]] = {
+    ast.Add: Value.__radd__,
+    ast.Sub: Value.__rsub__,
+    ast.Mult: Value.__rmul__,
+    ast.Div: Value.__rtruediv__,
+    ast.Pow: Value.__rpow__,
+}
+ALLOWED = (
+    "names, numbers, + - * / **, unary -, parentheses and calls with one argument of "
+    + ", ".join(FUNCTIONS)
+)
+
+
+class ExpressionError(ValueError):
+    """The expression uses something outside the whitelist, or names with no value."""
+
+
+def parse_expression(text: str) -> ast.expr:
+    """Parse text and check every node against the whitelist; nothing is evaluated."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as error:
+        raise ExpressionError(f"cannot parse {text!r}: {error.msg}") from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError("the expression is nested too deeply to parse") from None
+    for node in ast.walk(tree.body):
+        _check_allowed(node)
+    return tree.body
+
+
+def _check_allowed(node: ast.AST) -> None:
+    if isinstance(node, (ast.Name, ast.operator, ast.unaryop, ast.expr_context)):
+        return
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        return
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return
+    if isinstance(node, ast.Constant) and _is_number(node.value):
+        return
+    if isinstance(node, ast.Call):
+        _check_call(node)
+        return
+    raise ExpressionError(f"{_describe(node)} is not allowed; use only {ALLOWED}")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_call(call: ast.Call) -> None:
+    if not isinstance(call.func, ast.Name) or call.func.id not in FUNCTIONS:
+        raise ExpressionError(
+            f"calling {ast.unparse(call.func)!r} is not allowed; the functions are "
+            + ", ".join(FUNCTIONS)
+        )
+    if call.keywords or len(call.args) != 1 or isinstance(call.args[0], ast.Starred):
+        raise ExpressionError(
+            f"{call.func.id}() takes exactly one positional argument, as in {call.func.id}(x)"
+        )
+
+
+def _describe(node: ast.AST) -> str:
+    kinds = {
+        ast.Attribute: "attribute access",
+        ast.Subscript: "subscripting",
+        ast.Lambda: "a lambda",
+        ast.Constant: "a constant that is not a number",
+        ast.Compare: "a comparison",
+        ast.BoolOp: "'and'/'or'",
+        ast.IfExp: "a conditional expression",
+        ast.NamedExpr: "the walrus operator",
+        ast.BinOp: "this operator",
+        ast.UnaryOp: "this unary operator",
+    }
+    comprehension = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+    kind = "a comprehension" if isinstance(node, comprehension) else kinds.get(type(node))
+    shown = ast.unparse(node) if isinstance(node, ast.expr) else type(node).__name__
+    return f"{kind or type(node).__name__} ({shown!r})"
+
+
+def variables(expression: ast.expr) -> list[str]:
+    """The names the expression needs values for, in order of first appearance."""
+    called = {id(n.func) for n in ast.walk(expression) if isinstance(n, ast.Call)}
+    names = [n for n in ast.walk(expression) if isinstance(n, ast.Name) and id(n) not in called]
+    names.sort(key=lambda n: (n.lineno, n.col_offset))
+    return list(dict.fromkeys(n.id for n in names))
+
+
+def evaluate(expression: ast.expr, values: Mapping[str, Value]) -> Value:
+    """Build the graph of a checked expression from Values; numbers stay constants."""
+    result = _build(expression, values)
+    return result if isinstance(result, Value) else Value(result)
+
+
+def _build(node: ast.expr, values: Mapping[str, Value]) -> Value | float:
+    if isinstance(node, ast.Name):
+        return values[node.id]
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+        return float(node.value)
+    if isinstance(node, ast.UnaryOp):
+        return -_build(node.operand, values)
+    if isinstance(node, ast.Call):
+        name = node.func.id if isinstance(node.func, ast.Name) else ""
+        if name not in FUNCTIONS:
+            raise ExpressionError(f"calling {ast.unparse(node.func)!r} is not allowed")
+        return FUNCTIONS[name](_as_value(_build(node.args[0], values)))
+    if isinstance(node, ast.BinOp):
+        left, right = _build(node.left, values), _build(node.right, values)
+        if isinstance(left, Value):
+            return _BINARY[type(node.op)](left, right)
+        if isinstance(right, Value):
+            return _REFLECTED[type(node.op)](right, left)
+        return _BINARY[type(node.op)](Value(left), right)  # never float ** float: no complex
+    raise ExpressionError(f"{_describe(node)} is not allowed; use only {ALLOWED}")
+
+
+def _as_value(x: Value | float) -> Value:
+    return x if isinstance(x, Value) else Value(x)
+
+
+def parse_assignments(items: Sequence[str]) -> dict[str, float]:
+    """``["x=2", "w=-3"]`` as ``{"x": 2.0, "w": -3.0}``; says which item is malformed."""
+    values = {}
+    for item in items:
+        name, equals, number = item.partition("=")
+        name, number = name.strip(), number.strip()
+        if not equals or not name.isidentifier():
+            raise ExpressionError(f"--set {item!r}: expected NAME=NUMBER, as in x=2.5")
+        try:
+            value = float(number)
+        except ValueError:
+            raise ExpressionError(f"--set {item!r}: {number!r} is not a number") from None
+        if not math.isfinite(value):
+            raise ExpressionError(f"--set {item!r}: the value must be finite")
+        values[name] = value
+    return values
+
+
+def _arguments() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m micrograd_like draw",
+        description="Draw the computation graph of an expression, with data and gradients "
+        "after backward(). Allowed: " + ALLOWED + ".",
+        epilog='example: draw "tanh(x*w + b)" --set x=2 w=-3 b=6.88 -o graph.svg',
+    )
+    parser.add_argument("expression", help="for example 'tanh(x*w + b)'")
+    parser.add_argument(
+        "--set", dest="assignments", nargs="+", action="extend", default=[],
+        metavar="NAME=NUMBER", help="a value for each name in the expression",
+    )
+    parser.add_argument(
+        "-o", "--output", default="graph.svg",
+        help="the file to write; its suffix picks the format: .svg, .png, .pdf or .dot "
+        "(default: graph.svg)",
+    )
+    parser.add_argument("--rankdir", choices=("LR", "TB", "RL", "BT"), default="LR",
+                        help="layout direction (default: LR, left to right)")
+    parser.add_argument("--show-local", action="store_true",
+                        help="label each edge with its local derivative")
+    return parser
+
+
+def main(argv: Sequence[str]) -> int:
+    """Run the draw command; 0 on success, 2 for a bad command line, 1 if drawing failed."""
+    try:
+        options = _arguments().parse_args(list(argv))
+    except SystemExit as stop:  # argparse exits on --help (0) and on bad options (2)
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+    try:
+        expression = parse_expression(options.expression)
+        numbers = parse_assignments(options.assignments)
+        _check_output_suffix(Path(options.output))
+        values = _leaves(variables(expression), numbers)
+    except ExpressionError as error:
+        print(f"draw: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    return _draw(expression, values, options)
+
+
+def _check_output_suffix(path: Path) -> None:
+    if path.suffix.lower() not in (".svg", ".png", ".pdf", ".dot", ".gv"):
+        raise ExpressionError(
+            f"-o {str(path)!r}: the suffix picks the format; use .svg, .png, .pdf or .dot"
+        )
+
+
+def _leaves(names: Sequence[str], numbers: Mapping[str, float]) -> dict[str, Value]:
+    missing = [name for name in names if name not in numbers]
+    if missing:
+        listed = ", ".join(missing)
+        example = " ".join(f"{name}=..." for name in missing)
+        raise ExpressionError(f"no value for {listed}; pass --set {example}")
+    unused = [name for name in numbers if name not in names]
+    if unused:
+        print(f"draw: note: {', '.join(unused)} not used in the expression", file=sys.stderr)
+    return {name: Value(numbers[name], label=name) for name in names}
+
+
+def _draw(expression: ast.expr, values: Mapping[str, Value], options: argparse.Namespace) -> int:
+    from micrograd_like import viz  # graphviz is imported only when drawing
+
+    try:
+        output = evaluate(expression, values)
+        output.backward()
+        picture = viz.draw_dot(output, rankdir=options.rankdir, show_local=options.show_local)
+        path = viz.render(picture, options.output)
+    except (ArithmeticError, ValueError, viz.GraphvizNotFoundError, OSError) as error:
+        print(f"draw: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except RecursionError:
+        print("draw: the expression is nested too deeply to build", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"wrote {path}: output {_number(output.data)}")
+    for name, leaf in values.items():
+        print(f"  d(output)/d({name}) = {_number(leaf.grad)}")
+    return 0
+
+
+def _number(x: float) -> str:
+    return format(x, ".6g")
