@@ -1,0 +1,270 @@
+"""Tests for viz.draw_dot and rendering: what the DOT source says, determinism, roles, limits."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from micrograd_like.debug import format_number
+from micrograd_like.engine import Value
+from micrograd_like.viz import (
+    HIGHLIGHT_COLOUR,
+    ROLE_COLOURS,
+    GraphTooLargeError,
+    GraphvizNotFoundError,
+    draw_dot,
+    render,
+    svg_text,
+)
+from tests.support import require_dot
+
+ROOT = Path(__file__).resolve().parent.parent
+
+def neuron() -> tuple[Value, list[Value]]:
+    """micrograd's lecture neuron after backward(), and its parameters.
+
+    By hand: n = x1*w1 + x2*w2 + b = 0.8814, o = tanh(n) = 0.7071, do/dn = 1 - o**2 = 0.5, so
+    dx1 = w1 * 0.5 = -1.5, dw1 = x1 * 0.5 = 1, dx2 = w2 * 0.5 = 0.5, dw2 = x2 * 0.5 = 0.
+    """
+    x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
+    w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
+    b = Value(6.8813735870195432, label="b")
+    n = x1 * w1 + x2 * w2 + b
+    n.label = "n"
+    o = n.tanh()
+    o.label = "o"
+    o.backward()
+    return o, [w1, w2, b]
+
+
+PRINT_NEURON_SOURCE = """
+import sys
+from micrograd_like.viz import draw_dot
+from tests.test_viz import neuron
+o, parameters = neuron()
+sys.stdout.write(draw_dot(o, show_local=True, parameters=parameters).source)
+"""
+
+
+def node_line(source: str, label: str) -> str:
+    """The DOT line of the value node whose record starts with label."""
+    for line in source.splitlines():
+        if f'label="{{ {label} |' in line:
+            return line
+    raise AssertionError(f"no node labelled {label!r} in\n{source}")
+
+
+def test_draw_dot_records_show_label_data_and_grad() -> None:
+    o, _ = neuron()
+    source = draw_dot(o).source
+    assert 'label="{ x1 | data 2 | grad -1.5 }"' in source
+    assert 'label="{ w1 | data -3 | grad 1 }"' in source
+    assert 'label="{ x2 | data 0 | grad 0.5 }"' in source
+    assert 'label="{ w2 | data 1 | grad 0 }"' in source
+    assert 'label="{ n | data 0.8814 | grad 0.5 }"' in source
+    assert 'label="{ o | data 0.7071 | grad 1 }"' in source
+    assert "shape=record" in node_line(source, "x1")
+
+
+def test_draw_dot_names_unlabelled_nodes_by_topological_position() -> None:
+    x = Value(3.0, label="x")
+    y = x * 2.0  # order: x, the constant 2, the product
+    source = draw_dot(y).source
+    assert 'n1 [label="{ n1 | data 2 | grad 0 }"' in source
+    assert 'n2 [label="{ n2 | data 6 | grad 0 }"' in source
+
+
+def test_draw_dot_draws_each_operation_as_its_own_node() -> None:
+    o, _ = neuron()
+    source = draw_dot(o).source
+    op_nodes = re.findall(r"^\s*(n\d+_op) \[label=(\S+)", source, flags=re.MULTILINE)
+    assert sorted(label.strip('"') for _, label in op_nodes) == ["*", "*", "+", "+", "tanh"]
+    for op_name, _ in op_nodes:
+        value_name = op_name.removesuffix("_op")
+        assert f"{op_name} -> {value_name}" in source
+    assert len(re.findall(r"-> n\d+_op", source)) == 9  # 2 + 2 + 2 + 2 operands + 1
+
+
+def test_draw_dot_show_local_labels_edges_with_local_derivatives() -> None:
+    o, _ = neuron()
+    source = draw_dot(o, show_local=True).source
+    # d(x1*w1)/dx1 = w1 = -3 and d(x1*w1)/dw1 = x1 = 2; d tanh(n)/dn = 1 - 0.7071**2 = 0.5
+    assert '[label="local -3"]' in source
+    assert '[label="local 2"]' in source
+    assert '[label="local 0.5"]' in source
+    assert "local" not in draw_dot(o).source
+
+
+def test_draw_dot_a_plus_a_draws_two_edges() -> None:
+    a = Value(1.5, label="a")
+    doubled = a + a
+    source = draw_dot(doubled, show_local=True).source
+    assert source.count('n0 -> n1_op [label="local 1"]') == 2
+
+
+def test_draw_dot_is_byte_identical_for_the_same_graph_built_twice() -> None:
+    first, first_parameters = neuron()
+    second, second_parameters = neuron()
+    assert first is not second
+    first_source = draw_dot(first, show_local=True, parameters=first_parameters).source
+    assert first_source == draw_dot(second, show_local=True, parameters=second_parameters).source
+
+
+def test_draw_dot_is_byte_identical_across_processes() -> None:
+    program = PRINT_NEURON_SOURCE
+    outputs = []
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(ROOT)}
+        done = subprocess.run(
+            [sys.executable, "-c", program], capture_output=True, text=True, env=env,
+            cwd=ROOT, timeout=60, check=True,
+        )
+        outputs.append(done.stdout)
+    o, parameters = neuron()
+    assert outputs[0] == outputs[1] == draw_dot(o, show_local=True, parameters=parameters).source
+
+
+def test_draw_dot_colours_inputs_parameters_and_output() -> None:
+    o, parameters = neuron()
+    source = draw_dot(o, parameters=parameters).source
+    assert f'fillcolor="{ROLE_COLOURS["input"]}"' in node_line(source, "x1")
+    assert f'fillcolor="{ROLE_COLOURS["parameter"]}"' in node_line(source, "w1")
+    assert f'fillcolor="{ROLE_COLOURS["parameter"]}"' in node_line(source, "b")
+    assert f'fillcolor="{ROLE_COLOURS["output"]}"' in node_line(source, "o")
+    assert "fillcolor" not in node_line(source, "n")
+    assert "subgraph cluster_legend" in source
+    assert "legend_parameter" in source
+
+
+def test_draw_dot_without_parameters_treats_every_leaf_as_input() -> None:
+    o, _ = neuron()
+    source = draw_dot(o).source
+    assert f'fillcolor="{ROLE_COLOURS["input"]}"' in node_line(source, "w1")
+    assert "legend_parameter" not in source
+
+
+def test_draw_dot_roles_off_fills_nothing() -> None:
+    o, _ = neuron()
+    source = draw_dot(o, roles=False).source
+    assert "fillcolor" not in source
+    assert "cluster_legend" not in source
+
+
+def test_draw_dot_highlight_outlines_the_chosen_nodes_only() -> None:
+    x = Value(1.0, label="x")
+    y = x.exp()
+    y.label = "y"
+    z = y * 3.0
+    source = draw_dot(z, highlight=[y]).source
+    assert f'color="{HIGHLIGHT_COLOUR}"' in node_line(source, "y")
+    assert "class=highlight" in node_line(source, "y")
+    assert source.count(HIGHLIGHT_COLOUR) == 1
+
+
+def test_draw_dot_highlight_outside_the_graph_is_refused() -> None:
+    x = Value(1.0, label="x")
+    stranger = Value(2.0, label="stranger")
+    with pytest.raises(ValueError, match=r"stranger.*not in the graph"):
+        draw_dot(x * 2.0, highlight=[stranger])
+
+
+def test_draw_dot_refuses_a_graph_over_max_nodes_naming_count_and_limit() -> None:
+    node = Value(0.5)
+    for _ in range(20):
+        node = node.tanh()  # 21 value nodes
+    with pytest.raises(GraphTooLargeError) as raised:
+        draw_dot(node, max_nodes=20)
+    message = str(raised.value)
+    assert "21 value nodes" in message
+    assert "max_nodes=20" in message
+    assert "max_nodes=21" in message  # how to raise the limit
+    assert isinstance(raised.value, ValueError)
+    assert (raised.value.count, raised.value.limit) == (21, 20)
+    assert "n20" in draw_dot(node, max_nodes=21).source
+
+
+def test_draw_dot_escapes_record_special_characters_in_labels() -> None:
+    weird = Value(1.0, label="a|b{c}<d>")
+    source = draw_dot(weird * 2.0).source
+    assert r'label="{ a\|b\{c\}\<d\> | data 1 | grad 0 }"' in source
+
+
+def test_draw_dot_rankdir_is_passed_and_checked() -> None:
+    x = Value(1.0, label="x")
+    assert "rankdir=TB" in draw_dot(x, rankdir="TB").source
+    with pytest.raises(ValueError, match="rankdir 'UP'"):
+        draw_dot(x, rankdir="UP")
+
+
+def test_draw_dot_refuses_a_non_value_root() -> None:
+    with pytest.raises(TypeError, match=r"expected a Value.*float"):
+        draw_dot(2.0)  # type: ignore[arg-type]
+
+
+def test_draw_dot_marks_an_undefined_local_derivative() -> None:
+    x = Value(0.0, label="x")
+    root = x**0.5  # the slope of sqrt at 0 is infinite: the engine refuses to compute it
+    assert '[label="local undefined"]' in draw_dot(root, show_local=True).source
+
+
+def test_format_number_is_short_and_deterministic() -> None:
+    assert format_number(0.1 + 0.2) == "0.3"
+    assert format_number(-0.0) == "0"
+    assert format_number(123456.0) == "1.235e+05"
+    assert format_number(-1.5) == "-1.5"
+    assert format_number(float("inf")) == "inf"
+
+
+def test_render_svg_contains_the_labels_and_numbers(tmp_path: Path) -> None:
+    require_dot()
+    o, parameters = neuron()
+    written = render(draw_dot(o, parameters=parameters), tmp_path / "neuron.svg")
+    svg = html.unescape(written.read_text(encoding="utf-8"))  # dot writes "-" as &#45;
+    assert svg.lstrip().startswith("<?xml")
+    for text in (">x1<", ">data 2<", ">grad -1.5<", ">tanh<", ">grad 0.5<", ">parameter<"):
+        assert text in svg
+
+
+def test_svg_text_starts_at_the_svg_element() -> None:
+    require_dot()
+    svg = svg_text(draw_dot(Value(1.0, label="lonely")))
+    assert svg.startswith("<svg")
+    assert ">lonely<" in svg
+
+
+def test_render_dot_suffix_writes_the_source_without_graphviz(tmp_path: Path) -> None:
+    o, _ = neuron()
+    picture = draw_dot(o)
+    written = render(picture, tmp_path / "neuron.dot")
+    assert written.read_text(encoding="utf-8") == picture.source
+
+
+def test_render_refuses_an_unknown_suffix(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"neuron\.jpeg.*\.svg"):
+        render(draw_dot(Value(1.0)), tmp_path / "neuron.jpeg")
+
+
+def test_rendering_without_dot_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    picture = draw_dot(Value(1.0, label="x"))
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no dot anywhere
+    with pytest.raises(GraphvizNotFoundError, match="apt-get install graphviz"):
+        svg_text(picture)
+    with pytest.raises(GraphvizNotFoundError, match="brew install graphviz"):
+        render(picture, tmp_path / "x.png")
+    with pytest.raises(GraphvizNotFoundError, match="install"):
+        picture._repr_mimebundle_()  # what Jupyter calls to show the picture
+
+
+def test_draw_dot_handles_a_deep_chain() -> None:
+    node = Value(0.1, label="start")
+    for _ in range(299):
+        node = node + 1.0
+    assert len(re.findall(r"shape=record", draw_dot(node, max_nodes=600).source)) == 599
