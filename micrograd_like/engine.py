@@ -178,32 +178,36 @@ class Value:
         """A new leaf with the same data and label, cut off from this graph."""
         return Value(self.data, self.label)
 
-    # --- primitive operations: forward value and local derivative side by side ---------------
+    # --- primitive operations: each local derivative sits right above the op that uses it ------
+    # The locals are staticmethods rather than closures made per node: a function object per node
+    # would add a third garbage-collected object to every op, and the collector's scans of them
+    # cost more than the arithmetic. Only ops that must remember a constant make a closure.
+
+    @staticmethod
+    def add_local(out: Any, a: Any, b: Any) -> tuple[Any, ...]:
+        # d(a+b)/da = 1, d(a+b)/db = 1
+        return 1.0, 1.0
 
     def __add__(self, other: Operand) -> Value:
         other = _lift(other, "+")
+        return _make(self.data + other.data, (self, other), "+", Value.add_local)
 
-        def add_local(out: Any, a: Any, b: Any) -> tuple[Any, ...]:
-            # d(a+b)/da = 1, d(a+b)/db = 1
-            return 1.0, 1.0
-
-        return _make(self.data + other.data, (self, other), "+", add_local)
+    @staticmethod
+    def mul_local(out: Any, a: Any, b: Any) -> tuple[Any, ...]:
+        # d(a*b)/da = b, d(a*b)/db = a
+        return b, a
 
     def __mul__(self, other: Operand) -> Value:
         other = _lift(other, "*")
+        return _make(self.data * other.data, (self, other), "*", Value.mul_local)
 
-        def mul_local(out: Any, a: Any, b: Any) -> tuple[Any, ...]:
-            # d(a*b)/da = b, d(a*b)/db = a
-            return b, a
-
-        return _make(self.data * other.data, (self, other), "*", mul_local)
+    @staticmethod
+    def neg_local(out: Any, a: Any) -> tuple[Any, ...]:
+        # d(-a)/da = -1
+        return (-1.0,)
 
     def __neg__(self) -> Value:
-        def neg_local(out: Any, a: Any) -> tuple[Any, ...]:
-            # d(-a)/da = -1
-            return (-1.0,)
-
-        return _make(-self.data, (self,), "neg", neg_local)
+        return _make(-self.data, (self,), "neg", Value.neg_local)
 
     def __pow__(self, exponent: Operand) -> Value:
         if isinstance(exponent, Value):
@@ -216,31 +220,35 @@ class Value:
             # d(x**k)/dx = k * x**(k-1); at x = 0 with k < 1 the slope is infinite
             if k == 0:
                 return (0.0,)
-            if k < 1 and not isinstance(x, Value) and x == 0:
+            if k < 1 and _number(x) == 0:
                 raise ZeroDivisionError(f"**: the derivative of x ** {k!r} at x = 0 is infinite")
             return (k * x ** (k - 1),)
 
         return _make(_power(x, k), (self,), f"**{_format_number(k)}", pow_local)
 
+    @staticmethod
+    def relu_local(out: Any, x: Any) -> tuple[Any, ...]:
+        # d relu(x)/dx = 1 if x > 0 else 0 (a step: its own derivative is 0)
+        return (1.0 if _number(x) > 0 else 0.0,)
+
     def relu(self) -> Value:
         """max(0, x); its slope at exactly 0 is taken as 0, as in micrograd and PyTorch."""
         x = self.data
-        slope = 1.0 if x > 0 else 0.0
+        return _make(x if x > 0 else 0.0, (self,), "ReLU", Value.relu_local)
 
-        def relu_local(out: Any, x: Any) -> tuple[Any, ...]:
-            # d relu(x)/dx = 1 if x > 0 else 0
-            return (slope,)
-
-        return _make(x if x > 0 else 0.0, (self,), "ReLU", relu_local)
+    @staticmethod
+    def tanh_local(out: Any, x: Any) -> tuple[Any, ...]:
+        # d tanh(x)/dx = 1 - tanh(x)**2
+        return (1 - out * out,)
 
     def tanh(self) -> Value:
         """tanh(x); saturates to ±1.0 for large inputs instead of overflowing."""
+        return _make(math.tanh(self.data), (self,), "tanh", Value.tanh_local)
 
-        def tanh_local(out: Any, x: Any) -> tuple[Any, ...]:
-            # d tanh(x)/dx = 1 - tanh(x)**2
-            return (1 - out * out,)
-
-        return _make(math.tanh(self.data), (self,), "tanh", tanh_local)
+    @staticmethod
+    def sigmoid_local(out: Any, x: Any) -> tuple[Any, ...]:
+        # d sigmoid(x)/dx = sigmoid(x) * (1 - sigmoid(x))
+        return (out * (1 - out),)
 
     def sigmoid(self) -> Value:
         """1 / (1 + e**-x), computed so neither tail overflows: sigmoid(±1000) is 1.0 and 0.0."""
@@ -250,12 +258,12 @@ class Value:
         else:
             e = math.exp(x)
             s = e / (1.0 + e)
+        return _make(s, (self,), "sigmoid", Value.sigmoid_local)
 
-        def sigmoid_local(out: Any, x: Any) -> tuple[Any, ...]:
-            # d sigmoid(x)/dx = sigmoid(x) * (1 - sigmoid(x))
-            return (out * (1 - out),)
-
-        return _make(s, (self,), "sigmoid", sigmoid_local)
+    @staticmethod
+    def exp_local(out: Any, x: Any) -> tuple[Any, ...]:
+        # d e**x/dx = e**x
+        return (out,)
 
     def exp(self) -> Value:
         """e**x; raises OverflowError naming the input when the result is too large for a float."""
@@ -266,24 +274,19 @@ class Value:
             raise OverflowError(
                 f"exp() of {x!r}: the result is too large for a float (the limit is about 709.78)"
             ) from None
+        return _make(e, (self,), "exp", Value.exp_local)
 
-        def exp_local(out: Any, x: Any) -> tuple[Any, ...]:
-            # d e**x/dx = e**x
-            return (out,)
-
-        return _make(e, (self,), "exp", exp_local)
+    @staticmethod
+    def log_local(out: Any, x: Any) -> tuple[Any, ...]:
+        # d log(x)/dx = 1/x
+        return (1 / x,)
 
     def log(self) -> Value:
         """Natural logarithm; refuses zero and negative numbers instead of returning nan or -inf."""
         x = self.data
         if x <= 0:
             raise ValueError(f"log() of {x!r}: the logarithm is defined for positive numbers only")
-
-        def log_local(out: Any, x: Any) -> tuple[Any, ...]:
-            # d log(x)/dx = 1/x
-            return (1 / x,)
-
-        return _make(math.log(x), (self,), "log", log_local)
+        return _make(math.log(x), (self,), "log", Value.log_local)
 
     # --- derived operations: one line each, built from the primitives ------------------------
 
@@ -517,18 +520,25 @@ def _linear_of_numbers(weights: Sequence[Value], xs: Sequence[float], bias: Valu
     return _make(total, (*weights, bias), "linear", linear_local)
 
 
+def linear_local(out: Any, *operands: Any) -> tuple[Any, ...]:
+    """Local derivatives of linear() when its inputs are Values."""
+    # operands are w_1..w_n, x_1..x_n, bias: d/dw_i = x_i, d/dx_i = w_i, d/dbias = 1
+    n = (len(operands) - 1) // 2
+    return (*operands[n : 2 * n], *operands[:n], 1.0)
+
+
 def _linear_of_values(weights: Sequence[Value], xs: Sequence[Value], bias: Value) -> Value:
     """linear() whose inputs are Values too: they get gradients as well."""
     total = bias.data
     for w, x in zip(weights, xs, strict=True):
         total += w.data * x.data
-
-    def linear_local(out: Any, *operands: Any) -> tuple[Any, ...]:
-        # operands are w_1..w_n, x_1..x_n, bias: d/dw_i = x_i, d/dx_i = w_i, d/dbias = 1
-        n = (len(operands) - 1) // 2
-        return (*operands[n : 2 * n], *operands[:n], 1.0)
-
     return _make(total, (*weights, *xs, bias), "linear", linear_local)
+
+
+def sum_local(out: Any, *terms: Any) -> tuple[Any, ...]:
+    """Local derivatives of sum_of()."""
+    # d(sum)/d(term) = 1 for every term
+    return (1.0,) * len(terms)
 
 
 def sum_of(values: Iterable[Operand]) -> Value:
@@ -537,11 +547,6 @@ def sum_of(values: Iterable[Operand]) -> Value:
     total = 0.0
     for term in terms:
         total += term.data
-
-    def sum_local(out: Any, *terms: Any) -> tuple[Any, ...]:
-        # d(sum)/d(term) = 1 for every term
-        return (1.0,) * len(terms)
-
     return _make(total, terms, "sum", sum_local)
 
 
