@@ -81,7 +81,7 @@ class _Style:
     edge_labels: Mapping[Edge, str] | None = None
     marked_nodes: Mapping[Value, str] = field(default_factory=dict)  # node -> SVG class
     marked_edges: Mapping[Edge, str] = field(default_factory=dict)
-    id_prefix: str = ""  # SVG ids of the form <prefix>n<k>, unique when frames share a page
+    id_prefix: str = ""  # SVG ids <prefix>n<k>, unique when frames share one page
     legend: bool = True
 
 
@@ -221,7 +221,7 @@ def _add_operation(
 ) -> None:
     """The op's own node, an edge from each operand into it and one from it to the result."""
     op_name = f"n{k}_op"
-    op_class = "current-op" if style.marked_nodes.get(node) == "current" else None
+    op_class = "current_op" if style.marked_nodes.get(node) == "current" else None
     picture.node(
         op_name, node.op, shape="ellipse", margin="0.02",
         **_mark(op_class, style.id_prefix, op_name),
@@ -238,6 +238,8 @@ def _add_legend(picture: GraphPicture, style: _Style) -> None:
     present = set(style.roles.values())
     with picture.subgraph(name="cluster_legend") as legend:
         legend.attr(label="roles", fontname="Helvetica", fontsize="10", color="grey")
+        if style.id_prefix:
+            legend.attr(id=f"{style.id_prefix}legend")  # else it inherits the graph's id
         for role, colour in ROLE_COLOURS.items():
             if role in present:
                 attrs = {"id": f"{style.id_prefix}legend_{role}"} if style.id_prefix else {}
@@ -321,7 +323,7 @@ def backward_frames(
         roles=_roles(order, parameters),
         edge_labels={(s.node, s.parent_index): f"local {format_number(s.local)}" for s in steps},
         marked_nodes={root: "current"},
-        id_prefix="s0-",
+        id_prefix="s0_",
     )
     frames = [Frame(0, None, root, names, positions, _picture(order, base, "step_0"))]
     for number, step in enumerate(steps, start=1):
@@ -331,7 +333,7 @@ def backward_frames(
             grads=dict(grads),
             marked_nodes={step.node: "current", step.parent: "receiving"},
             marked_edges={(step.node, step.parent_index): "current"},
-            id_prefix=f"s{number}-",
+            id_prefix=f"s{number}_",
         )
         picture = _picture(order, style, f"step_{number}")
         frames.append(Frame(number, step, root, names, positions, picture))
