@@ -157,10 +157,14 @@ class AnomalyMode:
         return f"made at {site}" if site else "made outside anomaly mode"
 
     def _forward_message(self, node: Value, site: Site | None) -> str:
-        operands = ", ".join(format_number(p.data) for p in node.parents) or "none"
+        value = format_number(node.data)
+        if node.op:
+            operands = ", ".join(format_number(p.data) for p in node.parents)
+            what = f"{node.op} produced {value} from operands {operands}"
+        else:  # under no_grad() the node keeps neither its op nor its operands
+            what = f"an operation under no_grad() produced {value}"
         lines = [
-            f"anomaly in the forward pass: {node.op or 'a new node'} produced "
-            f"{format_number(node.data)} from operands {operands}",
+            f"anomaly in the forward pass: {what}",
             f"  the {node.op or 'new'} node was made at {site or 'an unknown place'}",
         ]
         for index, parent in enumerate(node.parents):
