@@ -1,0 +1,175 @@
+"""Tests for the draw command: whitelisted expressions only, clear refusals, the right files."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from micrograd_like.draw import main
+from tests.support import require_dot
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    status = main(argv)
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_draw_writes_dot_source_with_data_and_grads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "neuron.dot"
+    argv = ["tanh(x*w + b)", "--set", "x=2", "w=-3", "b=6.8813735870195432", "-o", str(target)]
+    status, out, _ = run(argv, capsys)
+    assert status == 0
+    source = target.read_text(encoding="utf-8")
+    # by hand: tanh(2*-3 + 6.8814) = tanh(0.8814) = 0.7071; d/dx = w * (1 - 0.5) = -1.5
+    assert 'label="{ x | data 2 | grad -1.5 }"' in source
+    assert 'label="{ w | data -3 | grad 1 }"' in source
+    assert 'label="{ b | data 6.881 | grad 0.5 }"' in source
+    assert "data 0.7071 | grad 1 }" in source
+    assert "rankdir=LR" in source
+    assert "d(output)/d(x) = -1.5" in out
+
+
+def test_draw_options_rankdir_and_show_local(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "g.gv"
+    status, _, _ = run(
+        ["x*y", "--set", "x=3", "y=5", "-o", str(target), "--rankdir", "TB", "--show-local"],
+        capsys,
+    )
+    source = target.read_text(encoding="utf-8")
+    assert status == 0
+    assert "rankdir=TB" in source
+    assert '[label="local 5"]' in source and '[label="local 3"]' in source  # d(xy)/dx = y
+
+
+def test_draw_reuses_one_leaf_per_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(["x*x + x", "--set", "x=3", "-o", str(tmp_path / "g.dot")], capsys)
+    assert status == 0
+    assert "d(output)/d(x) = 7" in out  # d(x**2 + x)/dx = 2x + 1 = 7
+
+
+def test_draw_constants_and_functions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    expression = "-exp(x) / 2 + log(y) ** 2 - sigmoid(relu(x)) + 2 ** x"
+    status, out, _ = run([expression, "--set", "x=0.5", "y=3", "-o", str(tmp_path / "g.dot")],
+                         capsys)
+    assert status == 0
+    x, y = 0.5, 3.0
+    sigmoid = 1 / (1 + math.exp(-x))
+    value = -math.exp(x) / 2 + math.log(y) ** 2 - sigmoid + 2**x
+    dx = -math.exp(x) / 2 - sigmoid * (1 - sigmoid) + math.log(2) * 2**x
+    dy = 2 * math.log(y) / y
+    lines = out.splitlines()
+    assert float(lines[0].rsplit(" ", 1)[1]) == pytest.approx(value, rel=1e-5)
+    assert float(lines[1].rsplit(" ", 1)[1]) == pytest.approx(dx, rel=1e-5)
+    assert float(lines[2].rsplit(" ", 1)[1]) == pytest.approx(dy, rel=1e-5)
+
+
+def test_draw_renders_svg_with_the_labels(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    require_dot()
+    target = tmp_path / "graph.svg"
+    status, _, _ = run(["tanh(x*w)", "--set", "x=1", "w=0.5", "-o", str(target)], capsys)
+    svg = target.read_text(encoding="utf-8")
+    assert status == 0
+    assert ">tanh<" in svg and ">x<" in svg and ">w<" in svg
+
+
+@pytest.mark.parametrize(
+    ("expression", "complaint"),
+    [
+        ("__import__('os').system('touch pwned')", "system\" is not allowed"),
+        ("__import__('os')", "calling '__import__' is not allowed"),
+        ("x.real", "attribute access"),
+        ("(lambda: 1)()", "calling 'lambda: 1' is not allowed"),
+        ("lambda: x", "a lambda"),
+        ("[x for x in y]", "a comprehension"),
+        ("{x: 1 for x in y}", "a comprehension"),
+        ("x[0]", "subscripting"),
+        ("tanh(x=1)", "exactly one positional argument"),
+        ("tanh(x, y)", "exactly one positional argument"),
+        ("tanh(*x)", "exactly one positional argument"),
+        ("'a' + x", "a constant that is not a number"),
+        ("True * x", "a constant that is not a number"),
+        ("1j * x", "a constant that is not a number"),
+        ("x if y else z", "a conditional expression"),
+        ("x < y", "a comparison"),
+        ("x and y", "'and'/'or'"),
+        ("x // y", "this operator"),
+        ("x @ y", "this operator"),
+        ("+x", "this unary operator"),
+        ("~x", "this unary operator"),
+        ("open(x)", "calling 'open' is not allowed"),
+        ("(y := x)", "the walrus operator"),
+        ("x +", "cannot parse"),
+        ("x = 1", "cannot parse"),
+    ],
+)
+def test_draw_refuses_what_is_not_on_the_whitelist(
+    expression: str, complaint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    status, _, err = run([expression, "--set", "x=1", "y=2", "z=3", "-o", "g.dot"], capsys)
+    assert status == 2
+    assert complaint in err
+    assert err.startswith("draw: ")
+    assert list(tmp_path.iterdir()) == []  # nothing drawn, nothing run
+
+
+@pytest.mark.parametrize(
+    ("argv", "complaint"),
+    [
+        (["x*w + b", "--set", "x=1"], "no value for w, b; pass --set w=... b=..."),
+        (["x*w"], "no value for x, w"),
+        (["x", "--set", "x"], "--set 'x': expected NAME=NUMBER"),
+        (["x", "--set", "2=x"], "--set '2=x': expected NAME=NUMBER"),
+        (["x", "--set", "x=two"], "'two' is not a number"),
+        (["x", "--set", "x=nan"], "must be finite"),
+        (["x", "--set", "x=1", "-o", "g.jpeg"], "use .svg, .png, .pdf or .dot"),
+    ],
+)
+def test_draw_names_missing_values_and_bad_options(
+    argv: list[str], complaint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = run(argv, capsys)
+    assert status == 2
+    assert complaint in err
+
+
+def test_draw_math_errors_exit_1_with_the_engine_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = run(["log(x)", "--set", "x=-1", "-o", str(tmp_path / "g.dot")], capsys)
+    assert status == 1
+    assert "log() of -1.0" in err
+
+
+def test_draw_help_and_unknown_options(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(["--help"], capsys)
+    assert status == 0
+    assert "--set NAME=NUMBER" in out and "--show-local" in out and "--rankdir" in out
+    status, _, err = run(["x", "--colour", "red"], capsys)
+    assert status == 2
+    assert "unrecognized arguments: --colour" in err
+
+
+def test_draw_runs_as_python_m_micrograd_like_draw(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "micrograd_like", "draw", "x*y", "--set", "x=2", "y=4",
+         "-o", str(tmp_path / "g.dot")],
+        capture_output=True, text=True, cwd=ROOT, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "d(output)/d(y) = 2" in done.stdout
+    assert 'label="{ y | data 4 | grad 2 }"' in (tmp_path / "g.dot").read_text(encoding="utf-8")
