@@ -130,11 +130,27 @@ def _order_within(root: Value, max_nodes: int, what: str) -> list[Value]:
     if len(order) > max_nodes:
         raise GraphTooLargeError(
             f"{what}: the graph has {len(order)} value nodes, more than max_nodes={max_nodes}; "
-            "draw a smaller part of it (a sub-expression), summarise it (e.g. count nodes per op), "
+            "draw a smaller part of it (a sub-expression), print graph_summary(root) instead, "
             f"or pass max_nodes={len(order)} if you really want dot to lay it out",
             len(order), max_nodes,
         )
     return order
+
+
+def graph_summary(root: Value) -> str:
+    """A few lines about a graph too big to draw: node counts per op, leaves, edges and depth."""
+    order = topological_order(root)
+    depth: dict[Value, int] = {}
+    per_op: dict[str, int] = {}
+    for node in order:
+        depth[node] = 1 + max((depth[p] for p in node.parents), default=0)
+        per_op[node.op or "leaf"] = per_op.get(node.op or "leaf", 0) + 1
+    edges = sum(len(node.parents) for node in order)
+    counts = ", ".join(f"{op} {count}" for op, count in sorted(per_op.items()))
+    return (
+        f"{len(order)} value nodes, {edges} edges, longest path {depth[root]} nodes\n"
+        f"nodes per op: {counts}"
+    )
 
 
 def _checked_rankdir(rankdir: str) -> str:

@@ -19,6 +19,7 @@ from micrograd_like.viz import (
     GraphTooLargeError,
     GraphvizNotFoundError,
     draw_dot,
+    graph_summary,
     render,
     svg_text,
 )
@@ -184,9 +185,18 @@ def test_draw_dot_refuses_a_graph_over_max_nodes_naming_count_and_limit() -> Non
     assert "21 value nodes" in message
     assert "max_nodes=20" in message
     assert "max_nodes=21" in message  # how to raise the limit
+    assert "graph_summary(root)" in message
     assert isinstance(raised.value, ValueError)
     assert (raised.value.count, raised.value.limit) == (21, 20)
     assert "n20" in draw_dot(node, max_nodes=21).source
+
+
+def test_graph_summary_counts_nodes_per_op_edges_and_depth() -> None:
+    o, _ = neuron()  # leaves x1 w1 x2 w2 b, two *, two +, one tanh; longest: x1 * + + tanh
+    assert graph_summary(o) == (
+        "10 value nodes, 9 edges, longest path 5 nodes\n"
+        "nodes per op: * 2, + 2, leaf 5, tanh 1"
+    )
 
 
 def test_draw_dot_escapes_record_special_characters_in_labels() -> None:
