@@ -1,0 +1,793 @@
+"""Time and size this engine side by side with micrograd, PyTorch and hand-written plain Python.
+
+``python -m micrograd_like bench`` runs four workloads (a moons training step, a random expression,
+a deep chain, a wide sum), the bytes each engine spends per graph node, and the deepest chain each
+can backpropagate. Every measurement runs in a fresh process, engines alternate round by round, and
+the table reports medians and the ratios between engines in the same run: on a shared machine the
+absolute times are noise, the ratios are not. The garbage collector stays on, as users have it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import itertools
+import json
+import math
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from micrograd_like.engine import Value, sum_of
+
+TIMED = ("moons", "expr", "chain", "wide")
+BENCHMARKS = (*TIMED, "memory", "depth")
+ENGINES = ("plain", "compiled", "ours", "ours-sum", "micrograd", "torch")
+ENGINES_OF = {
+    "moons": ("plain", "compiled", "ours", "micrograd", "torch"),
+    "expr": ("plain", "ours", "micrograd", "torch"),
+    "chain": ("plain", "ours", "micrograd", "torch"),
+    "wide": ("plain", "ours", "ours-sum", "micrograd", "torch"),
+    "memory": ("plain", "ours", "micrograd", "torch"),
+    "depth": ("plain", "ours", "micrograd", "torch"),
+}
+OPTIONAL = {"micrograd": "micrograd", "torch": "torch"}  # engine -> the package it needs
+FULL_SIZES = {"moons": 100, "expr": 100_000, "chain": 100_000, "wide": 100_000, "memory": 100_000}
+QUICK_SIZES = {"moons": 8, "expr": 2_000, "chain": 500, "wide": 500, "memory": 2_000}
+FULL_DEPTHS = (100, 1_000, 10_000, 100_000, 1_000_000)
+QUICK_DEPTHS = (100, 1_000)
+DESCRIPTIONS = {
+    "moons": "moons step: MLP(2, [16, 16, 1]) on {n} points, hinge + L2, forward+backward+SGD",
+    "expr": "random expression: {n} ops (+ * neg relu, with constants), then backward",
+    "chain": "deep chain: {n} ops (x*0.9 then +0.1, repeated), then backward",
+    "wide": "wide sum: {n} leaves summed, then backward (ours: sum_of; ours-sum: Python sum)",
+}
+
+LEARNING_RATE = 0.05
+ALPHA = 1e-4  # L2 regularization strength, as in micrograd's demo
+HIDDEN = (16, 16)
+
+
+# --- shared problems: every engine computes exactly the same thing -----------------------------
+
+
+def moons_problem(n: int) -> tuple[list[list[float]], list[int], list[float]]:
+    """Points, labels (-1/+1) and initial weights in micrograd's parameter order."""
+    from micrograd_like.data import make_moons
+    from micrograd_like.nn import MLP
+
+    points, labels = make_moons(n, noise=0.1, rng=1)
+    model = MLP(2, [*HIDDEN, 1], rng=random.Random(0))
+    return points, labels, [p.data for p in model.parameters()]
+
+
+def layer_shapes() -> list[tuple[int, int]]:
+    sizes = [2, *HIDDEN, 1]
+    return list(itertools.pairwise(sizes))
+
+
+@dataclass(frozen=True)
+class Program:
+    """A random expression: leaves, then ops that each overwrite a slot; the slots are summed."""
+
+    leaves: list[float]
+    ops: list[tuple[str, int, int, float]]  # (kind, target slot, other slot, constant)
+
+    @property
+    def nodes(self) -> int:
+        return len(self.leaves) + len(self.ops) + len(self.leaves) - 1
+
+
+OP_KINDS = ("add", "mul", "neg", "relu", "addc", "mulc")
+
+
+def expression_program(n: int, seed: int = 0) -> Program:
+    """n random ops over n/100 slots (at most 1000): shallow enough for micrograd's recursion."""
+    rng = random.Random(seed)
+    width = max(10, min(1000, n // 100))
+    leaves = [rng.uniform(-1, 1) for _ in range(width)]
+    ops = []
+    for _ in range(n):
+        target = rng.randrange(width)
+        other = rng.randrange(width - 1)
+        other += other >= target  # never x + x: micrograd keeps parents in a set and loses one
+        ops.append((rng.choice(OP_KINDS), target, other, rng.uniform(-1, 1)))
+    return Program(leaves, ops)
+
+
+def pairwise_sum(terms: list[Any]) -> Any:
+    """Sum as a balanced tree of adds, so the sum adds log2(n) to the graph's depth, not n."""
+    while len(terms) > 1:
+        pairs = [terms[i] + terms[i + 1] for i in range(0, len(terms) - 1, 2)]
+        terms = pairs + ([terms[-1]] if len(terms) % 2 else [])
+    return terms[0]
+
+
+# --- the value engines (ours, micrograd, torch) share one builder per workload ----------------
+
+
+def build_expression(program: Program, leaf: Callable[[float], Any]) -> tuple[Any, list[Any]]:
+    leaves = [leaf(x) for x in program.leaves]
+    slots = list(leaves)
+    for kind, target, other, c in program.ops:
+        a = slots[target]
+        if kind == "add":
+            slots[target] = a + slots[other]
+        elif kind == "mul":
+            slots[target] = a * slots[other]
+        elif kind == "neg":
+            slots[target] = -a
+        elif kind == "relu":
+            slots[target] = a.relu()
+        elif kind == "addc":
+            slots[target] = a + c
+        else:
+            slots[target] = a * c
+    return pairwise_sum(slots), leaves
+
+
+def build_chain(n: int, leaf: Callable[[float], Any]) -> tuple[Any, Any]:
+    x = start = leaf(0.3)
+    for i in range(n):
+        x = x * 0.9 if i % 2 == 0 else x + 0.1
+    return x, start
+
+
+def value_engine(engine: str) -> tuple[Callable[[float], Any], Callable[[Any], float]]:
+    """How to make a leaf and read a number, for ours, micrograd and torch."""
+    if engine in ("ours", "ours-sum"):
+        return Value, lambda v: float(v.data)
+    if engine == "micrograd":
+        micrograd = importlib.import_module("micrograd.engine")
+        return micrograd.Value, lambda v: float(v.data)
+    torch = importlib.import_module("torch")
+
+    def tensor_leaf(x: float) -> Any:
+        return torch.tensor(x, dtype=torch.float64, requires_grad=True)
+
+    return tensor_leaf, lambda t: float(t.item())
+
+
+# --- plain Python: floats and the chain rule written out -------------------------------------
+
+
+def plain_expression(program: Program) -> tuple[float, list[float]]:
+    """Forward onto a tape of (kind, a, b, c), backward along it; returns output and leaf grads."""
+    width = len(program.leaves)
+    values = list(program.leaves)
+    tape: list[tuple[str, int, int, float]] = []
+    slots = list(range(width))
+
+    def record(kind: str, a: int, b: int, c: float, result: float) -> int:
+        tape.append((kind, a, b, c))
+        values.append(result)
+        return len(values) - 1
+
+    for kind, target, other, c in program.ops:
+        a, b = slots[target], slots[other]
+        x = values[a]
+        if kind == "add":
+            result = x + values[b]
+        elif kind == "mul":
+            result = x * values[b]
+        elif kind == "neg":
+            result = -x
+        elif kind == "relu":
+            result = x if x > 0 else 0.0
+        elif kind == "addc":
+            result = x + c
+        else:
+            result = x * c
+        slots[target] = record(kind, a, b, c, result)
+    terms = slots
+    while len(terms) > 1:
+        pairs = [
+            record("add", terms[i], terms[i + 1], 0.0, values[terms[i]] + values[terms[i + 1]])
+            for i in range(0, len(terms) - 1, 2)
+        ]
+        terms = pairs + ([terms[-1]] if len(terms) % 2 else [])
+    grads = [0.0] * len(values)
+    grads[-1] = 1.0
+    for index in range(len(tape) - 1, -1, -1):
+        kind, a, b, c = tape[index]
+        g = grads[width + index]
+        if kind == "add":
+            grads[a] += g  # d(a+b)/da = 1
+            grads[b] += g
+        elif kind == "mul":
+            grads[a] += values[b] * g  # d(a*b)/da = b
+            grads[b] += values[a] * g
+        elif kind == "neg":
+            grads[a] -= g
+        elif kind == "relu":
+            grads[a] += g if values[a] > 0 else 0.0
+        elif kind == "addc":
+            grads[a] += g
+        else:
+            grads[a] += c * g
+    return values[-1], grads[:width]
+
+
+def plain_chain(n: int) -> tuple[float, float]:
+    values, kinds = [0.3], []
+    for i in range(n):
+        kinds.append(i % 2 == 0)
+        values.append(values[-1] * 0.9 if kinds[-1] else values[-1] + 0.1)
+    g = 1.0
+    for is_mul in reversed(kinds):
+        if is_mul:
+            g *= 0.9  # d(x*0.9)/dx
+    return values[-1], g
+
+
+def plain_wide(terms: list[float]) -> tuple[float, list[float]]:
+    total = 0.0
+    for x in terms:
+        total += x
+    return total, [1.0] * len(terms)  # d(sum)/d(term) = 1
+
+
+def plain_moons_step(
+    layers: list[tuple[list[list[float]], list[float]]],
+    points: Sequence[Sequence[float]],
+    labels: Sequence[int],
+    learning_rate: float = LEARNING_RATE,
+) -> tuple[float, list[tuple[list[list[float]], list[float]]]]:
+    """One SGD step of hinge + L2 on an MLP of lists; returns the loss and the gradients.
+
+    Forward keeps every pre-activation; backward walks the layers in reverse by hand.
+    """
+    grads = [([[0.0] * len(row) for row in w], [0.0] * len(b)) for w, b in layers]
+    n, last = len(points), len(layers) - 1
+    data_loss = 0.0
+    for x, label in zip(points, labels, strict=True):
+        activations, pre = [list(x)], []
+        for index, (w, b) in enumerate(layers):
+            z = []
+            for row, bias in zip(w, b, strict=True):
+                total = bias
+                for weight, a in zip(row, activations[-1], strict=True):
+                    total += weight * a
+                z.append(total)
+            pre.append(z)
+            activations.append(z if index == last else [v if v > 0 else 0.0 for v in z])
+        margin = 1 - label * activations[-1][0]
+        if margin <= 0:
+            continue  # relu(margin) is flat here: no gradient from this point
+        data_loss += margin
+        upstream = [-label / n]  # d(loss)/d(score) = -y / n
+        for index in range(last, -1, -1):
+            w, _ = layers[index]
+            grad_w, grad_b = grads[index]
+            inputs = activations[index]
+            below = [0.0] * len(inputs)
+            for j, d in enumerate(upstream):
+                grad_b[j] += d
+                row, grad_row = w[j], grad_w[j]
+                for k, a in enumerate(inputs):
+                    grad_row[k] += a * d  # d(w.a + b)/dw = a
+                    below[k] += row[k] * d  # d(w.a + b)/da = w
+            if index:
+                upstream = [d if z > 0 else 0.0 for d, z in zip(below, pre[index - 1], strict=True)]
+    square_sum = 0.0
+    for (w, b), (grad_w, grad_b) in zip(layers, grads, strict=True):
+        for row, grad_row in zip(w, grad_w, strict=True):
+            for k, weight in enumerate(row):
+                square_sum += weight * weight
+                grad_row[k] += 2 * ALPHA * weight  # d(alpha * w**2)/dw
+        for j, bias in enumerate(b):
+            square_sum += bias * bias
+            grad_b[j] += 2 * ALPHA * bias
+    for (w, b), (grad_w, grad_b) in zip(layers, grads, strict=True):
+        for row, grad_row in zip(w, grad_w, strict=True):
+            for k, g in enumerate(grad_row):
+                row[k] -= learning_rate * g
+        for j, g in enumerate(grad_b):
+            b[j] -= learning_rate * g
+    return data_loss / n + ALPHA * square_sum, grads
+
+
+def plain_layers(weights: list[float]) -> list[tuple[list[list[float]], list[float]]]:
+    """Flat weights in micrograd's order (per neuron: weights, then bias) as lists per layer."""
+    flat, layers = iter(weights), []
+    for nin, nout in layer_shapes():
+        rows, biases = [], []
+        for _ in range(nout):
+            rows.append([next(flat) for _ in range(nin)])
+            biases.append(next(flat))
+        layers.append((rows, biases))
+    return layers
+
+
+# --- one measured workload per (benchmark, engine) -------------------------------------------
+
+
+Run = Callable[[], float]  # does the measured work once and returns a number to cross-check
+
+
+def prepare(benchmark: str, engine: str, n: int) -> tuple[Run, dict[str, float]]:
+    """Everything a timed run needs, made outside the timer; the dict holds extra facts."""
+    if benchmark == "moons":
+        return prepare_moons(engine, n)
+    if engine == "plain":
+        return prepare_plain(benchmark, n), {}
+    leaf, number = value_engine(engine)
+    if benchmark == "expr":
+        program = expression_program(n)
+
+        def run_expression() -> float:
+            out, leaves = build_expression(program, leaf)
+            out.backward()
+            return number(out) + float(leaves[0].grad)
+
+        return run_expression, {}
+    if benchmark == "chain":
+
+        def run_chain() -> float:
+            out, start = build_chain(n, leaf)
+            out.backward()
+            return number(out) + float(start.grad)
+
+        return run_chain, {}
+    terms = [random.Random(0).uniform(-1, 1) for _ in range(n)]
+
+    def run_wide() -> float:
+        leaves = [leaf(x) for x in terms]
+        out = sum_of(leaves) if engine == "ours" else sum(leaves)
+        out.backward()
+        return number(out) + float(leaves[0].grad)
+
+    return run_wide, {}
+
+
+def prepare_plain(benchmark: str, n: int) -> Run:
+    if benchmark == "expr":
+        program = expression_program(n)
+
+        def run_expression() -> float:
+            out, grads = plain_expression(program)
+            return out + grads[0]
+
+        return run_expression
+    if benchmark == "chain":
+        return lambda: sum(plain_chain(n))
+    terms = [random.Random(0).uniform(-1, 1) for _ in range(n)]
+
+    def run_wide() -> float:
+        out, grads = plain_wide(terms)
+        return out + grads[0]
+
+    return run_wide
+
+
+def prepare_moons(engine: str, n: int) -> tuple[Run, dict[str, float]]:
+    points, labels, weights = moons_problem(n)
+    if engine == "plain":
+        layers = plain_layers(weights)
+        return lambda: plain_moons_step(layers, points, labels)[0], {}
+    if engine in ("ours", "compiled"):
+        return ours_moons(engine, points, labels, weights)
+    if engine == "micrograd":
+        return micrograd_moons(points, labels, weights), {}
+    return torch_moons(points, labels, weights), {}
+
+
+def ours_moons(
+    engine: str, points: list[list[float]], labels: list[int], weights: list[float]
+) -> tuple[Run, dict[str, float]]:
+    from micrograd_like.nn import MLP
+
+    model = MLP(2, [*HIDDEN, 1], rng=random.Random(0))
+    params = model.parameters()
+    for p, w in zip(params, weights, strict=True):
+        p.data = w
+
+    def loss(data: Sequence[tuple[Sequence[Any], Any]]) -> Value:
+        losses = [(1 + -label * model(x)).relu() for x, label in data]
+        regularization = ALPHA * sum_of([p * p for p in params])
+        return sum_of(losses) * (1.0 / len(losses)) + regularization
+
+    def update() -> None:
+        for p in params:
+            p.data -= LEARNING_RATE * p.grad
+
+    if engine == "ours":
+
+        def step() -> float:
+            model.zero_grad()
+            total = loss(list(zip(points, labels, strict=True)))
+            total.backward()
+            update()
+            return total.data
+
+        return step, {}
+    from micrograd_like.compiled import compile_fn
+
+    flat = [v for (x0, x1), label in zip(points, labels, strict=True) for v in (x0, x1, label)]
+
+    def loss_of_flat(*values: Value) -> Value:
+        triples = [values[i : i + 3] for i in range(0, len(values), 3)]
+        return loss([((x0, x1), label) for x0, x1, label in triples])
+
+    started = time.perf_counter()
+    compiled = compile_fn(loss_of_flat, flat, params)
+    compile_seconds = time.perf_counter() - started
+
+    def compiled_step() -> float:
+        model.zero_grad()
+        value = compiled(*flat)
+        update()
+        return value
+
+    return compiled_step, {"compile_seconds": compile_seconds}
+
+
+def micrograd_moons(points: list[list[float]], labels: list[int], weights: list[float]) -> Run:
+    nn = importlib.import_module("micrograd.nn")
+    model = nn.MLP(2, [*HIDDEN, 1])  # micrograd draws from the global random; we overwrite
+    params = model.parameters()
+    for p, w in zip(params, weights, strict=True):
+        p.data = w
+
+    def step() -> float:
+        model.zero_grad()
+        losses = [(1 + -label * model(x)).relu() for x, label in zip(points, labels, strict=True)]
+        total = sum(losses) * (1.0 / len(losses)) + ALPHA * sum(p * p for p in params)
+        total.backward()
+        for p in params:
+            p.data -= LEARNING_RATE * p.grad
+        return float(total.data)
+
+    return step
+
+
+def torch_moons(points: list[list[float]], labels: list[int], weights: list[float]) -> Run:
+    torch = importlib.import_module("torch")
+    params = [torch.tensor(w, dtype=torch.float64, requires_grad=True) for w in weights]
+    neurons, flat = [], iter(params)
+    for nin, nout in layer_shapes():
+        neurons.append([([next(flat) for _ in range(nin)], next(flat)) for _ in range(nout)])
+
+    def model(x: Sequence[float]) -> Any:
+        acts: list[Any] = list(x)
+        for index, layer in enumerate(neurons):
+            out = [sum((w * a for w, a in zip(ws, acts, strict=True)), b) for ws, b in layer]
+            acts = out if index == len(neurons) - 1 else [z.relu() for z in out]
+        return acts[0]
+
+    def step() -> float:
+        losses = [(1 + -label * model(x)).relu() for x, label in zip(points, labels, strict=True)]
+        total = sum(losses) * (1.0 / len(losses)) + ALPHA * sum(p * p for p in params)
+        total.backward()
+        with torch.no_grad():
+            for p in params:
+                p -= LEARNING_RATE * p.grad
+                p.grad = None
+        return float(total.item())
+
+    return step
+
+
+# --- workers: each measurement in a fresh process --------------------------------------------
+
+
+def time_worker(benchmark: str, engine: str, n: int, steps: int) -> dict[str, Any]:
+    run, facts = prepare(benchmark, engine, n)
+    run()  # warm-up: imports, first allocations (and for moons, the first of identical steps)
+    started = time.perf_counter()
+    for _ in range(steps):
+        check = run()
+    return {"seconds": (time.perf_counter() - started) / steps, "check": check, **facts}
+
+
+def resident_bytes() -> int:
+    """This process's resident memory, from /proc (Linux); 0 where there is none."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def memory_worker(engine: str, n: int) -> dict[str, Any]:
+    """Bytes per node of the expression's graph after the forward pass, two ways."""
+    import gc
+
+    program = expression_program(n)
+    leaf = value_engine(engine)[0] if engine != "plain" else None
+
+    def build() -> Any:
+        if leaf is None:
+            return plain_expression(program)  # the tape and values are its graph
+        return build_expression(program, leaf)
+
+    build()  # warm-up, so imports and caches are not counted
+    gc.collect()
+    before = resident_bytes()
+    graph = build()
+    rss = resident_bytes() - before
+    del graph
+    gc.collect()
+    tracemalloc.start()
+    baseline = tracemalloc.get_traced_memory()[0]
+    graph = build()
+    traced = tracemalloc.get_traced_memory()[0] - baseline
+    tracemalloc.stop()
+    del graph
+    return {"traced_per_node": traced / program.nodes, "rss_per_node": rss / program.nodes,
+            "nodes": program.nodes}
+
+
+def depth_worker(engine: str, n: int) -> dict[str, Any]:
+    """Backpropagate a chain n ops deep; report whether it worked."""
+    if engine == "plain":
+        _, g = plain_chain(n)
+    else:
+        leaf, _ = value_engine(engine)
+        out, start = build_chain(n, leaf)
+        out.backward()
+        g = float(start.grad)
+    expected = 0.9 ** ((n + 1) // 2)
+    if not math.isclose(g, expected, rel_tol=1e-9):
+        return {"ok": False, "error": f"wrong gradient {g!r}, expected {expected!r}"}
+    return {"ok": True}
+
+
+def worker(args: argparse.Namespace) -> int:
+    """Run one measurement and print it as one JSON line; engine failures are results too."""
+    try:
+        if args.worker == "memory":
+            result = memory_worker(args.engine, args.size)
+        elif args.worker == "depth":
+            result = depth_worker(args.engine, args.size)
+        else:
+            result = time_worker(args.worker, args.engine, args.size, args.steps)
+    except (RecursionError, MemoryError, ArithmeticError, ValueError) as error:
+        result = {"error": f"{type(error).__name__}: {str(error)[:80]}"}
+    print(json.dumps(result))
+    return 0
+
+
+def spawn(
+    benchmark: str, engine: str, n: int, steps: int = 1, timeout: float = 900.0
+) -> dict[str, Any]:
+    """Run a worker in a fresh interpreter and read its JSON line; a crash becomes an error."""
+    command = [
+        sys.executable, "-m", "micrograd_like.bench", "--worker", benchmark,
+        "--engine", engine, "--size", str(n), "--steps", str(steps),
+    ]
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, env=env, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"crashed (exit {done.returncode}): {last[:80]}"}
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+# --- the parent: rounds, medians, ratios, tables ---------------------------------------------
+
+
+def format_seconds(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds * 1e6:.0f} us"
+
+
+def timed_benchmark(
+    benchmark: str, engines: list[str], n: int, rounds: int, steps: int, timeout: float
+) -> list[str]:
+    """Alternate engines round by round (each round starts one engine later); report the table."""
+    times: dict[str, list[float]] = {e: [] for e in engines}
+    errors: dict[str, str] = {}
+    facts: dict[str, dict[str, Any]] = {}
+    for r in range(rounds):
+        print(f"  {benchmark}: round {r + 1}/{rounds}", file=sys.stderr, flush=True)
+        shift = r % len(engines)
+        for engine in engines[shift:] + engines[:shift]:
+            if engine in errors:
+                continue
+            result = spawn(benchmark, engine, n, steps, timeout)
+            if "error" in result:
+                errors[engine] = result["error"]
+                continue
+            times[engine].append(result["seconds"])
+            facts[engine] = result
+    return timing_table(benchmark, engines, n, rounds, steps, times, errors, facts)
+
+
+def round_ratio(times: dict[str, list[float]], top: str, bottom: str) -> float:
+    """top / bottom: the median over rounds of the ratio within each round."""
+    pairs = zip(times[top], times[bottom], strict=False)
+    return statistics.median(a / b for a, b in pairs)
+
+
+def timing_table(
+    benchmark: str,
+    engines: list[str],
+    n: int,
+    rounds: int,
+    steps: int,
+    times: dict[str, list[float]],
+    errors: dict[str, str],
+    facts: dict[str, dict[str, Any]],
+) -> list[str]:
+    lines = [
+        DESCRIPTIONS[benchmark].format(n=n),
+        f"  (median of {rounds} rounds, each a fresh process timing {steps} run(s) after one "
+        "warm-up)",
+        f"  {'engine':<10} {'median':>10} {'fastest':>10} {'slowest':>10}   ratio to the row above",
+    ]
+    previous = None
+    for engine in engines:
+        if engine in errors:
+            lines.append(f"  {engine:<10} failed: {errors[engine]}")
+            continue
+        runs = times[engine]
+        ratio = (
+            f"{engine} / {previous} = {round_ratio(times, engine, previous):.2f}x"
+            if previous
+            else ""
+        )
+        lines.append(
+            f"  {engine:<10} {format_seconds(statistics.median(runs)):>10} "
+            f"{format_seconds(min(runs)):>10} {format_seconds(max(runs)):>10}   {ratio}"
+        )
+        previous = engine
+    lines += key_ratios(engines, times, errors)
+    if "compiled" in facts and "compile_seconds" in facts["compiled"]:
+        seconds = facts["compiled"]["compile_seconds"]
+        lines.append(f"  compiled: tracing + compiling took {format_seconds(seconds)} (once)")
+    lines.append(agreement(facts))
+    return lines
+
+
+def key_ratios(
+    engines: list[str], times: dict[str, list[float]], errors: dict[str, str]
+) -> list[str]:
+    wanted = [("ours", "plain"), ("compiled", "plain"), ("micrograd", "ours"), ("torch", "ours"),
+              ("ours-sum", "ours")]
+    found = [
+        f"{top} / {bottom} = {round_ratio(times, top, bottom):.2f}x"
+        for top, bottom in wanted
+        if top in engines and bottom in engines and top not in errors and bottom not in errors
+    ]
+    return ["  ratios: " + ", ".join(found)] if found else []
+
+
+def agreement(facts: dict[str, dict[str, Any]]) -> str:
+    """Whether the engines computed the same number (they should: same data, same weights)."""
+    checks = {engine: result["check"] for engine, result in facts.items()}
+    if len(checks) < 2:
+        return "  check: fewer than two engines ran"
+    spread = max(checks.values()) - min(checks.values())
+    scale = max(1.0, *(abs(c) for c in checks.values()))
+    verdict = "agree" if spread <= 1e-9 * scale else "DISAGREE"
+    return f"  check: the engines {verdict} on the result (spread {spread:.1e})"
+
+
+def memory_table(engines: list[str], n: int, timeout: float) -> list[str]:
+    lines = [
+        f"memory after the forward pass of the {n}-op random expression",
+        f"  {'engine':<10} {'traced B/node':>14} {'RSS B/node':>12}   (tracemalloc misses "
+        "torch's C++ memory; RSS sees it)",
+    ]
+    for engine in engines:
+        result = spawn("memory", engine, n, timeout=timeout)
+        if "error" in result:
+            lines.append(f"  {engine:<10} failed: {result['error']}")
+            continue
+        lines.append(
+            f"  {engine:<10} {result['traced_per_node']:>14.0f} {result['rss_per_node']:>12.0f}"
+        )
+    return lines
+
+
+def depth_table(engines: list[str], depths: Sequence[int], timeout: float) -> list[str]:
+    lines = [f"deepest chain that backpropagates (tried {', '.join(map(str, depths))} ops)"]
+    for engine in engines:
+        deepest, failure = 0, ""
+        for depth in depths:
+            result = spawn("depth", engine, depth, timeout=timeout)
+            if not result.get("ok"):
+                failure = f"fails at {depth}: {result.get('error', 'no result')[:60]}"
+                break
+            deepest = depth
+        reached = str(deepest) if deepest else "none"
+        lines.append(f"  {engine:<10} {reached:>8}   {failure}")
+    return lines
+
+
+def available_engines(requested: str | None) -> tuple[list[str], list[str]]:
+    """Engines to run, and notes on those skipped because their package is missing."""
+    wanted = ENGINES if requested is None else tuple(e.strip() for e in requested.split(","))
+    unknown = [e for e in wanted if e not in ENGINES]
+    if unknown:
+        raise ValueError(f"bench: unknown engine(s) {unknown}; choose from {', '.join(ENGINES)}")
+    chosen, notes = [], []
+    for engine in wanted:
+        package = OPTIONAL.get(engine)
+        if package and importlib.util.find_spec(package) is None:
+            notes.append(f"{engine}: not installed (pip install {package}), skipped")
+        else:
+            chosen.append(engine)
+    return chosen, notes
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m micrograd_like bench",
+        description="Time micrograd_like against micrograd, PyTorch and plain Python; each "
+        "measurement in a fresh process, engines alternating, ratios from the same run.",
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="rounds per benchmark (default 5)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, to check it runs")
+    parser.add_argument("--only", choices=BENCHMARKS, help="run one benchmark only")
+    parser.add_argument(
+        "--engines", help=f"comma-separated subset of: {', '.join(ENGINES)} (default all)"
+    )
+    parser.add_argument("--worker", choices=BENCHMARKS, help=argparse.SUPPRESS)
+    parser.add_argument("--engine", choices=ENGINES, help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--steps", type=int, default=1, help=argparse.SUPPRESS)
+    args = parser.parse_args(list(argv))
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1, got {args.rounds}")
+    return args
+
+
+def main(argv: Sequence[str]) -> int:
+    """Run the benchmarks and print the tables; returns the exit status."""
+    args = parse(argv)
+    if args.worker:
+        return worker(args)
+    try:
+        engines, notes = available_engines(args.engines)
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
+    sizes = QUICK_SIZES if args.quick else FULL_SIZES
+    steps = 1 if args.quick else 3
+    timeout = 120.0 if args.quick else 900.0
+    print(f"micrograd_like bench: Python {platform.python_version()}, {platform.machine()}, "
+          f"{os.cpu_count()} CPUs, gc enabled{', quick sizes' if args.quick else ''}")
+    for note in notes:
+        print(f"  {note}")
+    for benchmark in [args.only] if args.only else BENCHMARKS:
+        chosen = [e for e in ENGINES_OF[benchmark] if e in engines]
+        if not chosen:
+            continue
+        print()
+        if benchmark in TIMED:
+            table = timed_benchmark(
+                benchmark, chosen, sizes[benchmark], args.rounds, steps, timeout
+            )
+        elif benchmark == "memory":
+            table = memory_table(chosen, sizes["memory"], timeout)
+        else:
+            table = depth_table(chosen, QUICK_DEPTHS if args.quick else FULL_DEPTHS, timeout)
+        print("\n".join(table), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
