@@ -1,0 +1,309 @@
+"""``python -m micrograd_like demo``: train an MLP on a toy dataset, picture it, save the model.
+
+The recipe is micrograd's demo (MLP(2, [16, 16, 1]), max-margin loss plus an L2 penalty, SGD whose
+learning rate falls from 1.0 to 0.1) written with this package's nn, losses, optim and data.
+The decision boundary is a PNG when matplotlib is installed (``pip install micrograd_like[plot]``)
+and otherwise an SVG drawn here with plain strings, so the demo needs nothing beyond the package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from micrograd_like.data import (
+    Point,
+    Split,
+    make_circles,
+    make_moons,
+    make_spirals,
+    train_test_split,
+)
+from micrograd_like.engine import Value, no_grad
+from micrograd_like.losses import hinge_loss, l2_regularization
+from micrograd_like.nn import MLP
+from micrograd_like.optim import SGD
+
+DATASETS: dict[str, Callable[..., tuple[list[Point], list[int]]]] = {
+    "moons": make_moons,
+    "circles": make_circles,
+    "spirals": make_spirals,
+}
+HIDDEN = [16, 16]
+ALPHA = 1e-4  # weight of the L2 penalty, as in micrograd's demo
+GRID = 50  # cells per side of the decision-boundary picture
+MODEL_FILE = "model.json"
+
+
+@dataclass
+class Result:
+    """What a training run leaves behind."""
+
+    model: MLP
+    split: Split
+    losses: list[float]
+    train_accuracy: float
+    test_accuracy: float
+
+
+def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m micrograd_like demo",
+        description="Train MLP(2, [16, 16, 1]) on a toy dataset with max-margin loss and SGD, "
+        "then save a picture of its decision boundary and the model as JSON.",
+    )
+    parser.add_argument("--steps", type=_positive_int, default=100, help="training steps (100)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for data and weights (0)")
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default="moons", help="(moons)")
+    parser.add_argument("--noise", type=_non_negative_float, default=0.1, help="(0.1)")
+    parser.add_argument(
+        "--points", type=_positive_int, default=100, help="training points; as many again are "
+        "held out for testing (100)"
+    )
+    parser.add_argument("--out", type=Path, default=Path("demo_output"), help="(demo_output/)")
+    parser.add_argument(
+        "--picture", choices=["auto", "png", "svg"], default="auto",
+        help="PNG needs matplotlib; auto uses it when installed, else SVG (auto)",
+    )
+    return parser.parse_args(list(argv))
+
+
+def main(argv: Sequence[str]) -> int:
+    """Run the demo; returns the exit status."""
+    try:
+        args = parse_arguments(argv)
+    except SystemExit as stop:  # --help, or a command line argparse refused
+        return stop.code if isinstance(stop.code, int) else 2
+    result = train(
+        args.dataset, points=args.points, noise=args.noise, steps=args.steps, seed=args.seed,
+        progress=Progress(args.steps, sys.stdout),
+    )
+    print(f"train accuracy {result.train_accuracy:.1%}, test accuracy {result.test_accuracy:.1%}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    model_path = args.out / MODEL_FILE
+    result.model.save(model_path)
+    picture = draw_boundary(result.model, result.split, args.out, args.picture, args.dataset)
+    print(f"wrote {model_path} and {picture}")
+    return 0
+
+
+def make_split(dataset: str, points: int, noise: float, rng: random.Random) -> Split:
+    """``points`` examples to train on and as many again, from the same source, to test on."""
+    xs, ys = DATASETS[dataset](2 * points, noise, rng=rng)
+    return train_test_split(xs, ys, 0.5, rng)
+
+
+def train(
+    dataset: str = "moons",
+    *,
+    points: int = 100,
+    noise: float = 0.1,
+    steps: int = 100,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> Result:
+    """Train the demo's model: full-batch steps, SGD with micrograd's falling learning rate."""
+    rng = random.Random(seed)
+    split = make_split(dataset, points, noise, rng)
+    model = MLP(2, [*HIDDEN, 1], rng=rng)
+    optimizer = SGD(model.parameters(), lr=1.0)
+    losses = []
+    for step in range(steps):
+        scores = [score(model, x) for x in split.train_points]
+        loss = hinge_loss(scores, split.train_labels) + l2_regularization(model.parameters(), ALPHA)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.lr = 1.0 - 0.9 * step / steps
+        optimizer.step()
+        losses.append(loss.data)
+        if progress:
+            progress.show(step + 1, loss.data, _fraction_right(scores, split.train_labels))
+    if progress:
+        progress.close()
+    return Result(
+        model, split, losses,
+        accuracy(model, split.train_points, split.train_labels),
+        accuracy(model, split.test_points, split.test_labels),
+    )
+
+
+def score(model: MLP, point: Sequence[float]) -> Value:
+    """The model's one output: positive means class +1."""
+    out = model(point)
+    if not isinstance(out, Value):
+        raise TypeError(f"the demo needs a model with one output, got {len(out)}")
+    return out
+
+
+def accuracy(model: MLP, points: Sequence[Point], labels: Sequence[int]) -> float:
+    """The fraction of points on the right side of the boundary (evaluated without a graph)."""
+    with no_grad():
+        return _fraction_right([score(model, x) for x in points], labels)
+
+
+def _fraction_right(scores: Sequence[Value], labels: Sequence[int]) -> float:
+    right = sum((s.data > 0) == (y > 0) for s, y in zip(scores, labels, strict=True))
+    return right / len(labels)
+
+
+class Progress:
+    """One line redrawn in place on a terminal; a plain line every tenth of the run otherwise."""
+
+    def __init__(self, steps: int, stream: TextIO) -> None:
+        self.steps = steps
+        self.stream = stream
+        self.live = stream.isatty()
+        self.every = max(1, steps // 10)
+
+    def show(self, step: int, loss: float, accuracy: float) -> None:
+        line = f"step {step:>{len(str(self.steps))}}/{self.steps}  loss {loss:.4f}  " + (
+            f"accuracy {accuracy:.0%}"
+        )
+        if self.live:
+            self.stream.write(f"\r{line}")
+            self.stream.flush()
+        elif step % self.every == 0 or step == self.steps:
+            self.stream.write(f"{line}\n")
+
+    def close(self) -> None:
+        if self.live:
+            self.stream.write("\n")
+
+
+# --- the decision boundary as a picture --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The square of the plane the picture shows, with a margin around the data."""
+
+    left: float
+    bottom: float
+    size: float
+
+    @classmethod
+    def around(cls, points: Sequence[Point]) -> Frame:
+        xs, ys = [p[0] for p in points], [p[1] for p in points]
+        size = max(max(xs) - min(xs), max(ys) - min(ys)) + 1.0
+        centre_x, centre_y = (max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2
+        return cls(centre_x - size / 2, centre_y - size / 2, size)
+
+    def cell_centres(self) -> list[list[Point]]:
+        """GRID rows of GRID points, bottom row first."""
+        step = self.size / GRID
+        return [
+            [[self.left + (i + 0.5) * step, self.bottom + (j + 0.5) * step] for i in range(GRID)]
+            for j in range(GRID)
+        ]
+
+
+def boundary_scores(model: MLP, frame: Frame) -> list[list[float]]:
+    """The model's score at the centre of every cell of the frame."""
+    with no_grad():
+        return [[score(model, p).data for p in row] for row in frame.cell_centres()]
+
+
+def draw_boundary(model: MLP, split: Split, folder: Path, picture: str, title: str) -> Path:
+    """Write the decision boundary with the training points; returns the file written."""
+    points = split.train_points + split.test_points
+    labels = split.train_labels + split.test_labels
+    frame = Frame.around(points)
+    grid = boundary_scores(model, frame)
+    if picture in ("auto", "png"):
+        try:
+            path = folder / "decision_boundary.png"
+            _draw_png(path, frame, grid, split, title)
+            return path
+        except ImportError:
+            if picture == "png":
+                raise ImportError(
+                    "the PNG picture needs matplotlib: pip install micrograd_like[plot]"
+                ) from None
+    path = folder / "decision_boundary.svg"
+    path.write_text(boundary_svg(frame, grid, points, labels, title), encoding="utf-8")
+    return path
+
+
+def _draw_png(path: Path, frame: Frame, grid: list[list[float]], split: Split, title: str) -> None:
+    from matplotlib.figure import Figure  # optional: the plot extra
+
+    step = frame.size / GRID
+    centres = [frame.left + (i + 0.5) * step for i in range(GRID)]
+    ys = [frame.bottom + (j + 0.5) * step for j in range(GRID)]
+    figure = Figure(figsize=(5, 5))
+    axes = figure.add_subplot()
+    axes.contourf(centres, ys, grid, levels=[-1e300, 0, 1e300], colors=["#f4c7c3", "#c6dbef"])
+    for points, labels, marker in (
+        (split.train_points, split.train_labels, "o"),
+        (split.test_points, split.test_labels, "x"),
+    ):
+        for label, colour in ((-1, "#c0392b"), (1, "#2166ac")):
+            chosen = [p for p, y in zip(points, labels, strict=True) if (y > 0) == (label > 0)]
+            axes.scatter(
+                [p[0] for p in chosen], [p[1] for p in chosen], c=colour, marker=marker, s=18
+            )
+    axes.set_title(f"{title}: training points (o), test points (x)")
+    axes.set_xlim(frame.left, frame.left + frame.size)
+    axes.set_ylim(frame.bottom, frame.bottom + frame.size)
+    figure.savefig(path, dpi=100)
+
+
+SVG_SIZE = 500
+_CLASS_COLOURS = {False: ("#c0392b", "#f4c7c3"), True: ("#2166ac", "#c6dbef")}  # point, cell
+
+
+def boundary_svg(
+    frame: Frame,
+    grid: list[list[float]],
+    points: Sequence[Point],
+    labels: Sequence[int],
+    title: str,
+) -> str:
+    """An SVG of the boundary: one shaded square per grid cell, one dot per point."""
+    cell = SVG_SIZE / GRID
+    scale = SVG_SIZE / frame.size
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{SVG_SIZE}" height="{SVG_SIZE}" '
+        f'viewBox="0 0 {SVG_SIZE} {SVG_SIZE}">',
+        f"<title>{_escape(title)}: decision boundary</title>",
+    ]
+    for j, row in enumerate(grid):
+        y = SVG_SIZE - (j + 1) * cell  # SVG's y axis points down
+        for i, value in enumerate(row):
+            fill = _CLASS_COLOURS[value > 0][1]
+            parts.append(
+                f'<rect x="{i * cell:.2f}" y="{y:.2f}" width="{cell:.2f}" height="{cell:.2f}" '
+                f'fill="{fill}"/>'
+            )
+    for (px, py), label in zip(points, labels, strict=True):
+        x, y = (px - frame.left) * scale, SVG_SIZE - (py - frame.bottom) * scale
+        colour = _CLASS_COLOURS[label > 0][0]
+        parts.append(
+            f'<circle cx="{x:.2f}" cy="{y:.2f}" r="4" fill="{colour}" stroke="white" '
+            f'stroke-width="0.8" class="label{label:+d}"/>'
+        )
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _positive_int(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return number
+
+
+def _non_negative_float(text: str) -> float:
+    number = float(text)
+    if not 0 <= number < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return number
