@@ -49,7 +49,7 @@ class _Point:
         return _Point(tuple(data), self.labels)
 
     def name(self, index: int) -> str:
-        return self.labels[index] or str(index)
+        return self.labels[index] or f"x{index}"
 
 
 @dataclass(frozen=True)
