@@ -1,0 +1,170 @@
+"""The gradient checker: right answers pass, wrong ones fail with a table, kinks are named."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from micrograd_like.engine import Value
+from micrograd_like.gradcheck import (
+    GradcheckError,
+    KinkError,
+    gradcheck,
+    gradgradcheck,
+    numerical_grad,
+)
+from micrograd_like.ops import custom_op, sigmoid
+
+
+def hand_sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def softplus_forward(x: float) -> float:
+    return math.log(1.0 + math.exp(x))
+
+
+def doubled_local(out: Any, x: Any) -> tuple[Any, ...]:
+    return (2 * sigmoid(x),)  # deliberately twice the true slope
+
+
+def numbers_only_local(out: Any, x: Any) -> tuple[Any, ...]:
+    # the right slope, but computed from plain numbers, so create_graph cannot see through it
+    number = x.data if isinstance(x, Value) else x
+    return (hand_sigmoid(number),)
+
+
+doubled_softplus = custom_op(doubled_local, name="doubled_softplus")(softplus_forward)
+flat_softplus = custom_op(numbers_only_local, name="flat_softplus")(softplus_forward)
+
+
+def test_numerical_grad_matches_hand_derivatives() -> None:
+    # f = x*y + x**3: df/dx = y + 3x**2 = 15, df/dy = x = 2 at (2, 3)
+    estimate = numerical_grad(lambda v: v[0] * v[1] + v[0] ** 3, [2.0, 3.0])
+    assert estimate == pytest.approx([15.0, 2.0], rel=1e-8)
+
+
+def test_numerical_grad_of_unused_input_is_zero() -> None:
+    assert numerical_grad(lambda v: v[0].tanh(), [0.5, 7.0])[1] == 0.0
+
+
+def test_gradcheck_passes_correct_gradients() -> None:
+    gradcheck(lambda v: (v[0] * v[1]).tanh() + v[1].exp() / v[0], [0.7, -0.3])
+    gradcheck(lambda v: (v[0] * v[0] + 1).log() * v[0].sigmoid(), [Value(-1.3, "x")])
+
+
+def test_gradcheck_leaves_input_values_untouched() -> None:
+    x = Value(0.5, "x")
+    gradcheck(lambda v: v[0] * v[0], [x])
+    assert x.grad == 0.0
+
+
+def test_gradcheck_failure_is_an_assertion_error_with_a_table() -> None:
+    with pytest.raises(AssertionError) as caught:
+        gradcheck(lambda v: doubled_softplus(v[0]) * v[1], [Value(0.4, "x"), Value(2.0, "y")])
+    assert isinstance(caught.value, GradcheckError)
+    assert not isinstance(caught.value, KinkError)
+    lines = str(caught.value).splitlines()
+    assert lines[0].startswith("gradcheck: 1 of 2 derivatives disagree")
+    header = ["input", "value", "analytic", "numeric", "abs", "error", "rel", "error"]
+    assert lines[1].split() == header
+    # df/dx: analytic 2 * 2 sigmoid(0.4) (the doubled op), numeric 2 sigmoid(0.4) (the truth)
+    x_row, y_row = lines[2].split(), lines[3].split()
+    assert x_row[0] == "x" and x_row[-1] == "FAIL"
+    assert float(x_row[2]) == pytest.approx(4 * hand_sigmoid(0.4), rel=1e-7)
+    assert float(x_row[3]) == pytest.approx(2 * hand_sigmoid(0.4), rel=1e-7)
+    assert float(x_row[5]) == pytest.approx(0.5, rel=1e-6)  # relative error of a factor of two
+    assert y_row[0] == "y" and "FAIL" not in y_row
+
+
+def test_gradcheck_names_unlabelled_inputs_by_index() -> None:
+    with pytest.raises(GradcheckError) as caught:
+        gradcheck(lambda v: v[0] + doubled_softplus(v[1]), [1.0, 0.2])
+    assert str(caught.value).splitlines()[3].split()[0] == "x1"
+
+
+def test_gradcheck_flags_a_flipped_sign() -> None:
+    def flipped_local(out: Any, x: Any) -> tuple[Any, ...]:
+        return (-sigmoid(x),)
+
+    flipped = custom_op(flipped_local, name="flipped")(softplus_forward)
+    with pytest.raises(GradcheckError, match="<-- FAIL"):
+        gradcheck(lambda v: flipped(v[0]), [-0.5])
+
+
+def test_gradcheck_reports_relu_kink_instead_of_failing_obscurely() -> None:
+    with pytest.raises(KinkError) as caught:
+        gradcheck(lambda v: (v[0] * 3).relu(), [Value(1e-7, "x")])
+    message = str(caught.value)
+    assert "x: ReLU input 3e-07" in message
+    assert "kink at 0" in message and "use a smaller eps" in message
+
+
+def test_gradcheck_passes_near_a_kink_with_a_smaller_step() -> None:
+    gradcheck(lambda v: (v[0] * 3).relu(), [1e-7], eps=1e-9, atol=1e-4)
+
+
+def test_gradcheck_reports_kink_of_custom_op() -> None:
+    def sign_local(out: Any, x: Any) -> tuple[Any, ...]:
+        return (1.0 if x > 0 else -1.0,)
+
+    magnitude = custom_op(sign_local, name="magnitude", kinks=(0.0,))(abs)
+    with pytest.raises(KinkError, match=r"magnitude input 0 .* kink at 0"):
+        gradcheck(lambda v: magnitude(v[0]), [0.0])
+
+
+def test_gradcheck_spots_an_undeclared_kink_from_one_sided_differences() -> None:
+    def sign_local(out: Any, x: Any) -> tuple[Any, ...]:
+        return (1.0 if x > 0 else -1.0,)
+
+    undeclared = custom_op(sign_local, name="undeclared_abs")(abs)
+    with pytest.raises(KinkError, match="one-sided differences disagree"):
+        gradcheck(lambda v: undeclared(v[0]), [2e-7])
+
+
+def test_gradcheck_explains_a_point_at_the_edge_of_the_domain() -> None:
+    with pytest.raises(ValueError, match=r"moved from 1e-07 to -9e-07.*edge of f's domain"):
+        gradcheck(lambda v: v[0].log(), [1e-7])
+
+
+def test_gradcheck_fails_on_non_finite_analytic_gradient() -> None:
+    def steep_local(out: Any, x: Any) -> tuple[Any, ...]:
+        return (1e308 * x,)
+
+    steep = custom_op(steep_local, name="steep")(lambda x: x)
+    with pytest.raises(GradcheckError, match="<-- FAIL"):
+        gradcheck(lambda v: steep(v[0]) * 1e10, [1.0])
+
+
+def test_gradcheck_refuses_bad_arguments() -> None:
+    with pytest.raises(TypeError, match=r"f must return a Value, got 2\.0"):
+        gradcheck(lambda v: 2.0, [1.0])  # type: ignore[arg-type, return-value]
+    with pytest.raises(TypeError, match="input 0 is 'a'"):
+        gradcheck(lambda v: v[0], ["a"])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="eps must be a small positive number"):
+        gradcheck(lambda v: v[0], [1.0], eps=0.0)
+    with pytest.raises(ValueError, match="no inputs"):
+        gradcheck(lambda v: Value(1.0), [])
+
+
+def test_gradgradcheck_passes_smooth_second_derivatives() -> None:
+    gradgradcheck(lambda v: (v[0] * v[1]).tanh() + v[0].exp() * v[1] ** 3, [0.4, -0.8])
+
+
+def test_gradgradcheck_catches_a_derivative_computed_from_numbers() -> None:
+    # first derivatives are right, so gradcheck passes; the second derivative comes out 0
+    gradcheck(lambda v: flat_softplus(v[0]), [0.3])
+    with pytest.raises(GradcheckError) as caught:
+        gradgradcheck(lambda v: flat_softplus(v[0]), [Value(0.3, "x")])
+    row = str(caught.value).splitlines()[2].split()
+    s = hand_sigmoid(0.3)
+    assert row[0] == "d2f/dx" and row[1] == "dx" and row[-1] == "FAIL"
+    assert float(row[3]) == 0.0
+    assert float(row[4]) == pytest.approx(s * (1 - s), rel=1e-6)
+
+
+def test_gradgradcheck_reports_relu_kink() -> None:
+    with pytest.raises(KinkError, match="ReLU input 1e-07"):
+        gradgradcheck(lambda v: v[0].relu() ** 2, [1e-7])
