@@ -288,8 +288,9 @@ def read_model_file(path: str | os.PathLike[str]) -> dict[str, Any]:
             text, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicates
         )
     except json.JSONDecodeError as error:
-        hint = " (the file looks truncated)" if error.pos >= len(text.rstrip()) else ""
-        problem = f"not valid JSON: {error.msg} at line {error.lineno}{hint}"
+        ended_early = error.pos >= len(text.rstrip()) or error.msg.startswith("Unterminated")
+        hint = "; the file looks truncated" if ended_early else ""
+        problem = f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno}){hint}"
         raise ModelFileError(path, problem) from None
     except _JsonProblem as problem:
         raise ModelFileError(path, str(problem)) from None
