@@ -126,6 +126,17 @@ class Expression:
     steps: tuple[Step, ...]
     _specs: Mapping[str, _Spec] = field(compare=False)
 
+    @classmethod
+    def from_steps(
+        cls, inputs: Sequence[float], steps: Sequence[Step], ops: Sequence[CustomOp] = ()
+    ) -> Expression:
+        """An expression written by hand (say, a shrunk failure kept as a regression test)."""
+        catalogue = {spec.name: spec for spec in (*_BUILTIN.values(), *map(_spec, ops))}
+        unknown = sorted({step.op for step in steps} - catalogue.keys())
+        if unknown:
+            raise ValueError(f"Expression: unknown ops {unknown}; pass custom ops as ops=[...]")
+        return cls(tuple(map(float, inputs)), tuple(steps), catalogue)
+
     def __call__(self, values: Sequence[Value | float]) -> Value:
         """The graph's output, built on ``values`` (numbers become constant leaves)."""
         if len(values) != len(self.inputs):
