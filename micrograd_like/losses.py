@@ -69,7 +69,11 @@ def logsumexp(values: Sequence[Value]) -> Value:
 
 
 def softmax_cross_entropy(logits: Sequence[Value], target: int) -> Value:
-    """-log softmax(logits)[target] for one example, as ``logsumexp(logits) - logits[target]``."""
+    """-log softmax(logits)[target] for one example: ``logsumexp(logits) - logits[target]``.
+
+    Both terms are shifted by the largest logit, so a confident right answer gives a loss near 0
+    to full relative precision instead of the difference of two large numbers.
+    """
     if isinstance(target, bool) or not isinstance(target, int):
         raise TypeError(
             f"softmax_cross_entropy: target must be a class index (int), got {target!r}"
@@ -79,7 +83,9 @@ def softmax_cross_entropy(logits: Sequence[Value], target: int) -> Value:
             f"softmax_cross_entropy: target {target} is not a class index for "
             f"{len(logits)} logits (0 .. {len(logits) - 1})"
         )
-    return logsumexp(logits) - logits[target]
+    shift = max(v.data for v in logits)
+    shifted = [v - shift for v in logits]  # the largest is exactly 0: no cancellation below
+    return sum_of([s.exp() for s in shifted]).log() - shifted[target]
 
 
 def l2_regularization(parameters: Iterable[Value], alpha: float) -> Value:
