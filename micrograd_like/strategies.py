@@ -15,6 +15,7 @@ import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 try:
     from hypothesis import reject
@@ -162,6 +163,10 @@ class Expression:
         output = self._name(len(self.inputs) + len(self.steps) - 1)
         return "\n".join([*lines, f"out = {output}"])
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """Show the formula in hypothesis' failure output, which pretty-prints dataclasses."""
+        printer.text(repr(self))
+
     def __repr__(self) -> str:
         body = "\n".join(f"    {line}" for line in self.formula.splitlines())
         return f"Expression(inputs={list(self.inputs)!r}):\n{body}"
@@ -195,27 +200,37 @@ class _Probe:
 
 
 def _probe(spec: _Spec, args: Sequence[Slot | float], data: Sequence[float]) -> _Probe | None:
-    """The op's value and slopes at ``data`` if it is defined, smooth and tame there, else None."""
-    slots = sorted({a.index for a in args if isinstance(a, Slot)})
-    if any(abs(data[s] - kink) < MARGIN for s in slots for kink in spec.kinks):
+    """The op's value and slopes at ``data`` if it is defined, smooth and tame there, else None.
+
+    Slopes are bounded per operand position, not per node: ``t / t`` has slope 0 along ``t`` but
+    1/t along each position, and backward() adds those, so a tiny t would cancel catastrophically.
+    """
+    if any(abs(data[a.index] - k) < MARGIN for a in _slots(args) for k in spec.kinks):
         return None
-    here = _evaluate(spec, args, {s: data[s] for s in slots})
+    here = _evaluate(spec, args, data, 0.0)
     if here is None or abs(here[0]) > VALUE_LIMIT or any(abs(d) > SLOPE_LIMIT for d in here[1]):
         return None
-    for shift in (MARGIN, -MARGIN):
-        if _evaluate(spec, args, {s: data[s] + shift for s in slots}) is None:
-            return None
-    return _Probe(here[0], dict(zip(slots, here[1], strict=True)))
+    if _evaluate(spec, args, data, MARGIN) is None or _evaluate(spec, args, data, -MARGIN) is None:
+        return None
+    slopes: dict[int, float] = {}
+    for slot, slope in zip(_slots(args), here[1], strict=True):
+        slopes[slot.index] = slopes.get(slot.index, 0.0) + slope
+    return _Probe(here[0], slopes)
+
+
+def _slots(args: Sequence[Slot | float]) -> list[Slot]:
+    return [a for a in args if isinstance(a, Slot)]
 
 
 def _evaluate(
-    spec: _Spec, args: Sequence[Slot | float], data: Mapping[int, float]
+    spec: _Spec, args: Sequence[Slot | float], data: Sequence[float], shift: float
 ) -> tuple[float, list[float]] | None:
-    """The op's value and its slope along each slot, or None where either is undefined."""
-    leaves = {s: Value(x) for s, x in data.items()}
+    """The op's value and its slope along each operand position, with every node operand
+    moved by ``shift``; None where either is undefined."""
+    leaves = [Value(data[a.index] + shift) if isinstance(a, Slot) else a for a in args]
     try:
-        out = spec.apply(*[leaves[a.index] if isinstance(a, Slot) else a for a in args])
-        slopes = [d.data for d in grad(out, list(leaves.values()))]
+        out = spec.apply(*leaves)
+        slopes = [d.data for d in grad(out, [v for v in leaves if isinstance(v, Value)])]
     except (ArithmeticError, ValueError):
         return None
     if not all(map(math.isfinite, (out.data, *slopes))):
