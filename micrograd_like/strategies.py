@@ -77,11 +77,12 @@ def _sum(*terms: Value) -> Value:
 
 
 def _linear(*operands: Value | float) -> Value:
+    """linear() over flat operands: n weights, n inputs, then the bias."""
     n = (len(operands) - 1) // 2
-    weights = [w for w in operands[:n] if isinstance(w, Value)]
-    bias = operands[-1]
-    assert isinstance(bias, Value) and len(weights) == n, "linear weights and bias are nodes"
-    return linear(weights, operands[n : 2 * n], bias)
+    weights, bias = operands[:n], operands[-1]
+    if not isinstance(bias, Value) or not all(isinstance(w, Value) for w in weights):
+        raise TypeError(f"linear: weights and bias must be nodes, got {operands!r}")
+    return linear([w for w in weights if isinstance(w, Value)], operands[n : 2 * n], bias)
 
 
 _BUILTIN: dict[str, _Spec] = {
