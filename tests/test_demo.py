@@ -1,0 +1,163 @@
+"""Tests for the demo: end to end in a temporary folder, the default run's accuracy, its files."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import random
+import sys
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from micrograd_like import __main__ as dispatcher
+from micrograd_like import demo
+from micrograd_like.data import make_moons
+from micrograd_like.engine import Value, watch
+from micrograd_like.nn import MLP
+
+SMALL = ["--steps", "3", "--points", "20"]
+
+
+def test_demo_default_run_reaches_full_training_accuracy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = demo.parse_arguments([])
+    assert (settings.dataset, settings.points, settings.noise, settings.steps) == (
+        "moons", 100, 0.1, 100
+    )
+    assert demo.main([]) == 0
+    out = capsys.readouterr().out
+    assert "train accuracy 100.0%" in out
+    assert "step 100/100" in out
+    model = MLP.from_file(tmp_path / "demo_output" / "model.json")
+    split = demo.make_split("moons", 100, 0.1, random.Random(settings.seed))
+    assert len(split.train_points) == 100
+    assert demo.accuracy(model, split.train_points, split.train_labels) == 1.0
+
+
+def test_demo_writes_model_and_picture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert demo.main([*SMALL, "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert out.count("step ") == 3 and "test accuracy" in out
+    assert (tmp_path / "out" / "model.json").is_file()
+    pictures = list((tmp_path / "out").glob("decision_boundary.*"))
+    assert len(pictures) == 1
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert pictures[0].read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def svg_shapes(path: Path) -> tuple[list[ElementTree.Element], list[ElementTree.Element]]:
+    root = ElementTree.parse(path).getroot()
+    namespace = "{http://www.w3.org/2000/svg}"
+    return root.findall(f"{namespace}rect"), root.findall(f"{namespace}circle")
+
+
+def test_demo_svg_has_a_cell_per_grid_square_and_a_dot_per_point(tmp_path: Path) -> None:
+    assert demo.main([*SMALL, "--out", str(tmp_path), "--picture", "svg"]) == 0
+    cells, dots = svg_shapes(tmp_path / "decision_boundary.svg")
+    assert len(cells) == demo.GRID**2
+    assert len(dots) == 40  # 20 training points and 20 test points
+    assert {dot.get("class") for dot in dots} == {"label-1", "label+1"}
+    assert {cell.get("fill") for cell in cells} <= {"#f4c7c3", "#c6dbef"}
+
+
+def test_demo_falls_back_to_svg_without_matplotlib(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # makes the import fail
+    assert demo.main([*SMALL, "--out", str(tmp_path)]) == 0
+    assert [p.name for p in tmp_path.glob("decision_boundary.*")] == ["decision_boundary.svg"]
+
+
+def test_demo_png_without_matplotlib_says_how_to_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    find_spec = importlib.util.find_spec
+
+    def without_matplotlib(name: str, *args: Any) -> Any:
+        return None if name == "matplotlib" else find_spec(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", without_matplotlib)
+    assert demo.main([*SMALL, "--out", str(tmp_path), "--picture", "png"]) == 2
+    assert "pip install micrograd_like[plot]" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_demo_saved_model_predicts_exactly_like_the_trained_one(tmp_path: Path) -> None:
+    result = demo.train(steps=5, points=20, seed=3)
+    path = tmp_path / "model.json"
+    result.model.save(path)
+    loaded = MLP.from_file(path)
+    probes, _ = make_moons(50, 0.5, rng=1)
+    for point in probes + result.split.train_points:
+        assert demo.score(loaded, point).data == demo.score(result.model, point).data
+
+
+@pytest.mark.parametrize("dataset", ["circles", "spirals"])
+def test_demo_runs_every_dataset(tmp_path: Path, dataset: str) -> None:
+    args = [*SMALL, "--dataset", dataset, "--noise", "0.05", "--out", str(tmp_path)]
+    assert demo.main(args) == 0
+    assert (tmp_path / "model.json").is_file()
+
+
+def test_demo_same_seed_same_model(tmp_path: Path) -> None:
+    first = demo.train(steps=2, points=10, seed=5)
+    second = demo.train(steps=2, points=10, seed=5)
+    assert [p.data for p in first.model.parameters()] == [
+        p.data for p in second.model.parameters()
+    ]
+    assert first.losses == second.losses
+
+
+def test_demo_accuracy_builds_no_graph() -> None:
+    result = demo.train(steps=1, points=10)
+    made: list[Value] = []
+    with watch(on_node=made.append):
+        demo.accuracy(result.model, result.split.train_points, result.split.train_labels)
+    assert made and all(node.parents == () for node in made)
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_redraws_one_line_on_a_terminal() -> None:
+    stream = Terminal()
+    progress = demo.Progress(5, stream)
+    for step in range(1, 6):
+        progress.show(step, 0.5, 0.75)
+    progress.close()
+    text = stream.getvalue()
+    assert text.count("\r") == 5 and text.count("\n") == 1 and text.endswith("\n")
+    assert "step 5/5  loss 0.5000  accuracy 75%" in text
+
+
+def test_progress_prints_every_tenth_step_elsewhere() -> None:
+    stream = io.StringIO()
+    progress = demo.Progress(100, stream)
+    for step in range(1, 101):
+        progress.show(step, 0.25, 1.0)
+    progress.close()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 10 and "\r" not in stream.getvalue()
+    assert lines[0] == "step  10/100  loss 0.2500  accuracy 100%"
+
+
+def test_demo_help_and_bad_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    assert demo.main(["--help"]) == 0
+    usage = capsys.readouterr().out
+    for flag in ("--steps", "--seed", "--dataset", "--noise", "--points", "--out"):
+        assert flag in usage
+    assert demo.main(["--steps", "0"]) == 2
+    assert "must be a positive integer" in capsys.readouterr().err
+    assert demo.main(["--dataset", "iris"]) == 2
+
+
+def test_dispatcher_runs_the_demo(tmp_path: Path) -> None:
+    assert dispatcher.main(["demo", *SMALL, "--out", str(tmp_path), "--picture", "svg"]) == 0
+    assert (tmp_path / "decision_boundary.svg").is_file()
