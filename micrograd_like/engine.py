@@ -417,8 +417,6 @@ def _pow_values(base: Value, exponent: Value) -> Value:
                 f"**: d(a**b)/db needs log(a), which is undefined at a = {a_number!r}; "
                 "use a plain number as the exponent if it is a constant"
             )
-        if b_number == 0:
-            return 0.0, d_exponent
         return b * a ** (b - 1), d_exponent
 
     return _make(_power(a, b), (base, exponent), "**", pow_local)
