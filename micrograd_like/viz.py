@@ -31,6 +31,7 @@ ROLE_COLOURS = {"input": "#56B4E9", "parameter": "#E69F00", "output": "#009E73"}
 HIGHLIGHT_COLOUR = "#D55E00"
 RANKDIRS = ("LR", "TB", "RL", "BT")
 FORMATS = ("svg", "png", "pdf", "dot", "gv")
+BIG_GRAPH = 100  # value nodes; larger graphs get a cheaper layout
 
 Edge = tuple[Value, int]  # (the node, the index of one of its parents)
 
@@ -183,6 +184,10 @@ def _local_labels(order: Sequence[Value]) -> dict[Edge, str]:
 
 def _picture(order: Sequence[Value], style: _Style, name: str) -> GraphPicture:
     graph_attr = {"rankdir": style.rankdir}
+    if len(order) > BIG_GRAPH:
+        # Caps dot's network-simplex iterations: a 300-node chain whose leaf feeds every other
+        # node took dot over 5 minutes to place, and 4 s with this limit.
+        graph_attr["nslimit"] = "0.2"
     if style.id_prefix:
         graph_attr["id"] = f"{style.id_prefix}graph"
     picture = GraphPicture(

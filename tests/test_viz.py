@@ -277,4 +277,20 @@ def test_draw_dot_handles_a_deep_chain() -> None:
     node = Value(0.1, label="start")
     for _ in range(299):
         node = node + 1.0
-    assert len(re.findall(r"shape=record", draw_dot(node, max_nodes=600).source)) == 599
+    source = draw_dot(node, max_nodes=600).source
+    assert len(re.findall(r"shape=record", source)) == 599
+    assert "nslimit=0.2" in source  # big graphs get a bounded layout
+    assert "nslimit" not in draw_dot(neuron()[0]).source
+
+
+def test_svg_of_a_300_node_graph_with_long_edges_renders_quickly() -> None:
+    require_dot()
+    x = Value(0.3, label="x")
+    node = x
+    for i in range(149):  # x feeds every other node: long edges, dot's slowest case
+        node = (node * 0.9).tanh() if i % 2 else node + x
+    picture = draw_dot(node)
+    assert picture.source.count("shape=record") == 300
+    svg = svg_text(picture)  # minutes without the layout limit; seconds with it
+    shapes = sum(picture.source.count(f"shape={s}") for s in ("record", "ellipse", "box"))
+    assert svg.count('class="node"') == shapes
