@@ -44,7 +44,7 @@ OPTIONAL = {"micrograd": "micrograd", "torch": "torch"}  # engine -> the package
 FULL_SIZES = {"moons": 100, "expr": 100_000, "chain": 100_000, "wide": 100_000, "memory": 100_000}
 QUICK_SIZES = {"moons": 8, "expr": 2_000, "chain": 500, "wide": 500, "memory": 2_000}
 FULL_DEPTHS = (100, 1_000, 10_000, 100_000, 1_000_000)
-QUICK_DEPTHS = (100, 1_000)
+QUICK_DEPTHS = (1_000,)
 DESCRIPTIONS = {
     "moons": "moons step: MLP(2, [16, 16, 1]) on {n} points, hinge + L2, forward+backward+SGD",
     "expr": "random expression: {n} ops (+ * neg relu, with constants), then backward",

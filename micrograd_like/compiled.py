@@ -439,7 +439,7 @@ class CompiledFunction:
     def __init__(self, source: str, name: str, params: Sequence[Value], n_inputs: int) -> None:
         self.source = source
         self.filename = f"<micrograd_like compiled {name.rsplit('_', 1)[-1]}>"
-        self.parameters = list(params)
+        self.params = list(params)
         self.n_inputs = n_inputs
         linecache.cache[self.filename] = (len(source), None, source.splitlines(True), self.filename)
         weakref.finalize(self, linecache.cache.pop, self.filename, None)
@@ -452,7 +452,7 @@ class CompiledFunction:
         lines = self.source.count("\n")
         return (
             f"CompiledFunction({self.filename}, {self.n_inputs} inputs, "
-            f"{len(self.parameters)} parameters, {lines} lines)"
+            f"{len(self.params)} parameters, {lines} lines)"
         )
 
     def value_and_grad(self, *inputs: float) -> tuple[float, list[float]]:
@@ -465,13 +465,13 @@ class CompiledFunction:
             bad = next(x for x in inputs if not math.isfinite(x))
             raise ValueError(f"{self.filename}: input {bad!r} is not a finite number")
         try:
-            return self._function(inputs, [p.data for p in self.parameters])
+            return self._function(inputs, [p.data for p in self.params])
         except (ArithmeticError, ValueError) as error:
             raise _with_line(error, self.filename) from error
 
     def __call__(self, *inputs: float) -> float:
         value, grads = self.value_and_grad(*inputs)
-        for p, g in zip(self.parameters, grads, strict=True):
+        for p, g in zip(self.params, grads, strict=True):
             p.grad += g
         return value
 
@@ -521,6 +521,12 @@ def compile_fn(
     params = list(params)
     if len(set(params)) != len(params) or not all(isinstance(p, Value) for p in params):
         raise TypeError("compile_fn: params must be distinct Values")
+    made = [p for p in params if p.parents]
+    if made:
+        raise TypeError(
+            f"compile_fn: params must be leaves, but {made[0]!r} was made by an op; "
+            "differentiate with respect to the leaves it was made from"
+        )
     reference = _trace(f, example_inputs, params)
     given = [(list(x), [p.data for p in params]) for x in check_inputs]
     _check_same_structure(f, reference, given, params, optional=False)

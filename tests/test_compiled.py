@@ -241,3 +241,10 @@ def test_compiled_refuses_tracing_inside_no_grad() -> None:
 
     with no_grad(), pytest.raises(TracingError, match="no_grad"):
         compile_fn(lambda x: x * 2, [1.0], [])
+
+
+def test_compiled_refuses_parameters_that_are_not_leaves() -> None:
+    w = Value(2.0)
+    doubled = w * 2
+    with pytest.raises(TypeError, match="params must be leaves"):
+        compile_fn(lambda x: x * doubled, [1.0], [doubled])
