@@ -330,54 +330,47 @@ class _Writer:
     # --- backward: one line per edge, parent.grad += local * upstream ----------------------
 
     def _backward(self, index: int, step: _Step) -> None:
-        g, v = f"g{index}", f"v{index}"
         args = [self.ref(p) for p in step.parents]
-        locals_ = self._local_expressions(index, step, args, v)
-        for parent, local in zip(step.parents, locals_, strict=True):
-            if not self.needs_grad[parent]:
-                continue
-            contribution = g if local == "1.0" else self._times(local, g)
-            self._accumulate(parent, contribution, step.kind)
+        templates = self._contributions(index, step, args, f"v{index}")
+        for parent, template in zip(step.parents, templates, strict=True):
+            if self.needs_grad[parent]:
+                self._accumulate(parent, template.format(g=f"g{index}"), step.kind)
 
-    @staticmethod
-    def _times(local: str, g: str) -> str:
-        if local == "-1.0":
-            return f"-{g}"
-        if local.startswith("@"):  # a conditional: the whole choice multiplies g
-            return local[1:].format(g=g)
-        return f"{local} * {g}"
+    def _contributions(self, index: int, step: _Step, args: list[str], v: str) -> list[str]:
+        """local * upstream for each parent, as templates in which {g} is the upstream gradient.
 
-    def _local_expressions(
-        self, index: int, step: _Step, args: list[str], v: str
-    ) -> list[str]:
-        """d(node)/d(parent) for each parent, as Python expressions on the forward's variables."""
+        Each is written as the engine computes it (local first, then times g), so the numbers
+        match the eager engine's; a local of exactly 1 or -1 is left out, which changes nothing.
+        """
         kind = step.kind
         if kind in ("add", "sum"):
-            return ["1.0"] * len(args)
+            return ["{g}"] * len(args)
         if kind == "mul":
-            return [args[1], args[0]]
+            return [f"{args[1]} * {{g}}", f"{args[0]} * {{g}}"]
         if kind == "neg":
-            return ["-1.0"]
+            return ["-{g}"]
         if kind == "pow":
             k = step.extra[0]
-            return ["0.0"] if k == 0 else [f"{_literal(k)} * {args[0]} ** {_literal(k - 1)}"]
+            if k == 0:
+                return ["0.0 * {g}"]
+            return [f"{_literal(k)} * {args[0]} ** {_literal(k - 1)} * {{g}}"]
         if kind == "pow_values":
             self.emit(f"da{index}, db{index} = pow_local({v}, {args[0]}, {args[1]})  # pow_local")
-            return [f"da{index}", f"db{index}"]
+            return [f"da{index} * {{g}}", f"db{index} * {{g}}"]
         if kind == "relu":
-            return [f"@({{g}} if {args[0]} > 0 else 0.0)"]
+            return [f"({{g}} if {args[0]} > 0 else 0.0)"]
         if kind == "tanh":
-            return [f"(1 - {v} * {v})"]
+            return [f"(1 - {v} * {v}) * {{g}}"]
         if kind == "sigmoid":
-            return [f"{v} * (1 - {v})"]
+            return [f"{v} * (1 - {v}) * {{g}}"]
         if kind == "exp":
-            return [v]
+            return [f"{v} * {{g}}"]
         if kind == "log":
-            return [f"1 / {args[0]}"]
+            return [f"1 / {args[0]} * {{g}}"]
         if kind == "linear":
-            return [*(_literal(x) for x in step.extra), "1.0"]
+            return [*(f"{_literal(x)} * {{g}}" for x in step.extra), "{g}"]
         n = (len(args) - 1) // 2  # linear_values: d/dw = x, d/dx = w, d/dbias = 1
-        return [*args[n : 2 * n], *args[:n], "1.0"]
+        return [*(f"{a} * {{g}}" for a in (*args[n : 2 * n], *args[:n])), "{g}"]
 
     def _accumulate(self, parent: int, contribution: str, kind: str) -> None:
         g = f"g{parent}"
