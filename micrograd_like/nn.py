@@ -20,6 +20,7 @@ from micrograd_like.engine import Value, linear
 Input = Value | float | int
 Inputs = Sequence[Input] | Value | float | int
 
+
 def _identity(x: Value) -> Value:
     """The linear 'activation': the weighted sum itself."""
     return x
