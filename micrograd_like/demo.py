@@ -276,7 +276,7 @@ def boundary_svg(
     scale = SVG_SIZE / frame.size
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{SVG_SIZE}" height="{SVG_SIZE}" '
-        f'viewBox="0 0 {SVG_SIZE} {SVG_SIZE}">',
+        f'viewBox="0 0 {SVG_SIZE} {SVG_SIZE}" shape-rendering="crispEdges">',
         f"<title>{_escape(title)}: decision boundary</title>",
     ]
     for j, row in enumerate(grid):
@@ -292,7 +292,7 @@ def boundary_svg(
         colour = _CLASS_COLOURS[label > 0][0]
         parts.append(
             f'<circle cx="{x:.2f}" cy="{y:.2f}" r="4" fill="{colour}" stroke="white" '
-            f'stroke-width="0.8" class="label{label:+d}"/>'
+            f'stroke-width="0.8" shape-rendering="auto" class="label{label:+d}"/>'
         )
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
