@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from micrograd_like.data import make_moons
-from micrograd_like.engine import Value
+from micrograd_like.engine import Value, topological_order
 from micrograd_like.nn import MLP, Layer, ModelFileError, Module, Neuron
 from tests.support import require
 
@@ -74,6 +74,14 @@ def test_mlp_runs_micrograds_demo_loop_with_micrograds_numbers(no_cycle_collecto
         assert any(g != 0 for g in their_grads)
         for index, (mine, their) in enumerate(zip(our_grads, their_grads, strict=True)):
             assert math.isclose(mine, their, rel_tol=1e-12, abs_tol=1e-300), (index, mine, their)
+
+
+def test_mlp_makes_one_linear_node_per_neuron() -> None:
+    out = MLP(2, [16, 16, 1], rng=random.Random(0))([0.5, -0.5])
+    assert isinstance(out, Value)
+    ops = [node.op for node in topological_order(out)]
+    # 337 parameter leaves; per hidden neuron a linear and a ReLU node; one linear output
+    assert (ops.count(""), ops.count("linear"), ops.count("ReLU"), len(ops)) == (337, 33, 32, 402)
 
 
 def test_mlp_parameters_in_micrograds_order() -> None:
