@@ -1,0 +1,69 @@
+"""The README's Python examples run, and print what the README says they print."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from micrograd_like.debug import AnomalyError
+from tests.support import require_dot
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+BLOCKS = re.findall(r"```python\n(.+?)\n```", README, flags=re.DOTALL)
+
+# Output the README shows beside its examples; each must appear in the README and in the output.
+PROMISED_OUTPUT = [
+    "Value(data=0.7071067811865477, grad=1.0, op='tanh')",
+    "0.9999999999999996",
+    "0.8553410237429735 1.2094644752400612",
+    "1     n3    +   n2 (#0)     1         1      1             0 -> 1",
+    "3     n2    *   x (#0)      1         3      3             1 -> 4",
+    "4     n2    *   y (#1)      1         2      2             0 -> 2",
+]
+
+
+def run_block(source: str, namespace: dict[str, object]) -> str:
+    """Execute one README block (it is our own documentation, not untrusted input)."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(source, "<README>", "exec"), namespace)
+    return printed.getvalue()
+
+
+def test_readme_has_the_examples_this_test_expects() -> None:
+    assert len(BLOCKS) >= 5
+    for text in PROMISED_OUTPUT:
+        assert text in README, text
+
+
+def test_readme_examples_run_and_print_what_they_promise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require_dot()
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {"__name__": "readme"}
+    output = ""
+    for block in BLOCKS:
+        if "detect_anomaly()" in block:
+            with pytest.raises(AnomalyError, match=r"log_local"):
+                run_block(block, namespace)
+            continue
+        output += run_block(block, namespace)
+    for text in PROMISED_OUTPUT:
+        assert text in output, text
+    assert (tmp_path / "graph.svg").read_text(encoding="utf-8").startswith("<?xml")
+    assert (tmp_path / "steps" / "index.html").exists()
+
+
+def test_readme_property_tests_pass_for_the_correct_op() -> None:
+    namespace: dict[str, object] = {"__name__": "readme"}
+    block = next(b for b in BLOCKS if "custom_op" in b)
+    run_block(block, namespace)
+    for name in ("test_softplus_slope", "test_softplus_in_random_graphs"):
+        test = namespace[name]
+        assert callable(test)
+        test()
