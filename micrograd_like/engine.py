@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from operator import attrgetter
@@ -43,14 +43,28 @@ _recording: ContextVar[_Recording] = ContextVar("micrograd_like_recording", defa
 
 
 @contextmanager
-def no_grad() -> Iterator[None]:
-    """Compute without building a graph (evaluation, optimizer updates); safe across threads."""
+def _recording_changed(
+    build_graph: bool | None = None,
+    on_node: NodeHook | None = None,
+    on_step: StepHook | None = None,
+) -> Iterator[None]:
+    """Change what ops record for the duration of a with-block, in this thread or task only."""
     current = _recording.get()
-    token = _recording.set(_Recording(False, current.node_hooks, current.step_hooks))
+    changed = _Recording(
+        current.build_graph if build_graph is None else build_graph,
+        current.node_hooks + ((on_node,) if on_node else ()),
+        current.step_hooks + ((on_step,) if on_step else ()),
+    )
+    token = _recording.set(_NORMAL if changed == _NORMAL else changed)  # keep _make's fast path
     try:
         yield
     finally:
         _recording.reset(token)
+
+
+def no_grad() -> AbstractContextManager[None]:
+    """Compute without building a graph (evaluation, optimizer updates); safe across threads."""
+    return _recording_changed(build_graph=False)
 
 
 def is_grad_enabled() -> bool:
@@ -58,20 +72,14 @@ def is_grad_enabled() -> bool:
     return _recording.get().build_graph
 
 
-@contextmanager
-def watch(on_node: NodeHook | None = None, on_step: StepHook | None = None) -> Iterator[None]:
+def watch(
+    on_node: NodeHook | None = None, on_step: StepHook | None = None
+) -> AbstractContextManager[None]:
     """Call ``on_node(v)`` for every Value an op makes and ``on_step(s)`` for every backward edge.
 
     This is how anomaly mode and tracers observe the engine without slowing it down when unused.
     """
-    current = _recording.get()
-    nodes = current.node_hooks + ((on_node,) if on_node else ())
-    steps = current.step_hooks + ((on_step,) if on_step else ())
-    token = _recording.set(_Recording(current.build_graph, nodes, steps))
-    try:
-        yield
-    finally:
-        _recording.reset(token)
+    return _recording_changed(on_node=on_node, on_step=on_step)
 
 
 def _checked_float(data: object, where: str) -> float:
@@ -556,7 +564,7 @@ def grad(output: Value, inputs: Sequence[Value], *, create_graph: bool = False) 
     """
     order = topological_order(output)
     gradients: dict[Value, Any] = {output: Value(1.0) if create_graph else 1.0}
-    with _graph_building(create_graph):
+    with _recording_changed(build_graph=create_graph):
         for node in reversed(order):
             upstream = gradients.get(node)
             if upstream is None or not node._prev:
@@ -569,21 +577,6 @@ def grad(output: Value, inputs: Sequence[Value], *, create_graph: bool = False) 
                 known = gradients.get(parent)
                 gradients[parent] = contribution if known is None else known + contribution
     return [_as_value(gradients.get(x, 0.0), create_graph) for x in inputs]
-
-
-@contextmanager
-def _graph_building(enabled: bool) -> Iterator[None]:
-    """Build the gradient graph when asked, and none otherwise, whatever the caller's mode."""
-    if enabled:
-        current = _recording.get()
-        token = _recording.set(_Recording(True, current.node_hooks, current.step_hooks))
-        try:
-            yield
-        finally:
-            _recording.reset(token)
-    else:
-        with no_grad():
-            yield
 
 
 def _as_value(gradient: Any, create_graph: bool) -> Value:
