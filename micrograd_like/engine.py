@@ -84,6 +84,8 @@ def watch(
 
 def _checked_float(data: object, where: str) -> float:
     """Turn user data into a finite float, or say exactly what is wrong with it."""
+    if type(data) is float and math.isfinite(data):  # the common case, without the ABC check
+        return data
     if isinstance(data, Value):
         raise TypeError(
             f"{where} got a Value ({data!r}); pass the Value itself, "
@@ -93,7 +95,10 @@ def _checked_float(data: object, where: str) -> float:
         raise TypeError(
             f"{where} got {data!r} of type {type(data).__name__}; expected a real number"
         )
-    number = float(data)
+    try:
+        number = float(data)
+    except OverflowError:
+        raise OverflowError(f"{where} got {data!r}, which is too large for a float") from None
     if not math.isfinite(number):
         raise ValueError(
             f"{where} got {number!r}; data must be finite, since every gradient computed from "
@@ -230,7 +235,7 @@ class Value:
                 return (0.0,)
             if k < 1 and _number(x) == 0:
                 raise ZeroDivisionError(f"**: the derivative of x ** {k!r} at x = 0 is infinite")
-            return (k * x ** (k - 1),)
+            return (k * _power(x, k - 1),)
 
         return _make(_power(x, k), (self,), f"**{_format_number(k)}", pow_local)
 
@@ -375,7 +380,10 @@ def _check_power(x: float, k: float) -> None:
         )
 
 
-def _power(x: float, k: float) -> float:
+def _power(x: Any, k: Any) -> Any:
+    """x ** k for numbers or Values; a float result too large for a float raises, naming both."""
+    if isinstance(x, Value) or isinstance(k, Value):
+        return x**k
     try:
         return float(x**k)
     except OverflowError:
@@ -425,7 +433,7 @@ def _pow_values(base: Value, exponent: Value) -> Value:
                 f"**: d(a**b)/db needs log(a), which is undefined at a = {a_number!r}; "
                 "use a plain number as the exponent if it is a constant"
             )
-        return b * a ** (b - 1), d_exponent
+        return b * _power(a, b - 1), d_exponent
 
     return _make(_power(a, b), (base, exponent), "**", pow_local)
 
@@ -509,7 +517,8 @@ def linear(weights: Sequence[Value], inputs: Sequence[Operand], bias: Value) -> 
         return _linear_of_numbers(
             weights, [_checked_float(x, "linear input") for x in inputs], bias
         )
-    return _linear_of_values(weights, [_lift(x, "linear") for x in inputs], bias)
+    values = [x if type(x) is Value else _lift(x, "linear") for x in inputs]
+    return _linear_of_values(weights, values, bias)
 
 
 def _linear_of_numbers(weights: Sequence[Value], xs: Sequence[float], bias: Value) -> Value:

@@ -424,3 +424,15 @@ def test_custom_op_with_wrong_derivative_count_is_an_error_not_a_wrong_gradient(
     out = Value.from_op(3.0, (x, y), "broken", lambda out, a, b: (1.0,))
     with pytest.raises(ValueError, match="zip"):
         out.backward()
+
+
+def test_overflowing_derivative_of_a_power_names_the_power() -> None:
+    # x**-1.9 at 1e-160 is 1e304, but its slope -1.9 x**-2.9 is about 1e464: too large for a float
+    out = Value(1e-160) ** -1.9
+    with pytest.raises(OverflowError, match=r"\*\*: 1e-160 \*\* -2\.9 is too large for a float"):
+        out.backward()
+
+
+def test_an_int_too_large_for_a_float_is_refused_by_name() -> None:
+    with pytest.raises(OverflowError, match=r"Value\(\) got 1000.* too large for a float"):
+        Value(10**400)
