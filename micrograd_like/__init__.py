@@ -4,6 +4,7 @@ Pictures live in ``micrograd_like.viz`` and hypothesis strategies in ``micrograd
 neither is imported here, so ``import micrograd_like`` needs neither graphviz nor hypothesis.
 """
 
+from micrograd_like.compiled import CompiledFunction, TracingError, compile_fn
 from micrograd_like.debug import AnomalyError, detect_anomaly, steps_table
 from micrograd_like.engine import (
     BackwardStep,
@@ -29,11 +30,14 @@ from micrograd_like.ops import CustomOp, custom_op
 __all__ = [
     "AnomalyError",
     "BackwardStep",
+    "CompiledFunction",
     "CustomOp",
     "GradcheckError",
     "KinkError",
+    "TracingError",
     "Value",
     "backward_steps",
+    "compile_fn",
     "custom_op",
     "detect_anomaly",
     "grad",

@@ -23,6 +23,8 @@ PROMISED_OUTPUT = [
     "1     n3    +   n2 (#0)     1         1      1             0 -> 1",
     "3     n2    *   x (#0)      1         3      3             1 -> 4",
     "4     n2    *   y (#1)      1         2      2             0 -> 2",
+    "    v39 = v38 + v34 * v36 + v35 * v37  # linear_values",
+    "loss after 50 steps: 0.2086",
 ]
 
 
