@@ -29,11 +29,12 @@ from typing import Any
 
 from micrograd_like.engine import Value, sum_of
 
-TIMED = ("moons", "expr", "chain", "wide")
+TIMED = ("moons", "eval", "expr", "chain", "wide")
 BENCHMARKS = (*TIMED, "memory", "depth")
-ENGINES = ("plain", "compiled", "ours", "ours-sum", "micrograd", "torch")
+ENGINES = ("plain", "compiled", "ours", "ours-sum", "ours-nograd", "micrograd", "torch")
 ENGINES_OF = {
     "moons": ("plain", "compiled", "ours", "micrograd", "torch"),
+    "eval": ("ours", "ours-nograd"),
     "expr": ("plain", "ours", "micrograd", "torch"),
     "chain": ("plain", "ours", "micrograd", "torch"),
     "wide": ("plain", "ours", "ours-sum", "micrograd", "torch"),
@@ -41,12 +42,21 @@ ENGINES_OF = {
     "depth": ("plain", "ours", "micrograd", "torch"),
 }
 OPTIONAL = {"micrograd": "micrograd", "torch": "torch"}  # engine -> the package it needs
-FULL_SIZES = {"moons": 100, "expr": 100_000, "chain": 100_000, "wide": 100_000, "memory": 100_000}
-QUICK_SIZES = {"moons": 8, "expr": 2_000, "chain": 500, "wide": 500, "memory": 2_000}
+FULL_SIZES = {
+    "moons": 100,
+    "eval": 100,
+    "expr": 100_000,
+    "chain": 100_000,
+    "wide": 100_000,
+    "memory": 100_000,
+}
+QUICK_SIZES = {"moons": 8, "eval": 8, "expr": 2_000, "chain": 500, "wide": 500, "memory": 2_000}
 FULL_DEPTHS = (100, 1_000, 10_000, 100_000, 1_000_000)
 QUICK_DEPTHS = (1_000,)
 DESCRIPTIONS = {
     "moons": "moons step: MLP(2, [16, 16, 1]) on {n} points, hinge + L2, forward+backward+SGD",
+    "eval": "moons evaluation: MLP(2, [16, 16, 1]) scores and accuracy on {n} points "
+    "(ours-nograd: under no_grad(), so no graph is built)",
     "expr": "random expression: {n} ops (+ * neg relu, with constants), then backward",
     "chain": "deep chain: {n} ops (x*-1.0 then +0.1, repeated), then backward",
     "wide": "wide sum: {n} leaves summed, then backward (ours: sum_of; ours-sum: Python sum)",
@@ -333,6 +343,8 @@ def prepare(benchmark: str, engine: str, n: int) -> tuple[Run, dict[str, float]]
     """Everything a timed run needs, made outside the timer; the dict holds extra facts."""
     if benchmark == "moons":
         return prepare_moons(engine, n)
+    if benchmark == "eval":
+        return prepare_evaluation(engine, n), {}
     if engine == "plain":
         return prepare_plain(benchmark, n), {}
     leaf, number = value_engine(engine)
@@ -394,6 +406,34 @@ def prepare_moons(engine: str, n: int) -> tuple[Run, dict[str, float]]:
     if engine == "micrograd":
         return micrograd_moons(points, labels, weights), {}
     return torch_moons(points, labels, weights), {}
+
+
+def prepare_evaluation(engine: str, n: int) -> Run:
+    """The moons model's accuracy, building the graph as training would, or under no_grad()."""
+    from micrograd_like.engine import no_grad
+    from micrograd_like.nn import MLP
+
+    points, labels, weights = moons_problem(n)
+    model = MLP(2, [*HIDDEN, 1], rng=random.Random(0))
+    for p, w in zip(model.parameters(), weights, strict=True):
+        p.data = w
+
+    def accuracy() -> float:
+        scores = [model(x) for x in points]  # one output neuron: each score is a Value
+        right = sum(
+            (s.data > 0) == (y > 0)  # type: ignore[union-attr]
+            for s, y in zip(scores, labels, strict=True)
+        )
+        return right / len(labels)
+
+    if engine == "ours":
+        return accuracy
+
+    def accuracy_without_graph() -> float:
+        with no_grad():
+            return accuracy()
+
+    return accuracy_without_graph
 
 
 def ours_moons(
@@ -680,7 +720,7 @@ def key_ratios(
     engines: list[str], times: dict[str, list[float]], errors: dict[str, str]
 ) -> list[str]:
     wanted = [("ours", "plain"), ("compiled", "plain"), ("micrograd", "ours"), ("torch", "ours"),
-              ("ours-sum", "ours")]
+              ("ours-sum", "ours"), ("ours", "ours-nograd")]
     found = [
         f"{top} / {bottom} = {round_ratio(times, top, bottom):.2f}x"
         for top, bottom in wanted

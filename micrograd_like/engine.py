@@ -513,12 +513,24 @@ def linear(weights: Sequence[Value], inputs: Sequence[Operand], bias: Value) -> 
         raise ValueError(
             f"linear: {len(weights)} weights but {len(inputs)} inputs; they must match"
         )
+    if not _recording.get().build_graph:  # evaluation: only the number is wanted
+        return _make(_weighted_sum(weights, inputs, bias), (), "linear", linear_local)
     if all(not isinstance(x, Value) for x in inputs):
         return _linear_of_numbers(
             weights, [_checked_float(x, "linear input") for x in inputs], bias
         )
     values = [x if type(x) is Value else _lift(x, "linear") for x in inputs]
     return _linear_of_values(weights, values, bias)
+
+
+def _weighted_sum(weights: Sequence[Value], inputs: Sequence[Operand], bias: Value) -> float:
+    """bias + sum(w*x) on floats, in the same order as the graph-building paths."""
+    total = bias.data
+    for w, x in zip(weights, inputs, strict=True):
+        if type(x) is not float:
+            x = x.data if isinstance(x, Value) else _checked_float(x, "linear input")
+        total += w.data * x
+    return total
 
 
 def _linear_of_numbers(weights: Sequence[Value], xs: Sequence[float], bias: Value) -> Value:

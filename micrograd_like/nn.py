@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from micrograd_like.engine import Value, linear
+from micrograd_like.engine import Value, is_grad_enabled, linear
 
 Input = Value | float | int
 Inputs = Sequence[Input] | Value | float | int
@@ -140,7 +140,11 @@ class Neuron(Module):
         return self.activation != "linear"
 
     def __call__(self, x: Inputs) -> Value:
-        return self._activate(linear(self.w, _as_inputs(x, len(self.w), self), self.b))
+        return self._forward(_as_inputs(x, len(self.w), self))
+
+    def _forward(self, inputs: Sequence[Input]) -> Value:
+        """The neuron on inputs already checked by its caller (a Layer checks them once)."""
+        return self._activate(linear(self.w, inputs, self.b))
 
     def parameters(self) -> list[Value]:
         return [*self.w, self.b]
@@ -174,7 +178,9 @@ class Layer(Module):
 
     def __call__(self, x: Inputs) -> Value | list[Value]:
         inputs = _as_inputs(x, self.nin, self)
-        out = [n(inputs) for n in self.neurons]
+        if not is_grad_enabled():  # evaluation: read each input's number once, not per neuron
+            inputs = [v.data if isinstance(v, Value) else v for v in inputs]
+        out = [n._forward(inputs) for n in self.neurons]
         return out[0] if len(out) == 1 else out
 
     def parameters(self) -> list[Value]:

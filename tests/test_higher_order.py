@@ -190,3 +190,26 @@ def test_detach_stops_gradient_flow() -> None:
     x = Value(3.0)
     (x * x.detach()).backward()
     assert x.grad == 3.0
+
+
+def test_model_evaluated_under_no_grad_has_no_graph_and_the_same_numbers() -> None:
+    import random
+
+    from micrograd_like.nn import MLP
+
+    model = MLP(2, [16, 16, 1], rng=random.Random(3))
+    points = [[0.5, -1.25], [2.0, 0.125], [-0.75, 0.3]]
+    with_graph = [model(p) for p in points]
+    with no_grad():
+        without = [model(p) for p in points]
+    for built, bare in zip(with_graph, without, strict=True):
+        assert isinstance(built, Value)
+        assert isinstance(bare, Value)
+        assert built.parents != ()
+        assert bare.parents == ()
+        assert bare.data == built.data  # the same sums in the same order, bit for bit
+
+
+def test_linear_under_no_grad_still_refuses_bad_inputs() -> None:
+    with no_grad(), pytest.raises(TypeError, match=r"linear input got 'a' of type str"):
+        linear([Value(1.0)], ["a"], Value(0.0))  # type: ignore[list-item]
