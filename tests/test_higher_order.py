@@ -213,3 +213,19 @@ def test_model_evaluated_under_no_grad_has_no_graph_and_the_same_numbers() -> No
 def test_linear_under_no_grad_still_refuses_bad_inputs() -> None:
     with no_grad(), pytest.raises(TypeError, match=r"linear input got 'a' of type str"):
         linear([Value(1.0)], ["a"], Value(0.0))  # type: ignore[list-item]
+
+
+def test_stepper_and_pictures_work_on_a_gradient_graph() -> None:
+    from micrograd_like.engine import backward_steps
+    from micrograd_like.viz import draw_dot
+
+    # dy/dx of y = x * tanh(x) is tanh(x) + x (1 - tanh(x)**2): a graph of its own
+    x = Value(0.8, label="x")
+    (dy,) = grad(x * x.tanh(), [x], create_graph=True)
+    steps = list(backward_steps(dy))
+    (expected,) = grad(dy, [x])
+    assert x.grad == pytest.approx(expected.data, rel=1e-14)
+    assert {s.op for s in steps} >= {"tanh", "*", "+"}
+    source = draw_dot(dy, show_local=True).source
+    assert "{ x | data 0.8 | grad " in source
+    assert "[label=tanh " in source
