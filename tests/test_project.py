@@ -58,22 +58,21 @@ def test_engine_imports_nothing_of_ours() -> None:
     assert not any(m.startswith("micrograd_like") for m in imported_modules(PACKAGE / "engine.py"))
 
 
-def test_only_viz_imports_graphviz() -> None:
-    importers = {
+def modules_importing(top_level: str) -> set[str]:
+    """The package's files that import ``top_level`` or one of its submodules."""
+    return {
         path.name
         for path in PACKAGE.glob("*.py")
-        if any(m.split(".")[0] == "graphviz" for m in imported_modules(path))
+        if any(m.split(".")[0] == top_level for m in imported_modules(path))
     }
-    assert importers <= {"viz.py"}
+
+
+def test_only_viz_imports_graphviz() -> None:
+    assert modules_importing("graphviz") <= {"viz.py"}
 
 
 def test_only_the_testing_toolkit_imports_hypothesis() -> None:
-    importers = {
-        path.name
-        for path in PACKAGE.glob("*.py")
-        if any(m.split(".")[0] == "hypothesis" for m in imported_modules(path))
-    }
-    assert importers <= {"strategies.py"}
+    assert modules_importing("hypothesis") <= {"strategies.py"}
 
 
 def test_nothing_uses_pickle_or_the_global_random_state() -> None:
