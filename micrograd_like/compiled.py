@@ -36,7 +36,7 @@ class TracingError(ValueError):
 
 
 def _code_of(node: Value) -> object:
-    return node._local.__code__ if node._local is not None else None
+    return node._local.__code__
 
 
 def _known_operations() -> dict[object, str]:
@@ -124,7 +124,7 @@ def _op_step(node: Value, parents: tuple[int, ...], index: int) -> _Step:
 
 def _exponent(node: Value) -> float:
     """The constant k of an ``x ** k`` node, read from its local derivative."""
-    k = inspect.getclosurevars(node._local).nonlocals["k"]  # type: ignore[arg-type]
+    k = inspect.getclosurevars(node._local).nonlocals["k"]
     return float(k)
 
 

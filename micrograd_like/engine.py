@@ -82,6 +82,11 @@ def watch(
     return _recording_changed(on_node=on_node, on_step=on_step)
 
 
+def leaf_local(out: Any) -> tuple[Any, ...]:
+    """A leaf has no operands, so no local derivatives."""
+    return ()
+
+
 def _checked_float(data: object, where: str) -> float:
     """Turn user data into a finite float, or say exactly what is wrong with it."""
     if type(data) is float and math.isfinite(data):  # the common case, without the ABC check
@@ -132,7 +137,7 @@ class Value:
     grad: float
     _prev: tuple[Value, ...]
     _op: str
-    _local: LocalDerivative | None
+    _local: LocalDerivative
     label: str
 
     def __init__(self, data: float, label: str = "") -> None:
@@ -142,7 +147,7 @@ class Value:
         self.grad = 0.0
         self._prev = ()
         self._op = ""
-        self._local = None
+        self._local = leaf_local
         self.label = label
 
     @classmethod
@@ -183,8 +188,6 @@ class Value:
 
     def local_grads(self) -> tuple[float, ...]:
         """d(self)/d(parent) for each parent, evaluated at the current data."""
-        if self._local is None:
-            return ()
         return tuple(self._local(self.data, *map(_data_of, self._prev)))
 
     def detach(self) -> Value:
@@ -342,7 +345,7 @@ class Value:
                 continue
             upstream = node.grad
             # local[i] = d(node)/d(parents[i]), from the op's *_local function
-            local = node._local(node.data, *map(_data_of, parents))  # type: ignore[misc]
+            local = node._local(node.data, *map(_data_of, parents))
             for parent, derivative in zip(parents, local, strict=True):
                 parent.grad += derivative * upstream  # the chain rule
 
@@ -360,7 +363,7 @@ def _make(data: float, parents: tuple[Value, ...], op: str, local: LocalDerivati
     if recording.build_graph:
         out._prev, out._op, out._local = parents, op, local
     else:
-        out._prev, out._op, out._local = (), "", None
+        out._prev, out._op, out._local = (), "", leaf_local
     for hook in recording.node_hooks:
         hook(out)
     return out
@@ -592,7 +595,7 @@ def grad(output: Value, inputs: Sequence[Value], *, create_graph: bool = False) 
                 continue
             operands = node._prev if create_graph else tuple(map(_data_of, node._prev))
             out = node if create_graph else node.data
-            local = node._local(out, *operands)  # type: ignore[misc]
+            local = node._local(out, *operands)
             for parent, derivative in zip(node._prev, local, strict=True):
                 contribution = derivative * upstream
                 known = gradients.get(parent)
@@ -606,5 +609,5 @@ def _as_value(gradient: Any, create_graph: bool) -> Value:
         return gradient
     leaf: Value = _new_value(Value)
     leaf.data, leaf.grad, leaf.label = _number(gradient), 0.0, ""
-    leaf._prev, leaf._op, leaf._local = (), "", None
+    leaf._prev, leaf._op, leaf._local = (), "", leaf_local
     return leaf

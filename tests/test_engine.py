@@ -313,7 +313,6 @@ def test_local_functions_are_named_after_their_op() -> None:
         "sum": sum_of([x, y]),
     }
     for name, node in made.items():
-        assert node._local is not None
         assert node._local.__name__ == f"{name}_local"
 
 
@@ -436,3 +435,9 @@ def test_overflowing_derivative_of_a_power_names_the_power() -> None:
 def test_an_int_too_large_for_a_float_is_refused_by_name() -> None:
     with pytest.raises(OverflowError, match=r"Value\(\) got 1000.* too large for a float"):
         Value(10**400)
+
+
+def test_a_leaf_has_no_local_derivatives() -> None:
+    leaf = Value(1.5)
+    assert leaf.local_grads() == ()
+    assert leaf._local.__name__ == "leaf_local"
