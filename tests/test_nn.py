@@ -58,8 +58,8 @@ def micrograd_demo_step(value: Callable[[float], Any], model: Any, xs: Any, ys: 
 
 def test_mlp_runs_micrograds_demo_loop_with_micrograds_numbers(no_cycle_collector: None) -> None:
     require_micrograd()
-    import micrograd.engine  # type: ignore[import-untyped]
-    import micrograd.nn  # type: ignore[import-untyped]
+    import micrograd.engine
+    import micrograd.nn
 
     theirs = micrograd.nn.MLP(2, [16, 16, 1])
     ours = MLP(2, [16, 16, 1], rng=random.Random(7))

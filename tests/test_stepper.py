@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -28,8 +29,18 @@ def reused_x() -> tuple[Value, Value, Value]:
 def test_step_rows_follow_the_chain_rule_edge_by_edge() -> None:
     x, y, z = reused_x()
     rows = [
-        (r.step, r.node, r.op, r.parent, r.operand, r.upstream, r.local, r.contribution,
-         r.grad_before, r.grad_after)
+        (
+            r.step,
+            r.node,
+            r.op,
+            r.parent,
+            r.operand,
+            r.upstream,
+            r.local,
+            r.contribution,
+            r.grad_before,
+            r.grad_after,
+        )
         for r in step_rows(z)
     ]
     assert rows == [
@@ -45,7 +56,15 @@ def test_steps_table_prints_one_aligned_line_per_edge() -> None:
     _, _, z = reused_x()
     lines = steps_table(z, seed=2.0).splitlines()
     assert lines[0].split() == [
-        "step", "node", "op", "->", "operand", "upstream", "local", "contribution", "grad",
+        "step",
+        "node",
+        "op",
+        "->",
+        "operand",
+        "upstream",
+        "local",
+        "contribution",
+        "grad",
     ]
     assert len(lines) == 5
     assert lines[3].split() == ["3", "p", "*", "x", "(#0)", "2", "3", "6", "2", "->", "8"]
@@ -56,14 +75,18 @@ def test_steps_table_prints_one_aligned_line_per_edge() -> None:
 
 # --- a property: stepping to the end is backward() -------------------------------------------
 
-UNARY = {
+UNARY: dict[str, Callable[[Value], Value]] = {
     "tanh": Value.tanh,
     "sigmoid": Value.sigmoid,
     "relu": Value.relu,
     "neg": Value.__neg__,
     "square": lambda v: v**2,
 }
-BINARY = {"+": Value.__add__, "-": Value.__sub__, "*": Value.__mul__}
+BINARY: dict[str, Callable[[Value, Value], Value]] = {
+    "+": Value.__add__,
+    "-": Value.__sub__,
+    "*": Value.__mul__,
+}
 
 
 @st.composite
