@@ -578,8 +578,11 @@ def memory_worker(engine: str, n: int) -> dict[str, Any]:
     traced = tracemalloc.get_traced_memory()[0] - baseline
     tracemalloc.stop()
     del graph
-    return {"traced_per_node": traced / program.nodes, "rss_per_node": rss / program.nodes,
-            "nodes": program.nodes}
+    return {
+        "traced_per_node": traced / program.nodes,
+        "rss_per_node": rss / program.nodes,
+        "nodes": program.nodes,
+    }
 
 
 def depth_worker(engine: str, n: int) -> dict[str, Any]:
@@ -617,8 +620,17 @@ def spawn(
 ) -> dict[str, Any]:
     """Run a worker in a fresh interpreter and read its JSON line; a crash becomes an error."""
     command = [
-        sys.executable, "-m", "micrograd_like.bench", "--worker", benchmark,
-        "--engine", engine, "--size", str(n), "--steps", str(steps),
+        sys.executable,
+        "-m",
+        "micrograd_like.bench",
+        "--worker",
+        benchmark,
+        "--engine",
+        engine,
+        "--size",
+        str(n),
+        "--steps",
+        str(steps),
     ]
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ)
@@ -719,8 +731,14 @@ def timing_table(
 def key_ratios(
     engines: list[str], times: dict[str, list[float]], errors: dict[str, str]
 ) -> list[str]:
-    wanted = [("ours", "plain"), ("compiled", "plain"), ("micrograd", "ours"), ("torch", "ours"),
-              ("ours-sum", "ours"), ("ours", "ours-nograd")]
+    wanted = [
+        ("ours", "plain"),
+        ("compiled", "plain"),
+        ("micrograd", "ours"),
+        ("torch", "ours"),
+        ("ours-sum", "ours"),
+        ("ours", "ours-nograd"),
+    ]
     found = [
         f"{top} / {bottom} = {round_ratio(times, top, bottom):.2f}x"
         for top, bottom in wanted
@@ -823,8 +841,10 @@ def main(argv: Sequence[str]) -> int:
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
     steps = 1 if args.quick else 3
     timeout = 120.0 if args.quick else 900.0
-    print(f"micrograd_like bench: Python {platform.python_version()}, {platform.machine()}, "
-          f"{os.cpu_count()} CPUs, gc enabled{', quick sizes' if args.quick else ''}")
+    print(
+        f"micrograd_like bench: Python {platform.python_version()}, {platform.machine()}, "
+        f"{os.cpu_count()} CPUs, gc enabled{', quick sizes' if args.quick else ''}"
+    )
     for note in notes:
         print(f"  {note}")
     for benchmark in [args.only] if args.only else BENCHMARKS:

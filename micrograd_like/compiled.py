@@ -451,9 +451,7 @@ class CompiledFunction:
     def value_and_grad(self, *inputs: float) -> tuple[float, list[float]]:
         """f's value at ``inputs`` and d(f)/d(param) for each parameter, in order."""
         if len(inputs) != self.n_inputs:
-            raise TypeError(
-                f"{self.filename}: expected {self.n_inputs} inputs, got {len(inputs)}"
-            )
+            raise TypeError(f"{self.filename}: expected {self.n_inputs} inputs, got {len(inputs)}")
         if not all(map(math.isfinite, inputs)):
             bad = next(x for x in inputs if not math.isfinite(x))
             raise ValueError(f"{self.filename}: input {bad!r} is not a finite number")

@@ -63,8 +63,16 @@ def step_rows(root: Value, seed: float = 1.0) -> list[StepRow]:
     names, steps = named_steps(root, seed)
     return [
         StepRow(
-            k, names[s.node], s.op, names[s.parent], s.parent_index, s.upstream, s.local,
-            s.contribution, s.grad_before, s.grad_after,
+            k,
+            names[s.node],
+            s.op,
+            names[s.parent],
+            s.parent_index,
+            s.upstream,
+            s.local,
+            s.contribution,
+            s.grad_before,
+            s.grad_after,
         )
         for k, s in enumerate(steps, start=1)
     ]
@@ -77,12 +85,18 @@ def steps_table(root: Value, seed: float = 1.0) -> str:
     """backward() as a printable table: one line per edge, grad shown as before -> after."""
     lines = [_HEADERS]
     for row in step_rows(root, seed):
-        lines.append((
-            str(row.step), row.node, row.op, f"{row.parent} (#{row.operand})",
-            format_number(row.upstream), format_number(row.local),
-            format_number(row.contribution),
-            f"{format_number(row.grad_before)} -> {format_number(row.grad_after)}",
-        ))
+        lines.append(
+            (
+                str(row.step),
+                row.node,
+                row.op,
+                f"{row.parent} (#{row.operand})",
+                format_number(row.upstream),
+                format_number(row.local),
+                format_number(row.contribution),
+                f"{format_number(row.grad_before)} -> {format_number(row.grad_after)}",
+            )
+        )
     widths = [max(len(line[i]) for line in lines) for i in range(len(_HEADERS))]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
@@ -182,13 +196,15 @@ class AnomalyMode:
             f"contribution {format_number(step.contribution)}, grad of the operand "
             f"{format_number(step.grad_before)} -> {format_number(step.grad_after)}"
         )
-        return "\n".join([
-            f"anomaly in the backward pass at {step.op} -> operand {step.parent_index}: "
-            f"{_backward_cause(step, local_name)}",
-            f"  {numbers}",
-            f"  operand {step.parent_index}: {step.parent!r}",
-            f"  the {step.op} node was {self._made_at(step.node)}",
-        ])
+        return "\n".join(
+            [
+                f"anomaly in the backward pass at {step.op} -> operand {step.parent_index}: "
+                f"{_backward_cause(step, local_name)}",
+                f"  {numbers}",
+                f"  operand {step.parent_index}: {step.parent!r}",
+                f"  the {step.op} node was {self._made_at(step.node)}",
+            ]
+        )
 
 
 def _backward_cause(step: BackwardStep, local_name: str) -> str:

@@ -66,12 +66,16 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="moons", help="(moons)")
     parser.add_argument("--noise", type=_non_negative_float, default=0.1, help="(0.1)")
     parser.add_argument(
-        "--points", type=_positive_int, default=100, help="training points; as many again are "
-        "held out for testing (100)"
+        "--points",
+        type=_positive_int,
+        default=100,
+        help="training points; as many again are held out for testing (100)",
     )
     parser.add_argument("--out", type=Path, default=Path("demo_output"), help="(demo_output/)")
     parser.add_argument(
-        "--picture", choices=["auto", "png", "svg"], default="auto",
+        "--picture",
+        choices=["auto", "png", "svg"],
+        default="auto",
         help="PNG needs matplotlib; auto uses it when installed, else SVG (auto)",
     )
     return parser.parse_args(list(argv))
@@ -87,7 +91,11 @@ def main(argv: Sequence[str]) -> int:
         print("--picture png needs matplotlib: pip install micrograd_like[plot]", file=sys.stderr)
         return 2
     result = train(
-        args.dataset, points=args.points, noise=args.noise, steps=args.steps, seed=args.seed,
+        args.dataset,
+        points=args.points,
+        noise=args.noise,
+        steps=args.steps,
+        seed=args.seed,
         progress=Progress(args.steps, sys.stdout),
     )
     print(f"train accuracy {result.train_accuracy:.1%}, test accuracy {result.test_accuracy:.1%}")
@@ -133,7 +141,9 @@ def train(
     if progress:
         progress.close()
     return Result(
-        model, split, losses,
+        model,
+        split,
+        losses,
         accuracy(model, split.train_points, split.train_labels),
         accuracy(model, split.test_points, split.test_labels),
     )

@@ -181,18 +181,30 @@ def _arguments() -> argparse.ArgumentParser:
     )
     parser.add_argument("expression", help="for example 'tanh(x*w + b)'")
     parser.add_argument(
-        "--set", dest="assignments", nargs="+", action="extend", default=[],
-        metavar="NAME=NUMBER", help="a value for each name in the expression",
+        "--set",
+        dest="assignments",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="NAME=NUMBER",
+        help="a value for each name in the expression",
     )
     parser.add_argument(
-        "-o", "--output", default="graph.svg",
+        "-o",
+        "--output",
+        default="graph.svg",
         help="the file to write; its suffix picks the format: .svg, .png, .pdf or .dot "
         "(default: graph.svg)",
     )
-    parser.add_argument("--rankdir", choices=("LR", "TB", "RL", "BT"), default="LR",
-                        help="layout direction (default: LR, left to right)")
-    parser.add_argument("--show-local", action="store_true",
-                        help="label each edge with its local derivative")
+    parser.add_argument(
+        "--rankdir",
+        choices=("LR", "TB", "RL", "BT"),
+        default="LR",
+        help="layout direction (default: LR, left to right)",
+    )
+    parser.add_argument(
+        "--show-local", action="store_true", help="label each edge with its local derivative"
+    )
     return parser
 
 

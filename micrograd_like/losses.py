@@ -39,9 +39,7 @@ def softplus(x: Value) -> Value:
     return (1 + x.exp()).log()
 
 
-def binary_cross_entropy_with_logits(
-    logits: Sequence[Value], targets: Sequence[float]
-) -> Value:
+def binary_cross_entropy_with_logits(logits: Sequence[Value], targets: Sequence[float]) -> Value:
     """The mean of ``-t log sigmoid(z) - (1 - t) log(1 - sigmoid(z))`` for targets t in [0, 1].
 
     Computed as ``softplus(z) - t * z``, which never takes the log of a rounded-off zero. For

@@ -133,7 +133,8 @@ def _order_within(root: Value, max_nodes: int, what: str) -> list[Value]:
             f"{what}: the graph has {len(order)} value nodes, more than max_nodes={max_nodes}; "
             "draw a smaller part of it (a sub-expression), print graph_summary(root) instead, "
             f"or pass max_nodes={len(order)} if you really want dot to lay it out",
-            len(order), max_nodes,
+            len(order),
+            max_nodes,
         )
     return order
 
@@ -244,7 +245,10 @@ def _add_operation(
     op_name = f"n{k}_op"
     op_class = "current_op" if style.marked_nodes.get(node) == "current" else None
     picture.node(
-        op_name, node.op, shape="ellipse", margin="0.02",
+        op_name,
+        node.op,
+        shape="ellipse",
+        margin="0.02",
         **_mark(op_class, style.id_prefix, op_name),
     )
     picture.edge(op_name, f"n{k}", **_mark(op_class, style.id_prefix, f"{op_name}_out"))
@@ -265,8 +269,14 @@ def _add_legend(picture: GraphPicture, style: _Style) -> None:
             if role in present:
                 attrs = {"id": f"{style.id_prefix}legend_{role}"} if style.id_prefix else {}
                 legend.node(
-                    f"legend_{role}", role, shape="box", style="filled", fillcolor=colour,
-                    fontsize="9", height="0.3", **attrs,
+                    f"legend_{role}",
+                    role,
+                    shape="box",
+                    style="filled",
+                    fillcolor=colour,
+                    fontsize="9",
+                    height="0.3",
+                    **attrs,
                 )
 
 
@@ -277,7 +287,7 @@ def svg_text(picture: GraphPicture) -> str:
     """The picture as SVG markup, without the XML prolog (ready to inline in HTML)."""
     with _dot_install_hint():
         svg: str = picture.pipe(format="svg", encoding="utf-8")
-    return svg[svg.index("<svg"):]
+    return svg[svg.index("<svg") :]
 
 
 def render(picture: GraphPicture, path: str | Path) -> Path:
@@ -333,7 +343,8 @@ def backward_frames(
             f"backward_frames: the graph has {edge_count} edges, so backward takes more than "
             f"max_steps={max_steps} steps (one frame each); step through a smaller graph "
             f"or pass max_steps={edge_count}",
-            edge_count, max_steps,
+            edge_count,
+            max_steps,
         )
     names, steps = named_steps(root, seed)
     positions = {node: k for k, node in enumerate(order)}
@@ -384,8 +395,12 @@ def render_steps(
     through backward, with each step's numbers beside the picture. Returns the page's path.
     """
     frames = backward_frames(
-        root, seed=seed, parameters=parameters, rankdir=rankdir,
-        max_nodes=max_nodes, max_steps=max_steps,
+        root,
+        seed=seed,
+        parameters=parameters,
+        rankdir=rankdir,
+        max_nodes=max_nodes,
+        max_steps=max_steps,
     )
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
@@ -433,8 +448,10 @@ def _numbers_table(frame: Frame, step: BackwardStep) -> str:
         ("upstream grad", format_number(step.upstream)),
         ("local derivative", format_number(step.local)),
         ("contribution = local &times; upstream", format_number(step.contribution)),
-        (f"grad of {parent}", f"{format_number(step.grad_before)} &rarr; "
-                              f"{format_number(step.grad_after)}"),
+        (
+            f"grad of {parent}",
+            f"{format_number(step.grad_before)} &rarr; {format_number(step.grad_after)}",
+        ),
     ]
     cells = "".join(f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in rows)
     return f'<table class="numbers">{cells}</table>'

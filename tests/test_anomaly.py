@@ -57,16 +57,17 @@ def test_detect_anomaly_stops_at_a_backward_inf_naming_the_local_derivative() ->
 
 def test_detect_anomaly_names_a_contribution_that_overflows() -> None:
     x = Value(1e300, label="x")
-    with pytest.raises(AnomalyError, match=r"local \* upstream overflowed") as raised, \
-            detect_anomaly():
+    with (
+        pytest.raises(AnomalyError, match=r"local \* upstream overflowed") as raised,
+        detect_anomaly(),
+    ):
         y = x * 1e5  # 1e305: finite; d(y)/d(const) = x = 1e300, times upstream 1e10 = inf
         y.backward(seed=1e10)
     assert "the * node was made at" in str(raised.value)
 
 
 def test_detect_anomaly_names_a_seed_that_is_not_finite() -> None:
-    with pytest.raises(AnomalyError, match="upstream gradient is already inf"), \
-            detect_anomaly():
+    with pytest.raises(AnomalyError, match="upstream gradient is already inf"), detect_anomaly():
         (Value(2.0) * 3.0).backward(seed=math.inf)
 
 
@@ -91,8 +92,11 @@ def test_detect_anomaly_checks_nothing_outside_the_block() -> None:
 
 
 def test_detect_anomaly_also_watches_no_grad_computations() -> None:
-    with pytest.raises(AnomalyError, match=r"under no_grad\(\) produced inf"), \
-            detect_anomaly(), no_grad():
+    with (
+        pytest.raises(AnomalyError, match=r"under no_grad\(\) produced inf"),
+        detect_anomaly(),
+        no_grad(),
+    ):
         Value(1e300) * 1e300
 
 

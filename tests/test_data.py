@@ -62,8 +62,9 @@ def test_circles_without_noise_have_radius_one_and_factor() -> None:
 
 def test_spirals_without_noise_wind_outwards() -> None:
     points, labels = make_spirals(60, 0.0, rng=0)
-    radii = sorted(math.hypot(x, y) for (x, y), label in zip(points, labels, strict=True)
-                   if label == 1)
+    radii = sorted(
+        math.hypot(x, y) for (x, y), label in zip(points, labels, strict=True) if label == 1
+    )
     assert radii[0] == pytest.approx(0.1) and radii[-1] == pytest.approx(1.0)
 
 
@@ -91,8 +92,10 @@ def test_noise_moves_points_by_about_its_size() -> None:
         (lambda: make_circles(10, factor=1.0), "factor must lie strictly between 0 and 1"),
         (lambda: make_spirals(10, classes=1), "classes must be an integer >= 2"),
         (lambda: make_spirals(10, turns=0), "turns must be positive"),
-        (lambda: make_moons(10, rng="seed"),  # type: ignore[arg-type]
-         "rng must be a random.Random, an integer seed"),
+        (
+            lambda: make_moons(10, rng="seed"),  # type: ignore[arg-type]
+            "rng must be a random.Random, an integer seed",
+        ),
     ],
 )
 def test_datasets_refuse_bad_arguments(call: Callable[[], object], message: str) -> None:
@@ -106,8 +109,9 @@ def test_train_test_split_partitions_and_keeps_pairs() -> None:
     split = train_test_split(points, labels, 0.3, random.Random(0))
     assert len(split.train_points) == 7 and len(split.test_points) == 3
     assert sorted(split.train_labels + split.test_labels) == labels
-    for point, label in zip(split.train_points + split.test_points,
-                            split.train_labels + split.test_labels, strict=True):
+    for point, label in zip(
+        split.train_points + split.test_points, split.train_labels + split.test_labels, strict=True
+    ):
         assert point == [float(label), float(-label)]
     assert split == train_test_split(points, labels, 0.3, 0)
     assert split.test_labels != train_test_split(points, labels, 0.3, 1).test_labels

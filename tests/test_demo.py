@@ -27,7 +27,10 @@ def test_demo_default_run_reaches_full_training_accuracy(
     monkeypatch.chdir(tmp_path)
     settings = demo.parse_arguments([])
     assert (settings.dataset, settings.points, settings.noise, settings.steps) == (
-        "moons", 100, 0.1, 100
+        "moons",
+        100,
+        0.1,
+        100,
     )
     assert demo.main([]) == 0
     out = capsys.readouterr().out
@@ -107,9 +110,7 @@ def test_demo_runs_every_dataset(tmp_path: Path, dataset: str) -> None:
 def test_demo_same_seed_same_model(tmp_path: Path) -> None:
     first = demo.train(steps=2, points=10, seed=5)
     second = demo.train(steps=2, points=10, seed=5)
-    assert [p.data for p in first.model.parameters()] == [
-        p.data for p in second.model.parameters()
-    ]
+    assert [p.data for p in first.model.parameters()] == [p.data for p in second.model.parameters()]
     assert first.losses == second.losses
 
 

@@ -180,9 +180,7 @@ def test_l2_regularization_by_hand() -> None:
     assert gradients_of(loss, params) == pytest.approx([0.2, -0.4, 0.1], rel=1e-15)
 
 
-@pytest.mark.parametrize(
-    "loss", [hinge_loss, mse_loss, binary_cross_entropy_with_logits]
-)
+@pytest.mark.parametrize("loss", [hinge_loss, mse_loss, binary_cross_entropy_with_logits])
 def test_batch_losses_refuse_mismatched_or_empty_batches(
     loss: Callable[[Sequence[Value], Sequence[float]], Value],
 ) -> None:

@@ -87,9 +87,12 @@ def test_mlp_makes_one_linear_node_per_neuron() -> None:
 def test_mlp_parameters_in_micrograds_order() -> None:
     model = MLP(3, [2, 1], rng=random.Random(0))
     expected = [
-        *model.layers[0].neurons[0].w, model.layers[0].neurons[0].b,
-        *model.layers[0].neurons[1].w, model.layers[0].neurons[1].b,
-        *model.layers[1].neurons[0].w, model.layers[1].neurons[0].b,
+        *model.layers[0].neurons[0].w,
+        model.layers[0].neurons[0].b,
+        *model.layers[0].neurons[1].w,
+        model.layers[0].neurons[1].b,
+        *model.layers[1].neurons[0].w,
+        model.layers[1].neurons[0].b,
     ]
     assert [id(p) for p in model.parameters()] == [id(p) for p in expected]
     assert len(model.parameters()) == 3 * 2 + 2 + 2 * 1 + 1
@@ -244,7 +247,10 @@ def test_save_writes_tagged_json_with_the_architecture(tmp_path: Path) -> None:
     assert document["format"] == "micrograd_like.model"
     assert document["version"] == 1
     assert document["architecture"] == {
-        "module": "MLP", "nin": 2, "nouts": [3, 1], "activations": ["relu", "linear"]
+        "module": "MLP",
+        "nin": 2,
+        "nouts": [3, 1],
+        "activations": ["relu", "linear"],
     }
     assert len(document["parameters"]) == 13
     assert not list(tmp_path.glob("*.tmp"))
@@ -315,13 +321,25 @@ BAD_FILES = {
     "future version": (changed(version=2), "version 2 is not supported"),
     "architecture not an object": (changed(architecture=[2, 1]), "architecture must be"),
     "other architecture": (
-        changed(architecture={"module": "MLP", "nin": 2, "nouts": [3, 1],
-                              "activations": ["relu", "linear"]}),
+        changed(
+            architecture={
+                "module": "MLP",
+                "nin": 2,
+                "nouts": [3, 1],
+                "activations": ["relu", "linear"],
+            }
+        ),
         "the file describes",
     ),
     "architecture with float size": (
-        changed(architecture={"module": "MLP", "nin": 2.0, "nouts": [2, 1],
-                              "activations": ["relu", "linear"]}),
+        changed(
+            architecture={
+                "module": "MLP",
+                "nin": 2.0,
+                "nouts": [2, 1],
+                "activations": ["relu", "linear"],
+            }
+        ),
         "the file describes",
     ),
     "parameters not a list": (changed(parameters={"w": 1}), "parameters must be a list"),
@@ -388,8 +406,12 @@ def test_from_file_refuses_a_bad_architecture(
 
 
 def test_from_file_refuses_mixed_hidden_activations(tmp_path: Path) -> None:
-    architecture = {"module": "MLP", "nin": 1, "nouts": [1, 1, 1],
-                    "activations": ["relu", "tanh", "linear"]}
+    architecture = {
+        "module": "MLP",
+        "nin": 1,
+        "nouts": [1, 1, 1],
+        "activations": ["relu", "tanh", "linear"],
+    }
     path = tmp_path / "mixed.json"
     path.write_text(changed(architecture=architecture, parameters=[0.0] * 6), encoding="utf-8")
     with pytest.raises(ModelFileError, match="the file describes"):

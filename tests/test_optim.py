@@ -109,7 +109,6 @@ def test_optimizers_refuse_bad_settings(make: Callable[[], Optimizer], message: 
         make()
 
 
-
 def rosenbrock_gradients(x: float, y: float) -> tuple[float, float]:
     """d/dx, d/dy of (1 - x)**2 + 100 (y - x**2)**2, derived by hand."""
     return -2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x)

@@ -26,7 +26,9 @@ def run_pdb(commands: list[str], function: Callable[[], object]) -> str:
     printed = io.StringIO()
     debugger = pdb.Pdb(
         stdin=io.StringIO("\n".join([*commands, "continue", ""])),
-        stdout=printed, readrc=False, nosigint=True,
+        stdout=printed,
+        readrc=False,
+        nosigint=True,
     )
     try:
         debugger.runcall(function)
@@ -46,7 +48,7 @@ def test_pdb_breakpoint_in_tanh_local_names_the_frame_and_shows_operands() -> No
     line = line_of(o._local, "return")  # the first line of tanh's local derivative that returns
     printed = run_pdb([f"break {engine.__file__}:{line}", "continue", "where", "args"], o.backward)
     assert "Breakpoint 1 at" in printed
-    where = printed[printed.index("tanh_local()"):]
+    where = printed[printed.index("tanh_local()") :]
     assert "tanh_local()" in printed
     assert "backward()" in printed  # the caller, one frame up
     assert "<lambda>" not in printed
@@ -61,7 +63,7 @@ def test_pdb_steps_from_the_backward_loop_into_the_local_derivative() -> None:
     printed = run_pdb(
         [f"break {engine.__file__}:{line}", "continue", "step", "where", "args"], o.backward
     )
-    stopped = printed[printed.index("--Call--"):]
+    stopped = printed[printed.index("--Call--") :]
     assert "tanh_local()" in stopped.splitlines()[1]  # where the step landed
     assert f"out = {o.data!r}" in stopped
     assert f"x = {n.data!r}" in stopped

@@ -27,6 +27,7 @@ from tests.support import require_dot
 
 ROOT = Path(__file__).resolve().parent.parent
 
+
 def neuron() -> tuple[Value, list[Value]]:
     """micrograd's lecture neuron after backward(), and its parameters.
 
@@ -123,8 +124,13 @@ def test_draw_dot_is_byte_identical_across_processes() -> None:
     for hash_seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(ROOT)}
         done = subprocess.run(
-            [sys.executable, "-c", program], capture_output=True, text=True, env=env,
-            cwd=ROOT, timeout=60, check=True,
+            [sys.executable, "-c", program],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            timeout=60,
+            check=True,
         )
         outputs.append(done.stdout)
     o, parameters = neuron()
@@ -194,8 +200,7 @@ def test_draw_dot_refuses_a_graph_over_max_nodes_naming_count_and_limit() -> Non
 def test_graph_summary_counts_nodes_per_op_edges_and_depth() -> None:
     o, _ = neuron()  # leaves x1 w1 x2 w2 b, two *, two +, one tanh; longest: x1 * + + tanh
     assert graph_summary(o) == (
-        "10 value nodes, 9 edges, longest path 5 nodes\n"
-        "nodes per op: * 2, + 2, leaf 5, tanh 1"
+        "10 value nodes, 9 edges, longest path 5 nodes\nnodes per op: * 2, + 2, leaf 5, tanh 1"
     )
 
 
