@@ -63,7 +63,10 @@ def _recording_changed(
 
 
 def no_grad() -> AbstractContextManager[None]:
-    """Compute without building a graph (evaluation, optimizer updates); safe across threads."""
+    """Compute without building a graph (evaluation, optimizer updates); safe across threads.
+
+    A value made inside is a leaf: backward() from it reaches none of the values it came from.
+    """
     return _recording_changed(build_graph=False)
 
 
@@ -160,13 +163,23 @@ class Value:
     ) -> Value:
         """Make the result of a new operation: ``local(out, *operands)`` gives one derivative each.
 
-        This is the public door for custom operations; the built-in ops go through it too.
+        This is the public door for custom operations (the built-in ops build the same kind of
+        node). ``local`` is evaluated once here, so a wrong number of derivatives is refused at
+        the point of the mistake rather than in some later backward().
         """
-        if not all(isinstance(p, Value) for p in parents):
-            raise TypeError(f"{op}: every parent must be a Value, got {list(parents)!r}")
+        value = _checked_float(data, f"{op}: from_op data")
+        operands = tuple(parents)
+        if not all(isinstance(p, Value) for p in operands):
+            raise TypeError(f"{op}: every parent must be a Value, got {list(operands)!r}")
         if not callable(local):
             raise TypeError(f"{op}: the local derivative must be callable, got {local!r}")
-        return _make(float(data), tuple(parents), op, local)
+        derivatives = local(value, *map(_data_of, operands))
+        if not isinstance(derivatives, tuple) or len(derivatives) != len(operands):
+            raise ValueError(
+                f"{op}: the local derivative must return a tuple of {len(operands)} derivatives "
+                f"(one per operand), got {derivatives!r}"
+            )
+        return _make(value, operands, op, local)
 
     # --- what a debugger and a picture want to see -------------------------------------------
 
@@ -331,6 +344,7 @@ class Value:
 
     def backward(self, seed: float = 1.0) -> None:
         """Fill in d(self)/d(node) for every node: leaves accumulate, intermediates start at 0."""
+        seed = _checked_float(seed, "backward(seed)")
         hooks = _recording.get().step_hooks
         if hooks:
             for step in backward_steps(self, seed):
@@ -433,8 +447,13 @@ def _pow_values(base: Value, exponent: Value) -> Value:
             d_exponent = 0.0  # 0**b is 0 for every b > 0, so it does not change with b
         else:
             raise ValueError(
-                f"**: d(a**b)/db needs log(a), which is undefined at a = {a_number!r}; "
-                "use a plain number as the exponent if it is a constant"
+                f"**: d(a**b)/db needs log(a), which is undefined at a = {a_number!r}: with a "
+                "Value exponent, a**b is differentiable only where a > 0 (if the exponent is "
+                "really a constant, pass it as a plain number)"
+            )
+        if a_number == 0 and b_number < 1:
+            raise ZeroDivisionError(
+                f"**: the derivative of a ** b at a = 0 with b = {b_number!r} is infinite"
             )
         return b * _power(a, b - 1), d_exponent
 
@@ -586,6 +605,11 @@ def grad(output: Value, inputs: Sequence[Value], *, create_graph: bool = False) 
     With ``create_graph=True`` the results are Values wired into a graph of their own, so they can
     be differentiated again (second derivatives, Hessian-vector products, Newton steps).
     """
+    if not isinstance(output, Value) or not all(isinstance(x, Value) for x in inputs):
+        raise TypeError(
+            f"grad: output and inputs must be Values, got {output!r} and {list(inputs)!r}"
+        )
+    hooks = _recording.get().step_hooks
     order = topological_order(output)
     gradients: dict[Value, Any] = {output: Value(1.0) if create_graph else 1.0}
     with _recording_changed(build_graph=create_graph):
@@ -596,11 +620,32 @@ def grad(output: Value, inputs: Sequence[Value], *, create_graph: bool = False) 
             operands = node._prev if create_graph else tuple(map(_data_of, node._prev))
             out = node if create_graph else node.data
             local = node._local(out, *operands)
-            for parent, derivative in zip(node._prev, local, strict=True):
+            for index, (parent, derivative) in enumerate(zip(node._prev, local, strict=True)):
                 contribution = derivative * upstream
                 known = gradients.get(parent)
                 gradients[parent] = contribution if known is None else known + contribution
+                if hooks:  # anomaly mode and other watchers see grad() as they see backward()
+                    step = _grad_step(node, index, upstream, derivative, known, gradients[parent])
+                    for hook in hooks:
+                        hook(step)
     return [_as_value(gradients.get(x, 0.0), create_graph) for x in inputs]
+
+
+def _grad_step(
+    node: Value, index: int, upstream: Any, derivative: Any, known: Any, updated: Any
+) -> BackwardStep:
+    """The record of one edge of grad(), as backward_steps() would give it, in plain numbers."""
+    return BackwardStep(
+        node=node,
+        op=node._op,
+        parent=node._prev[index],
+        parent_index=index,
+        upstream=_number(upstream),
+        local=_number(derivative),
+        contribution=_number(derivative) * _number(upstream),
+        grad_before=0.0 if known is None else _number(known),
+        grad_after=_number(updated),
+    )
 
 
 def _as_value(gradient: Any, create_graph: bool) -> Value:

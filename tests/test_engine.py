@@ -418,9 +418,13 @@ def test_exponent_gradient_of_a_negative_base_is_refused() -> None:
         out.backward()
 
 
-def test_custom_op_with_wrong_derivative_count_is_an_error_not_a_wrong_gradient() -> None:
+def test_custom_op_whose_derivative_count_changes_later_is_an_error_not_a_wrong_gradient() -> None:
+    def fickle_local(out: float, a: float, b: float) -> tuple[float, ...]:
+        return (1.0, 1.0) if a < 5 else (1.0,)  # right when made, wrong after x changes
+
     x, y = Value(1.0), Value(2.0)
-    out = Value.from_op(3.0, (x, y), "broken", lambda out, a, b: (1.0,))
+    out = Value.from_op(3.0, (x, y), "fickle", fickle_local)
+    x.data = 10.0
     with pytest.raises(ValueError, match="zip"):
         out.backward()
 
@@ -441,3 +445,33 @@ def test_a_leaf_has_no_local_derivatives() -> None:
     leaf = Value(1.5)
     assert leaf.local_grads() == ()
     assert leaf._local.__name__ == "leaf_local"
+
+
+def test_from_op_refuses_a_wrong_number_of_derivatives_when_made() -> None:
+    x = Value(1.0)
+    with pytest.raises(ValueError, match=r"myop: the local derivative must return a tuple of 1"):
+        Value.from_op(3.0, (x,), "myop", lambda out, a: (1.0, 2.0))
+
+
+@pytest.mark.parametrize(("data", "error"), [(float("nan"), ValueError), ("3", TypeError)])
+def test_from_op_refuses_bad_data(data: object, error: type[Exception]) -> None:
+    with pytest.raises(error, match=r"myop: from_op data got"):
+        Value.from_op(data, (Value(1.0),), "myop", lambda out, a: (1.0,))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("seed", "error"), [(float("nan"), ValueError), ("1", TypeError)])
+def test_backward_refuses_a_bad_seed(seed: object, error: type[Exception]) -> None:
+    with pytest.raises(error, match=r"backward\(seed\) got"):
+        (Value(2.0) * 3).backward(seed)  # type: ignore[arg-type]
+
+
+def test_infinite_slope_of_a_value_power_at_zero_is_named() -> None:
+    out = Value(0.0) ** Value(0.5)
+    with pytest.raises(ZeroDivisionError, match=r"a \*\* b at a = 0 with b = 0\.5 is infinite"):
+        out.backward()
+
+
+def test_exponent_gradient_hint_covers_a_constant_base() -> None:
+    out = (-2.0) ** Value(2.0)
+    with pytest.raises(ValueError, match=r"differentiable only where a > 0"):
+        out.backward()

@@ -229,3 +229,16 @@ def test_stepper_and_pictures_work_on_a_gradient_graph() -> None:
     source = draw_dot(dy, show_local=True).source
     assert "{ x | data 0.8 | grad " in source
     assert "[label=tanh " in source
+
+
+def test_grad_refuses_inputs_that_are_not_values() -> None:
+    with pytest.raises(TypeError, match=r"grad: output and inputs must be Values"):
+        grad(Value(2.0) * 3, [2.0])  # type: ignore[list-item]
+
+
+def test_anomaly_mode_watches_grad_too() -> None:
+    from micrograd_like.debug import AnomalyError, detect_anomaly
+
+    x = Value(1e-310)  # a subnormal: log is finite, its slope 1/x is not
+    with pytest.raises(AnomalyError, match=r"log_local gave inf"), detect_anomaly():
+        grad(x.log() * 2.0, [x])
