@@ -2,6 +2,8 @@
 
 ``python -m micrograd_like draw "tanh(x*w + b)" --set x=2 w=-3 b=6.88 -o graph.svg``
 
+An expression that starts with a minus (``"-x*w"``) works as it is, or after ``--``.
+
 The expression is parsed with ``ast`` and walked against a whitelist (names, numbers, ``+ - * /
 **``, unary minus and calls of tanh, relu, sigmoid, exp and log); it is never evaluated as Python.
 """
@@ -19,6 +21,8 @@ from micrograd_like.engine import Value
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
+SHOWN_CHARACTERS = 60  # how much of a long expression an error message repeats
+SHORT_OPTIONS = ("-h", "-o")  # argparse's and ours: "-o" alone is the option, not minus o
 
 FUNCTIONS: dict[str, Callable[[Value], Value]] = {
     "tanh": Value.tanh,
@@ -56,7 +60,7 @@ def parse_expression(text: str) -> ast.expr:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as error:
-        raise ExpressionError(f"cannot parse {text!r}: {error.msg}") from None
+        raise ExpressionError(f"cannot parse {_shortened(text)!r}: {error.msg}") from None
     except (RecursionError, MemoryError):
         raise ExpressionError("the expression is nested too deeply to parse") from None
     for node in ast.walk(tree.body):
@@ -71,7 +75,9 @@ def _check_allowed(node: ast.AST) -> None:
         return
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         return
-    if isinstance(node, ast.Constant) and _is_number(node.value):
+    constant = node.value if isinstance(node, ast.Constant) else None
+    if isinstance(constant, (int, float)) and not isinstance(constant, bool):
+        _check_fits_a_float(constant, ast.unparse(node))
         return
     if isinstance(node, ast.Call):
         _check_call(node)
@@ -79,14 +85,28 @@ def _check_allowed(node: ast.AST) -> None:
     raise ExpressionError(f"{_describe(node)} is not allowed; use only {ALLOWED}")
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _check_fits_a_float(number: float, written: str) -> None:
+    try:
+        fits = math.isfinite(float(number))
+    except OverflowError:
+        fits = False
+    if not fits:
+        raise ExpressionError(
+            f"the number {_shortened(written)} is too large for a float (the limit is 1.8e308)"
+        )
+
+
+def _shortened(text: str) -> str:
+    """The text, or its start and '...' when it is too long to repeat in a message."""
+    if len(text) <= SHOWN_CHARACTERS:
+        return text
+    return f"{text[:SHOWN_CHARACTERS]}... ({len(text)} characters)"
 
 
 def _check_call(call: ast.Call) -> None:
     if not isinstance(call.func, ast.Name) or call.func.id not in FUNCTIONS:
         raise ExpressionError(
-            f"calling {ast.unparse(call.func)!r} is not allowed; the functions are "
+            f"calling {_shortened(ast.unparse(call.func))!r} is not allowed; the functions are "
             + ", ".join(FUNCTIONS)
         )
     if call.keywords or len(call.args) != 1 or isinstance(call.args[0], ast.Starred):
@@ -110,7 +130,7 @@ def _describe(node: ast.AST) -> str:
     }
     comprehension = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
     kind = "a comprehension" if isinstance(node, comprehension) else kinds.get(type(node))
-    shown = ast.unparse(node) if isinstance(node, ast.expr) else type(node).__name__
+    shown = _shortened(ast.unparse(node)) if isinstance(node, ast.expr) else type(node).__name__
     return f"{kind or type(node).__name__} ({shown!r})"
 
 
@@ -138,7 +158,7 @@ def _build(node: ast.expr, values: Mapping[str, Value]) -> Value | float:
     if isinstance(node, ast.Call):
         name = node.func.id if isinstance(node.func, ast.Name) else ""
         if name not in FUNCTIONS:
-            raise ExpressionError(f"calling {ast.unparse(node.func)!r} is not allowed")
+            raise ExpressionError(f"calling {_shortened(ast.unparse(node.func))!r} is not allowed")
         return FUNCTIONS[name](_as_value(_build(node.args[0], values)))
     if isinstance(node, ast.BinOp):
         left, right = _build(node.left, values), _build(node.right, values)
@@ -179,7 +199,11 @@ def _arguments() -> argparse.ArgumentParser:
         "after backward(). Allowed: " + ALLOWED + ".",
         epilog='example: draw "tanh(x*w + b)" --set x=2 w=-3 b=6.88 -o graph.svg',
     )
-    parser.add_argument("expression", help="for example 'tanh(x*w + b)'")
+    parser.add_argument(
+        "expression",
+        nargs="?",  # _take_expression may have taken it out already
+        help="for example 'tanh(x*w + b)'; one that starts with '-' may also follow '--'",
+    )
     parser.add_argument(
         "--set",
         dest="assignments",
@@ -211,7 +235,7 @@ def _arguments() -> argparse.ArgumentParser:
 def main(argv: Sequence[str]) -> int:
     """Run the draw command; 0 on success, 2 for a bad command line, 1 if drawing failed."""
     try:
-        options = _arguments().parse_args(list(argv))
+        options = _parse(list(argv))
     except SystemExit as stop:  # argparse exits on --help (0) and on bad options (2)
         return stop.code if isinstance(stop.code, int) else EXIT_USAGE
     try:
@@ -223,6 +247,44 @@ def main(argv: Sequence[str]) -> int:
         print(f"draw: {error}", file=sys.stderr)
         return EXIT_USAGE
     return _draw(expression, values, options)
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    """argparse, plus an expression that starts with '-', which argparse reads as an option."""
+    parser = _arguments()
+    taken, rest = _take_expression(argv)
+    options = parser.parse_args(rest)
+    if taken is not None and options.expression is not None:
+        both = f"{_shortened(taken)!r} and {_shortened(options.expression)!r}"
+        parser.error(f"one expression please, got {both}")
+    options.expression = taken if taken is not None else options.expression
+    if options.expression is None:
+        parser.error("the following arguments are required: expression")
+    return options
+
+
+def _take_expression(argv: list[str]) -> tuple[str | None, list[str]]:
+    """Take out the expression that follows ``--``, or else the first argument that starts with
+    a single '-', is no option and parses as an expression (``-x*w``); the rest is for argparse."""
+    if "--" in argv:
+        at = argv.index("--")
+        if at + 1 == len(argv):
+            return None, argv[:at]
+        return argv[at + 1], argv[:at] + argv[at + 2 :]
+    for index, argument in enumerate(argv):
+        if _is_negated_expression(argument):
+            return argument, argv[:index] + argv[index + 1 :]
+    return None, argv
+
+
+def _is_negated_expression(argument: str) -> bool:
+    if not argument.startswith("-") or argument.startswith("--") or argument in SHORT_OPTIONS:
+        return False
+    try:
+        parse_expression(argument)
+    except ExpressionError:
+        return False  # an option such as -ograph.svg, or a mistake argparse will name
+    return True
 
 
 def _check_output_suffix(path: Path) -> None:

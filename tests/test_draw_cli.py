@@ -190,3 +190,84 @@ def test_draw_runs_as_python_m_micrograd_like_draw(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "d(output)/d(y) = 2" in done.stdout
     assert 'label="{ y | data 4 | grad 2 }"' in (tmp_path / "g.dot").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-x*w", "--set", "x=2", "w=3", "-o", "{dot}"],
+        ["--", "-x*w", "--set", "x=2", "w=3", "-o", "{dot}"],
+        ["--set", "x=2", "w=3", "-o", "{dot}", "--", "-x*w"],
+        ["--set", "x=2", "w=3", "-o", "{dot}", "-x*w"],
+    ],
+)
+def test_draw_takes_an_expression_that_starts_with_minus(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = str(tmp_path / "g.dot")
+    status, out, err = run([target if a == "{dot}" else a for a in argv], capsys)
+    assert status == 0, err
+    # by hand: -x*w = -6; d/dx = -w = -3, d/dw = -x = -2
+    assert "output -6" in out
+    assert "d(output)/d(x) = -3" in out and "d(output)/d(w) = -2" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "complaint"),
+    [
+        (["x", "-y", "--set", "x=1", "y=2"], "one expression please, got '-y' and 'x'"),
+        (["--set", "x=1", "--"], "the following arguments are required: expression"),
+        (["-o"], "argument -o/--output: expected one argument"),
+    ],
+)
+def test_draw_minus_expression_refusals_name_the_problem(
+    argv: list[str], complaint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = run(argv, capsys)
+    assert status == 2
+    assert complaint in err
+
+
+def test_draw_short_help_is_still_an_option(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(["-h"], capsys)
+    assert status == 0
+    assert "--set NAME=NUMBER" in out
+
+
+def test_draw_minus_expression_from_the_command_line(tmp_path: Path) -> None:
+    command = ["-m", "micrograd_like", "draw", "-x*w", "--set", "x=2", "w=3"]
+    done = subprocess.run(
+        [sys.executable, *command, "-o", str(tmp_path / "g.dot")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "d(output)/d(w) = -2" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "1" * 5000 + " * x",  # past Python's digit limit: a parse error
+        "x * " + "1" * 400,  # parses, but no float holds it
+        "x + (" + "2" * 400 + ").real",  # refused for the attribute access
+        "x + " + "(" * 300 + "x" + ")" * 300 + " < 1",  # refused for the comparison
+    ],
+)
+def test_draw_shortens_long_expressions_in_messages(
+    expression: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    status, _, err = run([expression, "--set", "x=1", "-o", str(tmp_path / "g.dot")], capsys)
+    assert status == 2
+    assert len(err) < 500, err
+    assert "..." in err and "characters)" in err
+
+
+def test_draw_refuses_a_literal_too_large_for_a_float(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = run(["x * 1e999", "--set", "x=1", "-o", str(tmp_path / "g.dot")], capsys)
+    assert status == 2
+    assert "the number 1e309 is too large for a float" in err  # how Python writes 1e999
