@@ -16,11 +16,20 @@ import linecache
 import math
 import random
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from micrograd_like.engine import Value, is_grad_enabled, linear, sum_of, topological_order
+from micrograd_like.engine import (
+    LocalDerivative,
+    Value,
+    _check_power,
+    _power,
+    is_grad_enabled,
+    linear,
+    sum_of,
+    topological_order,
+)
 
 __all__ = ["CompiledFunction", "TracingError", "compile_fn"]
 
@@ -32,21 +41,22 @@ class TracingError(ValueError):
     """f cannot be compiled: it branches on data, or uses an op the compiler does not know."""
 
 
-# --- which operation made a node: told by the code object of its local derivative ---------------
+# --- which operation made a node: its local derivative's code object AND its op name ----------
+# The code alone is not enough: a custom op may reuse a built-in's derivative (a "twice_exp" whose
+# derivative is exp's), and compiling it as the built-in would silently give the wrong numbers.
 
 
 def _code_of(node: Value) -> object:
-    return node._local.__code__
+    return getattr(node._local, "__code__", None)  # None for callables that are not functions
 
 
-def _known_operations() -> dict[object, str]:
-    """Map each built-in op's local-derivative code to a kind, by making one node of each."""
+def _known_operations() -> dict[tuple[object, str], str]:
+    """Map each built-in op's (local-derivative code, op name) to a kind, by making one of each."""
     a, b = Value(2.0), Value(3.0)
     examples = {
         "add": a + b,
         "mul": a * b,
         "neg": -a,
-        "pow": a**2,
         "pow_values": a**b,
         "relu": a.relu(),
         "tanh": a.tanh(),
@@ -57,10 +67,42 @@ def _known_operations() -> dict[object, str]:
         "linear_values": linear([a], [b], b),
         "sum": sum_of([a, b]),
     }
-    return {_code_of(node): kind for kind, node in examples.items()}
+    return {(_code_of(node), node.op): kind for kind, node in examples.items()}
 
 
 _KINDS = _known_operations()
+_POWER_CODE = _code_of(Value(2.0) ** 2)  # x ** k: its op name carries k ("**2"), so checked apart
+_ARITY = {"add": 2, "mul": 2, "pow_values": 2, "neg": 1, "pow": 1}  # the rest: 1 unless below
+_OP_NAMES = sorted({op for _, op in _KINDS} | {"**k"})
+
+
+def _kind_of(node: Value) -> str | None:
+    """The built-in kind that made ``node``, or None when its derivative or its name is not one."""
+    code = _code_of(node)
+    if code is not None and code is _POWER_CODE:
+        return "pow" if _names_exponent(node.op, _exponent(node)) else None
+    return _KINDS.get((code, node.op))
+
+
+def _names_exponent(op: str, k: float) -> bool:
+    """True when ``op`` is the engine's name for ``x ** k`` ("**2", "**0.5", "**-1")."""
+    if not op.startswith("**"):
+        return False
+    try:
+        return float(op[2:]) == k
+    except ValueError:
+        return False
+
+
+def _has_right_arity(kind: str, step_parents: int, extra: tuple[float, ...]) -> bool:
+    """Whether a node of this kind has as many parents as the template for it expects."""
+    if kind == "linear":
+        return step_parents == len(extra) + 1
+    if kind == "linear_values":
+        return step_parents % 2 == 1
+    if kind == "sum":
+        return True
+    return step_parents == _ARITY.get(kind, 1)
 
 
 # --- tracing ----------------------------------------------------------------------------------
@@ -75,9 +117,16 @@ class _Step:
     extra: tuple[float, ...]  # input/param index, constant value, exponent, or linear's constants
 
 
-def _trace(
-    f: Callable[..., Value], inputs: Sequence[float], params: Sequence[Value]
-) -> list[_Step]:
+@dataclass(frozen=True)
+class _Trace:
+    """The graph f built at one point: its steps (the shape) and each node's op name and data."""
+
+    steps: list[_Step]
+    ops: list[str]
+    data: list[float]
+
+
+def _trace(f: Callable[..., Value], inputs: Sequence[float], params: Sequence[Value]) -> _Trace:
     """Run f on fresh input leaves and describe every node of its graph, in topological order."""
     leaves = [Value(x, label=f"input {i}") for i, x in enumerate(inputs)]
     out = f(*leaves)
@@ -87,14 +136,15 @@ def _trace(
     param_index = {p: j for j, p in enumerate(params)}
     position: dict[Value, int] = {}
     steps: list[_Step] = []
-    for node in topological_order(out):
+    order = topological_order(out)
+    for node in order:
         position[node] = len(steps)
         if not node.parents:
             steps.append(_leaf_step(node, input_index, param_index))
         else:
             parents = tuple(position[p] for p in node.parents)
             steps.append(_op_step(node, parents, len(steps)))
-    return steps
+    return _Trace(steps, [node.op for node in order], [node.data for node in order])
 
 
 def _leaf_step(node: Value, inputs: dict[Value, int], params: dict[Value, int]) -> _Step:
@@ -106,26 +156,98 @@ def _leaf_step(node: Value, inputs: dict[Value, int], params: dict[Value, int]) 
 
 
 def _op_step(node: Value, parents: tuple[int, ...], index: int) -> _Step:
-    kind = _KINDS.get(_code_of(node))
+    kind = _kind_of(node)
     if kind is None:
-        name = getattr(node._local, "__qualname__", repr(node._local))
-        raise TracingError(
-            f"compile_fn: node {index} was made by op {node.op!r} (local derivative {name}), "
-            f"which the compiler does not know; it compiles only the built-in ops "
-            f"({', '.join(sorted(set(_KINDS.values())))}). Use the eager engine for this "
-            "function, or write the op from built-in ones"
-        )
+        raise TracingError(_unknown_op_message(node, index))
+    extra: tuple[float, ...] = ()
     if kind == "pow":
-        return _Step(kind, parents, (_exponent(node),))
-    if kind == "linear":  # inputs that were plain numbers live in the closure, not in the graph
-        return _Step(kind, parents, node.local_grads()[:-1])
-    return _Step(kind, parents, ())
+        extra = (_exponent(node),)
+    elif kind == "linear":  # inputs that were plain numbers live in the closure, not in the graph
+        extra = node.local_grads()[:-1]
+    if not _has_right_arity(kind, len(parents), extra):
+        raise TracingError(
+            f"compile_fn: node {index} (op {node.op!r}) has {len(parents)} parents, which the "
+            f"built-in {kind} never makes; it is a custom op. Use the eager engine for this "
+            "function"
+        )
+    return _Step(kind, parents, extra)
+
+
+def _unknown_op_message(node: Value, index: int) -> str:
+    name = getattr(node._local, "__qualname__", repr(node._local))
+    return (
+        f"compile_fn: node {index} was made by op {node.op!r} (local derivative {name}), which "
+        f"the compiler does not know; it compiles only the built-in ops ({', '.join(_OP_NAMES)}), "
+        "each recognised by its name and its local derivative together. Use the eager engine "
+        "for this function, or write the op from built-in ones"
+    )
 
 
 def _exponent(node: Value) -> float:
     """The constant k of an ``x ** k`` node, read from its local derivative."""
     k = inspect.getclosurevars(node._local).nonlocals["k"]
     return float(k)
+
+
+# --- checking that the compiled code computes what f computed ---------------------------------
+
+
+def _same_float(a: float, b: float) -> bool:
+    """Bit for bit the same number: -0.0 differs from 0.0, and nan matches nan."""
+    if a != a:  # nan
+        return b != b
+    return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+
+
+class _ForwardCheck:
+    """The generated forward code, run at a traced point to compare every node with f's data.
+
+    A node whose op only pretends to be a built-in (a custom op reusing a built-in's derivative
+    and name) is caught here: its data differs from what the built-in's template computes.
+    """
+
+    def __init__(self, steps: list[_Step], n_inputs: int, n_params: int) -> None:
+        writer = _Writer(steps, n_inputs, n_params)
+        self.source = writer.forward_source("forward_check")
+        self.node_at_line = writer.node_at_line
+        self.filename = f"<micrograd_like forward check {next(_filenames)}>"
+        namespace: dict[str, Any] = dict(_NAMESPACE)
+        namespace.update(writer.helpers)
+        exec(compile(self.source, self.filename, "exec"), namespace)
+        self._function: Callable[[Sequence[float], Sequence[float]], list[float]]
+        self._function = namespace["forward_check"]
+
+    def verify(self, trace: _Trace, inputs: Sequence[float], weights: Sequence[float]) -> None:
+        """Refuse f (TracingError) at the first node whose compiled value differs from f's."""
+        try:
+            computed = self._function(inputs, weights)
+        except (ArithmeticError, ValueError) as error:
+            index = self._failing_node(error)
+            if index < 0:
+                raise
+            raise TracingError(
+                f"compile_fn: node {index} (op {trace.ops[index]!r}) is {trace.data[index]!r} in "
+                f"f, but the compiled {trace.steps[index].kind} code raised {error!r} computing "
+                "it from its parents' data; it is a custom op posing as a built-in. Use the "
+                "eager engine for this function"
+            ) from error
+        for index, (value, expected) in enumerate(zip(computed, trace.data, strict=True)):
+            if not _same_float(value, expected):
+                raise TracingError(
+                    f"compile_fn: node {index} (op {trace.ops[index]!r}) is {expected!r} in f, "
+                    f"but the compiled {trace.steps[index].kind} code computes {value!r} from its "
+                    "parents' data; it is a custom op posing as a built-in (same name and local "
+                    "derivative, different forward). Use the eager engine for this function"
+                )
+
+    def _failing_node(self, error: BaseException) -> int:
+        """The node whose forward line raised ``error``, or -1 if none of ours did."""
+        traceback, lineno = error.__traceback__, 0
+        while traceback is not None:
+            if traceback.tb_frame.f_code.co_filename == self.filename:
+                lineno = traceback.tb_lineno
+            traceback = traceback.tb_next
+        return self.node_at_line.get(lineno, -1)
 
 
 # --- checking that the graph does not depend on the data --------------------------------------
@@ -154,7 +276,7 @@ def _trace_at(
     inputs: Sequence[float],
     params: Sequence[Value],
     weights: Sequence[float],
-) -> list[_Step]:
+) -> _Trace:
     """Trace with the parameters temporarily set to ``weights``."""
     saved = [p.data for p in params]
     try:
@@ -190,22 +312,27 @@ def _check_same_structure(
     points: Sequence[tuple[Sequence[float], Sequence[float]]],
     params: Sequence[Value],
     optional: bool,
+    forward_check: _ForwardCheck,
 ) -> None:
-    """Trace at each point and refuse f if any graph differs; optional points may fail to trace."""
+    """Trace at each point and refuse f if any graph or node value differs from the compiled one.
+
+    Optional points may fail to trace (they may lie outside f's domain).
+    """
     for inputs, weights in points:
         try:
-            steps = _trace_at(f, inputs, params, weights)
+            trace = _trace_at(f, inputs, params, weights)
         except (ArithmeticError, ValueError):
             if optional:
                 continue  # outside f's domain (log of a negative number, say): nothing to compare
             raise
-        if steps != reference:
+        if trace.steps != reference:
             raise TracingError(
                 "compile_fn: f branches on data: its graph at another point differs from the "
-                f"graph at the example inputs ({_first_difference(reference, steps)}). Compiled "
-                "code would silently keep one branch; compile each branch separately, or use the "
-                "eager engine"
+                f"graph at the example inputs ({_first_difference(reference, trace.steps)}). "
+                "Compiled code would silently keep one branch; compile each branch separately, "
+                "or use the eager engine"
             )
+        forward_check.verify(trace, inputs, weights)
 
 
 # --- writing the source -----------------------------------------------------------------------
@@ -226,6 +353,9 @@ class _Writer:
         self.needs_grad = self._depends_on_params()
         self.lines: list[str] = []
         self.has_grad: set[int] = set()
+        self.node_at_line: dict[int, int] = {}  # line number -> the node its forward computes
+        self.helpers: dict[str, LocalDerivative] = {}  # the engine's x ** k locals, by name
+        self._helper_names: dict[float, str] = {}
 
     def _depends_on_params(self) -> list[bool]:
         needs: list[bool] = []
@@ -241,12 +371,7 @@ class _Writer:
         self.lines.append("    " + line)
 
     def source(self, name: str) -> str:
-        self.lines = [f"def {name}(inputs, params):"]
-        self._unpack("input", "inputs")
-        self._unpack("param", "params")
-        for index, step in enumerate(self.steps):
-            if step.parents:
-                self._forward(index, step)
+        self._forward_all(name)
         root = len(self.steps) - 1
         if self.needs_grad[root]:
             self.emit(f"g{root} = 1.0  # seed")
@@ -261,6 +386,26 @@ class _Writer:
         self.lines += [f"        {row}," for row in rows]
         self.emit("]")
         return "\n".join(self.lines) + "\n"
+
+    def forward_source(self, name: str) -> str:
+        """``def name(inputs, params)`` returning every node's value: the forward code alone."""
+        self._forward_all(name)
+        refs = [self.ref(index) for index in range(len(self.steps))]
+        self.emit("return [")
+        self.lines += [f"        {', '.join(refs[i : i + 12])}," for i in range(0, len(refs), 12)]
+        self.emit("]")
+        return "\n".join(self.lines) + "\n"
+
+    def _forward_all(self, name: str) -> None:
+        self.lines = [f"def {name}(inputs, params):"]
+        self._unpack("input", "inputs")
+        self._unpack("param", "params")
+        for index, step in enumerate(self.steps):
+            if step.parents:
+                first = len(self.lines)
+                self._forward(index, step)
+                for line_number in range(first + 1, len(self.lines) + 1):
+                    self.node_at_line[line_number] = index
 
     def _param_positions(self) -> list[int]:
         positions = [-1] * self.n_params
@@ -301,15 +446,15 @@ class _Writer:
 
     @staticmethod
     def _pow_expression(base: str, k: float) -> str:
-        if k.is_integer():
+        if k.is_integer() and k >= 0:  # no base is refused: plain Python is the engine's number
             return f"{base} ** {_literal(k)}"
-        return f"real_pow({base}, {_literal(k)})"  # a negative base must raise, not go complex
+        return f"real_pow({base}, {_literal(k)})"  # refuses 0 ** -1 and (-4) ** 0.5, as the engine
 
     @staticmethod
     def _terms(step: _Step, args: list[str]) -> list[str]:
         """The terms of a sum in the engine's order: bias first for linear, as micrograd."""
-        if step.kind == "sum":
-            return args
+        if step.kind == "sum":  # the engine starts from 0.0, which turns a lone -0.0 into 0.0
+            return ["0.0", *args]
         if step.kind == "linear":
             weights, bias = args[:-1], args[-1]
             products = zip(weights, step.extra, strict=True)
@@ -350,10 +495,7 @@ class _Writer:
         if kind == "neg":
             return ["-{g}"]
         if kind == "pow":
-            k = step.extra[0]
-            if k == 0:
-                return ["0.0 * {g}"]
-            return [f"{_literal(k)} * {args[0]} ** {_literal(k - 1)} * {{g}}"]
+            return [self._pow_contribution(args[0], step.extra[0], v)]
         if kind == "pow_values":
             self.emit(f"da{index}, db{index} = pow_local({v}, {args[0]}, {args[1]})  # pow_local")
             return [f"da{index} * {{g}}", f"db{index} * {{g}}"]
@@ -372,6 +514,18 @@ class _Writer:
         n = (len(args) - 1) // 2  # linear_values: d/dw = x, d/dx = w, d/dbias = 1
         return [*(f"{a} * {{g}}" for a in (*args[n : 2 * n], *args[:n])), "{g}"]
 
+    def _pow_contribution(self, base: str, k: float, v: str) -> str:
+        """d(x**k)/dx * g: inline for k = 0, 1, 2, ..., else the engine's own local derivative."""
+        if k == 0:
+            return "0.0 * {g}"
+        if k.is_integer() and k > 0:
+            return f"{_literal(k)} * {base} ** {_literal(k - 1)} * {{g}}"
+        name = self._helper_names.get(k)
+        if name is None:
+            name = self._helper_names[k] = f"pow_local_{len(self._helper_names)}"
+            self.helpers[name] = _engine_power_local(k)
+        return f"{name}({v}, {base})[0] * {{g}}"
+
     def _accumulate(self, parent: int, contribution: str, kind: str) -> None:
         g = f"g{parent}"
         if parent in self.has_grad:
@@ -385,27 +539,20 @@ class _Writer:
 
 
 def real_pow(a: float, b: float) -> float:
-    """a ** b as the engine computes it: a negative base to a fractional power is refused."""
-    if a < 0 and not float(b).is_integer():
-        raise ValueError(
-            f"**: {a!r} ** {b!r} is not a real number (a negative base needs an integer exponent)"
-        )
-    if a == 0 and b < 0:
-        raise ZeroDivisionError(f"**: {a!r} ** {b!r} divides by zero")
-    return float(a**b)
+    """a ** b by the engine's own rules: 0 ** -1 and (-4) ** 0.5 are refused, naming both."""
+    _check_power(a, b)
+    result: float = _power(a, b)
+    return result
 
 
-def pow_local(out: float, a: float, b: float) -> tuple[float, float]:
-    """d(a**b)/da and d(a**b)/db, with the engine's rules at a = 0 and b = 0."""
-    if a > 0:
-        d_exponent = out * math.log(a)
-    elif a == 0 and b > 0:
-        d_exponent = 0.0
-    else:
-        raise ValueError(f"**: d(a**b)/db needs log(a), which is undefined at a = {a!r}")
-    if b == 0:
-        return 0.0, d_exponent
-    return b * a ** (b - 1), d_exponent
+def _engine_power_local(k: float) -> LocalDerivative:
+    """The engine's local derivative of ``x ** k``, taken from a node it makes (1 ** k is 1)."""
+    return (Value(1.0) ** k)._local
+
+
+def _engine_pow_values_local() -> LocalDerivative:
+    """The engine's local derivative of ``a ** b`` for two Values, taken from a node it makes."""
+    return (Value(2.0) ** Value(3.0))._local
 
 
 _NAMESPACE = {
@@ -413,7 +560,7 @@ _NAMESPACE = {
     "exp": math.exp,
     "log": math.log,
     "real_pow": real_pow,
-    "pow_local": pow_local,
+    "pow_local": _engine_pow_values_local(),  # so a**b's derivatives are the engine's own
 }
 
 
@@ -429,14 +576,21 @@ class CompiledFunction:
     current ``.data`` is read on every call, so an optimizer can update them in place.
     """
 
-    def __init__(self, source: str, name: str, params: Sequence[Value], n_inputs: int) -> None:
+    def __init__(
+        self,
+        source: str,
+        name: str,
+        params: Sequence[Value],
+        n_inputs: int,
+        helpers: Mapping[str, LocalDerivative] | None = None,
+    ) -> None:
         self.source = source
         self.filename = f"<micrograd_like compiled {name.rsplit('_', 1)[-1]}>"
         self.params = list(params)
         self.n_inputs = n_inputs
         linecache.cache[self.filename] = (len(source), None, source.splitlines(True), self.filename)
         weakref.finalize(self, linecache.cache.pop, self.filename, None)
-        namespace: dict[str, Any] = dict(_NAMESPACE)
+        namespace: dict[str, Any] = {**_NAMESPACE, **(helpers or {})}
         exec(compile(source, self.filename, "exec"), namespace)
         self._function: Callable[[Sequence[float], list[float]], tuple[float, list[float]]]
         self._function = namespace[name]
@@ -519,10 +673,14 @@ def compile_fn(
             "differentiate with respect to the leaves it was made from"
         )
     reference = _trace(f, example_inputs, params)
-    given = [(list(x), [p.data for p in params]) for x in check_inputs]
-    _check_same_structure(f, reference, given, params, optional=False)
+    weights = [p.data for p in params]
+    forward_check = _ForwardCheck(reference.steps, len(example_inputs), len(params))
+    forward_check.verify(reference, example_inputs, weights)
+    given = [(list(x), weights) for x in check_inputs]
+    _check_same_structure(f, reference.steps, given, params, False, forward_check)
     others = _other_points(example_inputs, params, checks, rng or random.Random(0))
-    _check_same_structure(f, reference, others, params, optional=True)
+    _check_same_structure(f, reference.steps, others, params, True, forward_check)
     name = f"compiled_{next(_filenames)}"
-    source = _Writer(reference, len(example_inputs), len(params)).source(name)
-    return CompiledFunction(source, name, params, len(example_inputs))
+    writer = _Writer(reference.steps, len(example_inputs), len(params))
+    source = writer.source(name)
+    return CompiledFunction(source, name, params, len(example_inputs), writer.helpers)

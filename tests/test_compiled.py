@@ -16,6 +16,7 @@ from micrograd_like.compiled import TracingError, compile_fn
 from micrograd_like.data import make_moons
 from micrograd_like.engine import Value, linear, sum_of
 from micrograd_like.nn import MLP
+from micrograd_like.ops import custom_op
 
 
 def assert_close(compiled: Sequence[float], eager: Sequence[float]) -> None:
@@ -248,3 +249,110 @@ def test_compiled_refuses_parameters_that_are_not_leaves() -> None:
     doubled = w * 2
     with pytest.raises(TypeError, match="params must be leaves"):
         compile_fn(lambda x: x * doubled, [1.0], [doubled])
+
+
+# --- ops are told apart by name and derivative together, and checked by value -------------------
+
+
+def twice_exp_forward(x: float) -> float:
+    return 2 * math.exp(x)
+
+
+def test_compiled_refuses_custom_op_that_reuses_a_builtin_derivative() -> None:
+    twice_exp = custom_op(Value.exp_local, name="twice_exp")(twice_exp_forward)
+    w = Value(0.5)
+    assert twice_exp(Value(1.0) * w).data == 2 * math.exp(0.5)  # eager: 3.2974...
+    with pytest.raises(TracingError, match=r"node 3 was made by op 'twice_exp'"):
+        compile_fn(lambda x: twice_exp(x * w), [1.0], [w])
+
+
+def test_compiled_refuses_custom_op_posing_as_builtin_by_name_and_derivative() -> None:
+    fake_exp = custom_op(Value.exp_local, name="exp")(twice_exp_forward)
+    w = Value(0.5)
+    expected = rf"node 3 \(op 'exp'\) is {2 * math.exp(0.5)!r} in f.* computes {math.exp(0.5)!r}"
+    with pytest.raises(TracingError, match=expected):
+        compile_fn(lambda x: fake_exp(x * w), [1.0], [w])
+
+
+def add_one_more(x: Value, p: Value, op: str) -> Value:
+    return Value.from_op(x.data + p.data + 1, (x, p), op, Value.add_local)
+
+
+@pytest.mark.parametrize("op", ["add1", "+"])
+def test_compiled_refuses_custom_add_built_on_add_local(op: str) -> None:
+    p = Value(2.0)
+    assert add_one_more(Value(1.0), p, op).data == 4.0  # eager: 1 + 2 + 1
+    message = "op 'add1'.*does not know" if op == "add1" else r"node 2 \(op '\+'\) is 4.0.* 3.0"
+    with pytest.raises(TracingError, match=message):
+        compile_fn(lambda x: add_one_more(x, p, op), [1.0], [p])
+
+
+@pytest.mark.parametrize("op", ["five_minus", "neg"])
+def test_compiled_refuses_custom_five_minus_built_on_neg_local(op: str) -> None:
+    def five_minus(x: Value) -> Value:
+        return Value.from_op(5 - x.data, (x,), op, Value.neg_local)  # d(5-x)/dx is -1, as -x
+
+    message = "op 'five_minus'.*does not know" if op == "five_minus" else r"is 4.0.* -1.0"
+    with pytest.raises(TracingError, match=message):
+        compile_fn(five_minus, [1.0], [])
+
+
+def test_compiled_refuses_custom_op_that_differs_from_builtin_only_at_other_points() -> None:
+    def abs_as_relu(x: Value) -> Value:  # equals relu for x >= 0: the example point cannot tell
+        return Value.from_op(abs(x.data), (x,), "ReLU", Value.relu_local)
+
+    with pytest.raises(TracingError, match=r"node 1 \(op 'ReLU'\) is 2.0 in f.* computes 0.0"):
+        compile_fn(abs_as_relu, [2.0], [])  # the first check point flips the sign: x = -2
+
+
+def test_compiled_refuses_local_derivative_that_is_not_a_function() -> None:
+    class Slope:
+        def __call__(self, out: float, x: float) -> tuple[float]:
+            return (2.0,)
+
+    def double(x: Value) -> Value:
+        return Value.from_op(2 * x.data, (x,), "double", Slope())
+
+    with pytest.raises(TracingError, match=r"op 'double'.*does not know"):
+        compile_fn(double, [1.0], [])
+
+
+def test_compiled_sum_keeps_the_engines_sign_of_zero() -> None:
+    compiled = compile_fn(lambda x: sum_of([x]), [-0.0], [])  # the engine adds -0.0 to 0.0
+    value, _ = compiled.value_and_grad(-0.0)
+    assert math.copysign(1.0, value) == 1.0  # IEEE: 0.0 + -0.0 is +0.0
+
+
+# --- powers follow the engine's rules, including where they are refused -----------------------
+
+
+def test_compiled_value_power_with_zero_exponent_matches_hand_derivatives() -> None:
+    a, b = Value(2.0), Value(0.0)
+    compiled = compile_fn(lambda x: (a * x) ** b, [1.5], [a, b])
+    value, (d_a, d_b) = compiled.value_and_grad(1.5)
+    assert value == 1.0  # 3 ** 0
+    assert d_a == 0.0  # x * b * (a*x) ** (b-1) with b = 0
+    assert d_b == pytest.approx(math.log(3.0), rel=1e-15)  # (a*x) ** b * log(a*x)
+
+
+def test_compiled_value_power_refuses_infinite_slope_at_zero_by_name() -> None:
+    a, b = Value(0.0), Value(0.5)
+    compiled = compile_fn(lambda x: (a + x) ** b, [1.0], [a, b])
+    with pytest.raises(ZeroDivisionError, match=r"\*\*: the derivative of a \*\* b at a = 0"):
+        compiled.value_and_grad(0.0)  # d/da = 0.5 * 0 ** -0.5, infinite
+
+
+def test_compiled_constant_power_refuses_infinite_slope_at_zero_by_name() -> None:
+    w = Value(4.0)
+    compiled = compile_fn(lambda x: (w * x) ** 0.5, [1.0], [w])
+    assert compiled.value_and_grad(1.0) == (2.0, [0.25])  # d/dw sqrt(w x) = x / (2 sqrt(w x))
+    with pytest.raises(ZeroDivisionError, match=r"derivative of x \*\* 0.5 at x = 0 is infinite"):
+        compiled.value_and_grad(0.0)
+
+
+def test_compiled_negative_power_of_zero_names_the_op() -> None:
+    w = Value(2.0)
+    compiled = compile_fn(lambda x: (w * x) ** -1, [1.0], [w])
+    assert compiled.value_and_grad(1.0) == (0.5, [-0.25])  # d/dw 1/(w x) = -x / (w x)**2
+    with pytest.raises(ZeroDivisionError, match=r"\*\*: 0.0 \*\* -1.0 divides by zero"):
+        compiled.value_and_grad(0.0)
