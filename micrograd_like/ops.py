@@ -14,7 +14,9 @@ Write ``local`` with arithmetic operators and the helpers here (``exp``, ``log``
     def softplus(x: float) -> float:
         return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
 
-The idea of a primitive plus a derivative rule registered beside it comes from HIPS autograd.
+A custom op may not take the name of one of the engine's ops (``tanh``, ``ReLU``, ``+``...): nodes
+record only the name, so the gradient checker would mistake one op for the other. The idea of a
+primitive plus a derivative rule registered beside it comes from HIPS autograd.
 """
 
 from __future__ import annotations
@@ -30,13 +32,39 @@ from micrograd_like.engine import LocalDerivative, Operand, Value, is_grad_enabl
 
 Forward = Callable[..., float]
 
-# Operand values at which an op has no derivative, by the op name a node records.
-_KINKS: dict[str, tuple[float, ...]] = {"ReLU": (0.0,)}
+# The op names the engine's nodes record; "**" also starts every "**k" (a power by a constant).
+ENGINE_OP_NAMES = frozenset(
+    ("+", "*", "neg", "**", "ReLU", "tanh", "sigmoid", "exp", "log", "linear", "sum")
+)
+# Operand values at which an op has no derivative, by the op name a node records. A node keeps
+# only its op's name, so custom ops' kinks are pooled by name: a second op defined under a name
+# adds its kinks to the first one's and never removes them. A spare kink can only make the
+# gradient checker more careful; a lost one would hide a kink.
+_ENGINE_KINKS: dict[str, tuple[float, ...]] = {"ReLU": (0.0,)}
+_CUSTOM_KINKS: dict[str, tuple[float, ...]] = {}
 
 
 def kink_points(op: str) -> tuple[float, ...]:
     """Operand values where the op named ``op`` is not differentiable (``ReLU``: 0); often none."""
-    return _KINKS.get(op, ())
+    return _ENGINE_KINKS.get(op) or _CUSTOM_KINKS.get(op, ())
+
+
+def _check_name(name: object) -> str:
+    """A custom op's name: non-empty, and not one the engine's own nodes record."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"custom_op: an op needs a non-empty name, got {name!r}")
+    if name in ENGINE_OP_NAMES or name.startswith("**"):
+        raise ValueError(
+            f"custom_op: custom op {name!r} shadows a built-in op name, so pictures and the "
+            f"gradient checker would take one for the other; pick another name (taken: "
+            f"{', '.join(sorted(ENGINE_OP_NAMES))} and **k)"
+        )
+    return name
+
+
+def _add_kinks(name: str, kinks: tuple[float, ...]) -> None:
+    known = _CUSTOM_KINKS.get(name, ())
+    _CUSTOM_KINKS[name] = tuple(dict.fromkeys((*known, *kinks)))
 
 
 class CustomOp:
@@ -50,9 +78,7 @@ class CustomOp:
         name: str | None = None,
         kinks: Sequence[float] = (),
     ) -> None:
-        self.name = name if name is not None else getattr(forward, "__name__", "")
-        if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"custom_op: an op needs a non-empty name, got {self.name!r}")
+        self.name = _check_name(name if name is not None else getattr(forward, "__name__", ""))
         if not callable(forward) or not callable(local):
             raise TypeError(f"{self.name}: forward and local derivative must both be callable")
         self.forward = forward
@@ -60,7 +86,7 @@ class CustomOp:
         self.arity = _arity(forward, self.name)
         self.kinks = tuple(float(k) for k in kinks)
         _check_local_accepts(local, self.name, self.arity)
-        _KINKS[self.name] = self.kinks
+        _add_kinks(self.name, self.kinks)
         functools.update_wrapper(self, forward)
 
     def __repr__(self) -> str:
@@ -89,8 +115,10 @@ def custom_op(
         local: ``local(out, *operands) -> tuple``, one derivative per operand; it is called with
             numbers during ``backward()`` and with Values for ``grad(..., create_graph=True)``.
         name: the op name nodes record (pictures, tracebacks); defaults to the function's name.
+            The engine's op names (``tanh``, ``ReLU``, ``+``, ...) are refused.
         kinks: operand values where the op has no derivative (``abs``: 0), so the gradient checker
-            and the hypothesis strategies keep finite differences away from them.
+            and the hypothesis strategies keep finite differences away from them. Ops that share
+            a name share their kinks (``kink_points``): nodes record only the name.
     """
 
     def make(forward: Forward) -> CustomOp:
@@ -201,7 +229,7 @@ def exp(x: Value | float) -> Value | float:
     try:
         return math.exp(x)
     except OverflowError:
-        raise OverflowError(f"exp() of {x!r}: the result is too large for a float") from None
+        return Value(x).exp().data  # raises the engine's own error, which names x
 
 
 @overload
@@ -213,7 +241,7 @@ def log(x: Value | float) -> Value | float:
     if isinstance(x, Value):
         return x.log()
     if x <= 0:
-        raise ValueError(f"log() of {x!r}: the logarithm is defined for positive numbers only")
+        return Value(x).log().data  # raises the engine's own error, which names x
     return math.log(x)
 
 
@@ -234,6 +262,8 @@ def sigmoid(x: Value | float) -> Value | float:
     """1 / (1 + e**-x) of a number or a Value, without overflow in either tail."""
     if isinstance(x, Value):
         return x.sigmoid()
+    # NB: Value.sigmoid's formula, repeated: Value(x).sigmoid().data would cost 1 us more a call
+    # and show watch() hooks a node that is in no graph. A test keeps the two equal.
     if x >= 0:
         return 1.0 / (1.0 + math.exp(-x))
     e = math.exp(x)
@@ -250,7 +280,13 @@ def softplus_local(out: Any, x: Any) -> tuple[Any, ...]:
 
 @custom_op(softplus_local)
 def softplus(x: float) -> float:
-    """log(1 + e**x), a smooth relu; computed so that large x neither overflows nor loses digits."""
+    """log(1 + e**x), a smooth relu, as one custom op; large x neither overflows nor loses digits.
+
+    Not to be confused with ``losses.softplus``, the same function built from the engine's own
+    ops (exp, log, +) for the losses. Use this one to learn and test custom ops: one node whose
+    derivative comes from ``softplus_local``, and log1p keeps its digits far in the negative tail
+    (softplus(-40) is 4.2e-18 here, 0.0 there). Use ``losses.softplus`` inside a loss.
+    """
     return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -42,6 +44,11 @@ def flipped_local(out: Any, x: Any) -> tuple[Any, ...]:
 
 doubled_softplus = custom_op(doubled_local, name="doubled_softplus")(softplus_forward)
 flipped_softplus = custom_op(flipped_local, name="flipped_softplus")(softplus_forward)
+
+
+def slope_one_local(out: Any, x: Any) -> tuple[Any, ...]:
+    # d x/dx = 1
+    return (1.0,)
 
 
 # --- the ready examples, against derivatives worked out by hand -------------------------------
@@ -240,6 +247,59 @@ def test_custom_op_registers_its_kinks() -> None:
     assert isinstance(magnitude, CustomOp) and magnitude.kinks == (0.0,)
     assert kink_points("magnitude") == (0.0,)
     assert kink_points("ReLU") == (0.0,) and kink_points("tanh") == ()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "+",
+        "*",
+        "neg",
+        "**",
+        "**2",
+        "**-0.5",
+        "ReLU",
+        "tanh",
+        "sigmoid",
+        "exp",
+        "log",
+        "linear",
+        "sum",
+    ],
+)
+def test_custom_op_refuses_an_engine_op_name(name: str) -> None:
+    with pytest.raises(ValueError, match=f"custom op {re.escape(repr(name))} shadows a built-in"):
+        custom_op(slope_one_local, name=name)(lambda x: x)
+    assert kink_points("ReLU") == (0.0,)  # the engine's kink is still known
+
+
+def test_custom_op_redefined_under_a_name_keeps_the_first_ones_kinks() -> None:
+    def sign_local(out: Any, x: Any) -> tuple[Any, ...]:
+        return (1.0 if x > 0 else -1.0,)
+
+    custom_op(sign_local, name="bent", kinks=(0.0,))(abs)
+    custom_op(slope_one_local, name="bent")(lambda x: x)  # smooth, no kinks of its own
+    custom_op(sign_local, name="bent", kinks=(1.0, 0.0))(lambda x: abs(x - 1.0))
+    assert kink_points("bent") == (0.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("helper", "engine_op", "x"),
+    [(exp, Value.exp, 800.0), (log, Value.log, -2.0), (log, Value.log, 0.0)],
+)
+def test_custom_op_helpers_refuse_with_the_engine_message(
+    helper: Callable[[float], float], engine_op: Callable[[Value], Value], x: float
+) -> None:
+    with pytest.raises(ArithmeticError if x > 0 else ValueError) as from_engine:
+        engine_op(Value(x))
+    with pytest.raises(type(from_engine.value)) as from_helper:
+        helper(x)
+    assert str(from_helper.value) == str(from_engine.value)
+
+
+def test_custom_op_sigmoid_helper_gives_the_engine_bits() -> None:
+    points = [-800.0, -40.5, -1e-3, -0.0, 0.0, 1e-300, 0.7, 36.9, 800.0]
+    assert [sigmoid(x) for x in points] == [Value(x).sigmoid().data for x in points]
 
 
 # --- wrong derivatives are caught -----------------------------------------------------------

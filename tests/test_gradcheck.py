@@ -115,6 +115,23 @@ def test_gradcheck_reports_kink_of_custom_op() -> None:
         gradcheck(lambda v: magnitude(v[0]), [0.0])
 
 
+def test_gradcheck_keeps_relu_kink_after_a_custom_op_tries_its_name() -> None:
+    with pytest.raises(ValueError, match="shadows a built-in op name"):
+        custom_op(lambda out, x: (1.0,), name="ReLU")(lambda x: x)
+    with pytest.raises(KinkError, match=r"ReLU input 0 .* kink at 0"):
+        gradcheck(lambda v: v[0].relu(), [0.0])
+
+
+def test_gradcheck_keeps_a_kink_when_its_op_name_is_reused() -> None:
+    def sign_local(out: Any, x: Any) -> tuple[Any, ...]:
+        return (1.0 if x > 0 else -1.0,)
+
+    folded = custom_op(sign_local, name="folded", kinks=(0.0,))(abs)
+    custom_op(lambda out, x: (1.0,), name="folded")(lambda x: x)  # a second op, same name
+    with pytest.raises(KinkError, match=r"folded input 0 .* kink at 0"):
+        gradcheck(lambda v: folded(v[0]), [0.0])
+
+
 def test_gradcheck_spots_an_undeclared_kink_from_one_sided_differences() -> None:
     def sign_local(out: Any, x: Any) -> tuple[Any, ...]:
         return (1.0 if x > 0 else -1.0,)
