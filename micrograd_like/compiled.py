@@ -38,7 +38,11 @@ _filenames = itertools.count(1)
 
 
 class TracingError(ValueError):
-    """f cannot be compiled: it branches on data, or uses an op the compiler does not know."""
+    """f cannot be compiled: it branches on data, or uses an op the compiler does not know.
+
+    An op is known by its name and local derivative together, and each traced node's value must
+    equal what the compiled code computes: a custom op reusing a built-in's derivative is refused.
+    """
 
 
 # --- which operation made a node: its local derivative's code object AND its op name ----------
@@ -655,7 +659,9 @@ def compile_fn(
             at any of them differs. Name points on both sides of every branch you suspect.
         checks: how many perturbed points (inputs and parameters) to trace at as well: the first
             flips every sign, the others are random; points where f raises are skipped. This finds
-            most data-dependent branching, but it is a check, not a proof.
+            most data-dependent branching, but it is a check, not a proof. At every traced point
+            the generated forward code must reproduce each node's value bit for bit, or f is
+            refused (a custom op that poses as a built-in).
         rng: for the random points; ``random.Random(0)`` when None, so compiling is repeatable.
 
     Returns:
