@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import math
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import pytest
 
@@ -143,3 +145,31 @@ def test_optimizers_match_torch_optim_float64(settings: tuple[str, dict[str, obj
         torch_optimizer.step()
         for p, t in zip(ours, theirs, strict=True):
             assert p.data == pytest.approx(t.item(), rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("make", "complaint"),
+    [
+        (lambda p: SGD(p, lr=True), "SGD: lr must be a finite number >= 0, got True"),
+        (
+            lambda p: Adam(p, betas=(0.9, False)),
+            r"Adam: betas\[1\] must lie in \[0, 1\), got False",
+        ),
+    ],
+)
+def test_optimizer_refuses_booleans_as_numbers(
+    make: Callable[[list[Value]], Optimizer], complaint: str
+) -> None:
+    with pytest.raises(ValueError, match=complaint):
+        make([Value(1.0)])
+
+
+def test_optimizer_number_check_is_written_once_in_the_package() -> None:
+    package = Path(__file__).resolve().parent.parent / "micrograd_like"
+    definitions = [
+        module.name
+        for module in sorted(package.glob("*.py"))
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8")))
+        if isinstance(node, ast.FunctionDef) and node.name == "_is_number"
+    ]
+    assert definitions == ["optim.py"]
