@@ -33,7 +33,11 @@ def mse_loss(predictions: Sequence[Value], targets: Sequence[float]) -> Value:
 
 
 def softplus(x: Value) -> Value:
-    """log(1 + e**x) without overflow: shifted by max(0, x), so only e**(-|x|) is ever computed."""
+    """log(1 + e**x) without overflow: shifted by max(0, x), so only e**(-|x|) is ever computed.
+
+    Built from the engine's own ops (exp, log, +), for use inside losses. Not to be confused with
+    ``ops.softplus``, the same function as one custom op (the example of how to write one).
+    """
     if x.data > 0:
         return x + (1 + (-x).exp()).log()  # x + log(1 + e**-x)
     return (1 + x.exp()).log()
