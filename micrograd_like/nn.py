@@ -3,14 +3,18 @@
 The classes keep micrograd's constructors, ``parameters()`` order (per neuron: weights, then bias)
 and call conventions, so micrograd's demo runs unchanged; each neuron's weighted sum is one fused
 ``linear`` node instead of 2n, which is most of why a training step is faster than micrograd's.
+Initial weights come from ``rng=``, never the global ``random``, so ``random.seed(1337)`` does not
+fix them as it does in micrograd: pass ``rng=random.Random(1337)`` to get micrograd's weights.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
 import random
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,6 +41,7 @@ _NEURON_NAMES = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "linear":
 FILE_FORMAT = "micrograd_like.model"
 FILE_VERSION = 1
 _FILE_KEYS = ("format", "version", "architecture", "parameters")
+MAX_FILE_PARAMETERS = 1_000_000  # a file asking for more is refused before anything is built
 
 
 class ModelFileError(ValueError):
@@ -66,17 +71,31 @@ class Module:
         return f"{type(self).__name__}({len(self.parameters())} parameters)"
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the architecture and every parameter to ``path`` as JSON (never pickle)."""
+        """Write the architecture and every parameter to ``path`` as JSON (never pickle).
+
+        A non-finite parameter (after a diverging run) raises ValueError and writes nothing.
+        """
+        numbers = [p.data for p in self.parameters()]
+        for index, number in enumerate(numbers):
+            if not math.isfinite(number):
+                raise ValueError(
+                    f"{os.fspath(path)}: parameter {index} is {number!r}, not a finite number "
+                    "(did training diverge?); nothing was saved"
+                )
         document = {
             "format": FILE_FORMAT,
             "version": FILE_VERSION,
             "architecture": self.architecture(),
-            "parameters": [p.data for p in self.parameters()],
+            "parameters": numbers,
         }
         text = json.dumps(document, indent=1, allow_nan=False)
         temporary = Path(f"{os.fspath(path)}.tmp")
-        temporary.write_text(text + "\n", encoding="utf-8")
-        os.replace(temporary, path)  # a crash mid-write never leaves a half-written model
+        try:
+            temporary.write_text(text + "\n", encoding="utf-8")
+            os.replace(temporary, path)  # a crash mid-write never leaves a half-written model
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
 
     def load(self, path: str | os.PathLike[str]) -> None:
         """Set the parameters from a file written by ``save``.
@@ -88,16 +107,19 @@ class Module:
         self._assign(path, document)
 
     def _assign(self, path: str | os.PathLike[str], document: dict[str, Any]) -> None:
+        self._check_architecture(path, document["architecture"])
+        count = len(self.parameters())
+        self._set_parameters(_parameter_list(path, document["parameters"], count, "the model has"))
+
+    def _check_architecture(self, path: str | os.PathLike[str], found: object) -> None:
         expected = self.architecture()
-        if _canonical(document["architecture"]) != _canonical(expected):
+        if _canonical(found) != _canonical(expected):
             raise ModelFileError(
-                path,
-                f"the file describes {_short(document['architecture'])}, "
-                f"but this model is {_short(expected)}",
+                path, f"the file describes {_short(found)}, but this model is {_short(expected)}"
             )
-        params = self.parameters()
-        numbers = _parameter_list(path, document["parameters"], len(params))
-        for p, number in zip(params, numbers, strict=True):
+
+    def _set_parameters(self, numbers: list[float]) -> None:
+        for p, number in zip(self.parameters(), numbers, strict=True):
             p.data = number
             p.grad = 0.0  # a gradient of the old weights means nothing for the new ones
 
@@ -203,6 +225,7 @@ class MLP(Module):
 
     Calling it returns a single Value when the last layer has one neuron, else a list (as
     micrograd). A hidden layer of one neuron works here; in micrograd it breaks the next layer.
+    ``random.seed`` does not fix the initial weights: pass ``rng=random.Random(seed)`` instead.
     """
 
     def __init__(
@@ -251,12 +274,19 @@ class MLP(Module):
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> MLP:
-        """Build the MLP a file describes and load its parameters (checked as in ``load``)."""
+        """Build the MLP a file describes and load its parameters (checked as in ``load``).
+
+        The parameters are checked against the size the architecture implies before any is built,
+        and architectures of more than ``MAX_FILE_PARAMETERS`` parameters are refused.
+        """
         document = read_model_file(path)
         nin, nouts, activations = _mlp_shape(path, document["architecture"])
+        count = _mlp_parameter_count(path, nin, nouts)
+        numbers = _parameter_list(path, document["parameters"], count, "its architecture needs")
         hidden = activations[0] if len(activations) > 1 else "relu"
         model = cls(nin, nouts, activation=hidden, output_activation=activations[-1])
-        model._assign(path, document)  # refuses hidden layers with different activations
+        model._check_architecture(path, document["architecture"])  # e.g. mixed hidden activations
+        model._set_parameters(numbers)
         return model
 
     def __repr__(self) -> str:
@@ -301,6 +331,10 @@ def read_model_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ModelFileError(path, problem) from None
     except _JsonProblem as problem:
         raise ModelFileError(path, str(problem)) from None
+    except RecursionError:
+        raise ModelFileError(path, "arrays or objects nested too deeply to read") from None
+    except (ValueError, OverflowError) as error:  # e.g. an integer of more than 4300 digits
+        raise ModelFileError(path, f"cannot be read as JSON: {_short(str(error))}") from None
     if not isinstance(document, dict):
         raise ModelFileError(path, f"expected a JSON object, found {type(document).__name__}")
     _check_keys(path, document, _FILE_KEYS, "the file")
@@ -313,7 +347,9 @@ def read_model_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ModelFileError(path, f"version must be an integer, found {_short(version)}")
     if version != FILE_VERSION:
         raise ModelFileError(
-            path, f"version {version} is not supported (this micrograd_like reads {FILE_VERSION})"
+            path,
+            f"version {_short(version)} is not supported "
+            f"(this micrograd_like reads {FILE_VERSION})",
         )
     if not isinstance(document["architecture"], dict):
         raise ModelFileError(path, "architecture must be a JSON object")
@@ -329,10 +365,10 @@ def _refuse_constant(name: str) -> float:
 
 
 def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [key for key, _ in pairs]
-    duplicated = sorted({key for key in keys if keys.count(key) > 1})
-    if duplicated:
-        raise _JsonProblem(f"duplicate keys {duplicated}")
+    counts = Counter(key for key, _ in pairs)
+    if len(counts) < len(pairs):
+        duplicated = sorted(key for key, count in counts.items() if count > 1)
+        raise _JsonProblem(f"duplicate keys {_short(duplicated)}")
     return dict(pairs)
 
 
@@ -343,22 +379,29 @@ def _check_keys(
     extra = sorted(key for key in found if key not in expected)
     if missing or extra:
         parts = [f"missing {missing}"] if missing else []
-        parts += [f"unexpected {extra}"] if extra else []
+        parts += [f"unexpected {_short(extra)}"] if extra else []
         raise ModelFileError(path, f"{what} has the wrong keys: {', '.join(parts)}")
 
 
-def _parameter_list(path: str | os.PathLike[str], found: object, count: int) -> list[float]:
+def _parameter_list(
+    path: str | os.PathLike[str], found: object, count: int, needed_by: str
+) -> list[float]:
+    """The file's parameters as finite floats: exactly ``count``, as ``needed_by`` says."""
     if not isinstance(found, list):
         raise ModelFileError(path, f"parameters must be a list of numbers, found {_short(found)}")
     if len(found) != count:
-        raise ModelFileError(
-            path, f"the file has {len(found)} parameters, but the model has {count}"
-        )
+        raise ModelFileError(path, f"the file has {len(found)} parameters, but {needed_by} {count}")
     numbers = []
     for index, item in enumerate(found):
         if isinstance(item, bool) or not isinstance(item, (int, float)):
             raise ModelFileError(path, f"parameter {index} is {_short(item)}, not a number")
-        number = float(item)
+        try:
+            number = float(item)
+        except OverflowError:
+            digits = len(str(abs(item)))
+            raise ModelFileError(
+                path, f"parameter {index} is an integer of {digits} digits, too large for a float"
+            ) from None
         if not math.isfinite(number):
             raise ModelFileError(path, f"parameter {index} is {number!r}, not a finite number")
         numbers.append(number)
@@ -390,12 +433,33 @@ def _mlp_shape(
     return nin, nouts, activations
 
 
+def _mlp_parameter_count(path: str | os.PathLike[str], nin: int, nouts: list[int]) -> int:
+    """How many parameters an MLP of this shape has, refusing absurd sizes before any is built."""
+    sizes = [nin, *nouts]
+    count = 0
+    for fan_in, fan_out in itertools.pairwise(sizes):
+        count += (fan_in + 1) * fan_out  # each neuron: fan_in weights and a bias
+        if count > MAX_FILE_PARAMETERS:
+            raise ModelFileError(
+                path,
+                f"the architecture asks for more than {MAX_FILE_PARAMETERS:,} parameters "
+                f"(nin {_short(nin, 40)}, {len(nouts)} layers); files that large are refused",
+            )
+    return count
+
+
 def _canonical(architecture: object) -> str:
     """A form in which 2 and 2.0, or 1 and true, differ (Python's == says they are equal)."""
-    return json.dumps(architecture, sort_keys=True)
+    try:
+        return json.dumps(architecture, sort_keys=True)
+    except (RecursionError, ValueError):  # only a file's architecture can be this hostile,
+        return "<unreadable architecture>"  # so it never matches the model's own
 
 
 def _short(thing: object, limit: int = 120) -> str:
     """A repr of untrusted data, cut short so a hostile file cannot flood the message."""
-    text = repr(thing)
+    try:
+        text = repr(thing)
+    except (RecursionError, ValueError):  # nested too deeply, or an integer too long to print
+        return f"a {type(thing).__name__} too large to show"
     return text if len(text) <= limit else text[: limit - 3] + "..."

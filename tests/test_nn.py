@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from micrograd_like import nn
 from micrograd_like.data import make_moons
 from micrograd_like.engine import Value, topological_order
 from micrograd_like.nn import MLP, Layer, ModelFileError, Module, Neuron
@@ -351,6 +352,19 @@ BAD_FILES = {
     "NaN parameter": (with_parameter("NaN"), "NaN is not a finite number"),
     "infinite parameter": (with_parameter("-Infinity"), "-Infinity is not a finite number"),
     "overflowing parameter": (with_parameter("1e999"), "parameter 0 is inf, not a finite"),
+    "400-digit integer parameter": (
+        with_parameter("1" + "0" * 399),
+        "parameter 0 is an integer of 400 digits, too large for a float",
+    ),
+    "5000-digit integer parameter": (with_parameter("1" + "0" * 4999), "cannot be read as JSON"),
+    "100,000 nested arrays": (with_parameter("[" * 100_000 + "]" * 100_000), "nested too deeply"),
+    "nested arrays at the top": ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    "20,000 keys": (json.dumps({f"key{i}": 0 for i in range(20_000)}), "unexpected ['key0', "),
+    "20,000 duplicate keys": (
+        "{" + ", ".join(f'"key{i}": 0, "key{i}": 1' for i in range(20_000)) + "}",
+        "duplicate keys ['key0', ",
+    ),
+    "huge version": (changed(version=10**4000), "version 1000000"),
 }
 
 
@@ -366,6 +380,7 @@ def test_load_refuses_bad_file_and_keeps_the_model(tmp_path: Path, case: str) ->
     assert isinstance(caught.value, ValueError)
     assert str(path) in str(caught.value)
     assert problem in str(caught.value)
+    assert len(str(caught.value)) < len(str(path)) + 300  # a hostile file cannot flood the message
     assert parameters_of(model) == before
 
 
@@ -421,3 +436,113 @@ def test_from_file_refuses_mixed_hidden_activations(tmp_path: Path) -> None:
 def test_load_of_a_missing_file_names_it(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"nowhere\.json"):
         MLP(2, [1]).load(tmp_path / "nowhere.json")
+
+
+class CountedKey(str):
+    """A key that counts how often it is compared for equality."""
+
+    comparisons = 0
+
+    def __eq__(self, other: object) -> bool:
+        CountedKey.comparisons += 1
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+
+def test_duplicate_key_check_compares_keys_a_linear_number_of_times() -> None:
+    pairs: list[tuple[str, Any]] = [(CountedKey(f"key{i}"), i) for i in range(2_000)]
+    CountedKey.comparisons = 0
+    assert len(nn._refuse_duplicates(pairs)) == 2_000
+    assert CountedKey.comparisons < 2 * len(pairs)  # a pairwise check makes about 4 million
+
+
+def test_from_file_checks_the_parameter_count_before_building_the_model(tmp_path: Path) -> None:
+    built: list[tuple[Any, ...]] = []
+
+    class Recording(MLP):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            built.append(args)
+            super().__init__(*args, **kwargs)
+
+    architecture = {
+        "module": "MLP",
+        "nin": 300,
+        "nouts": [300, 1],
+        "activations": ["relu", "linear"],
+    }
+    path = tmp_path / "short.json"
+    path.write_text(changed(architecture=architecture, parameters=[0.5]), encoding="utf-8")
+    with pytest.raises(ModelFileError, match=r"has 1 parameters, but its architecture needs 90601"):
+        Recording.from_file(path)
+    assert built == []
+
+
+@pytest.mark.parametrize(
+    ("nin", "nouts"),
+    [(20_000, [20_000, 1]), (1_000, [1_000, 1_000]), (10**400, [1]), (1, [10**4000])],
+)
+def test_from_file_refuses_absurd_sizes_before_building(
+    tmp_path: Path, nin: int, nouts: list[int]
+) -> None:
+    architecture = {
+        "module": "MLP",
+        "nin": nin,
+        "nouts": nouts,
+        "activations": ["linear"] * len(nouts),
+    }
+    path = tmp_path / "huge.json"
+    path.write_text(changed(architecture=architecture, parameters=[0.5]), encoding="utf-8")
+    with pytest.raises(ModelFileError, match=r"more than 1,000,000 parameters") as caught:
+        MLP.from_file(path)
+    assert len(str(caught.value)) < len(str(path)) + 300
+
+
+def test_from_file_refuses_a_huge_integer_parameter(tmp_path: Path) -> None:
+    path = tmp_path / "huge.json"
+    path.write_text(with_parameter("9" * 309), encoding="utf-8")  # above the largest float
+    with pytest.raises(ModelFileError, match="parameter 0 is an integer of 309 digits"):
+        MLP.from_file(path)
+
+
+def deeply_nested(depth: int) -> list[Any]:
+    """A list nested ``depth`` times, built without recursion."""
+    nested: list[Any] = []
+    for _ in range(depth):
+        nested = [nested]
+    return nested
+
+
+def test_error_messages_survive_data_too_deep_to_print() -> None:
+    deep = deeply_nested(100_000)
+    assert "list" in nn._short(deep)
+    assert nn._canonical(deep) != nn._canonical(MLP(2, [1]).architecture())
+
+
+def test_save_refuses_a_non_finite_parameter_and_writes_nothing(tmp_path: Path) -> None:
+    model = MLP(2, [2, 1], rng=random.Random(0))
+    model.parameters()[4].data = math.inf  # as after a diverging run
+    path = tmp_path / "model.json"
+    path.write_text("the previous model", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"model\.json: parameter 4 is inf, not a finite number"):
+        model.save(path)
+    assert path.read_text(encoding="utf-8") == "the previous model"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json"]
+
+
+def test_save_leaves_no_temporary_file_when_writing_fails(tmp_path: Path) -> None:
+    folder = tmp_path / "model.json"
+    folder.mkdir()  # os.replace cannot put a file where a folder is
+    with pytest.raises(OSError):
+        MLP(2, [1], rng=random.Random(0)).save(folder)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json"]
+
+
+def test_mlp_rng_gives_micrograds_weights_for_its_global_seed() -> None:
+    require_micrograd()
+    import micrograd.nn
+
+    random.seed(1337)  # micrograd draws from the global state; we restore nothing else uses it
+    theirs = [p.data for p in micrograd.nn.MLP(2, [16, 16, 1]).parameters()]
+    ours = parameters_of(MLP(2, [16, 16, 1], rng=random.Random(1337)))
+    assert ours == theirs
