@@ -90,6 +90,11 @@ def main(argv: Sequence[str]) -> int:
     if args.picture == "png" and importlib.util.find_spec("matplotlib") is None:
         print("--picture png needs matplotlib: pip install micrograd_like[plot]", file=sys.stderr)
         return 2
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)  # before training, so a bad --out fails fast
+    except OSError as error:
+        print(_cannot_write(args.out, error), file=sys.stderr)
+        return 1
     result = train(
         args.dataset,
         points=args.points,
@@ -99,12 +104,21 @@ def main(argv: Sequence[str]) -> int:
         progress=Progress(args.steps, sys.stdout),
     )
     print(f"train accuracy {result.train_accuracy:.1%}, test accuracy {result.test_accuracy:.1%}")
-    args.out.mkdir(parents=True, exist_ok=True)
     model_path = args.out / MODEL_FILE
-    result.model.save(model_path)
-    picture = draw_boundary(result.model, result.split, args.out, args.picture, args.dataset)
+    try:
+        result.model.save(model_path)
+        picture = draw_boundary(result.model, result.split, args.out, args.picture, args.dataset)
+    except OSError as error:
+        print(_cannot_write(args.out, error), file=sys.stderr)
+        return 1
     print(f"wrote {model_path} and {picture}")
     return 0
+
+
+def _cannot_write(folder: Path, error: OSError) -> str:
+    """The one-line message for an output folder or file the demo cannot write."""
+    where = f" ({error.filename})" if error.filename else ""
+    return f"demo: cannot write to {folder}: {error.strerror or error}{where}"
 
 
 def make_split(dataset: str, points: int, noise: float, rng: random.Random) -> Split:

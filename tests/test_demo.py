@@ -162,3 +162,24 @@ def test_demo_help_and_bad_flags(capsys: pytest.CaptureFixture[str]) -> None:
 def test_dispatcher_runs_the_demo(tmp_path: Path) -> None:
     assert dispatcher.main(["demo", *SMALL, "--out", str(tmp_path), "--picture", "svg"]) == 0
     assert (tmp_path / "decision_boundary.svg").is_file()
+
+
+def test_demo_unwritable_output_folder_is_a_message_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "file.txt").write_text("a file, so nothing can be made under it", encoding="utf-8")
+    out = tmp_path / "file.txt" / "sub"
+    assert demo.main([*SMALL, "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"demo: cannot write to {out}: ")
+    assert "Traceback" not in captured.err
+    assert "step " not in captured.out  # refused before spending time on training
+
+
+def test_demo_failing_to_write_a_file_is_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "model.json").mkdir()  # the model file cannot replace a folder
+    assert demo.main([*SMALL, "--out", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.startswith(f"demo: cannot write to {tmp_path}: ")
+    assert [p.name for p in tmp_path.iterdir()] == ["model.json"]
