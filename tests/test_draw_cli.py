@@ -92,7 +92,7 @@ def test_draw_renders_svg_with_the_labels(
         ("__import__('os').system('touch pwned')", 'system" is not allowed'),
         ("__import__('os')", "calling '__import__' is not allowed"),
         ("x.real", "attribute access"),
-        ("(lambda: 1)()", "calling 'lambda: 1' is not allowed"),
+        ("(lambda: 1)()", "calling 'lambda"),  # ast.unparse spaces it differently on 3.10
         ("lambda: x", "a lambda"),
         ("[x for x in y]", "a comprehension"),
         ("{x: 1 for x in y}", "a comprehension"),
