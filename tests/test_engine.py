@@ -475,3 +475,19 @@ def test_exponent_gradient_hint_covers_a_constant_base() -> None:
     out = (-2.0) ** Value(2.0)
     with pytest.raises(ValueError, match=r"differentiable only where a > 0"):
         out.backward()
+
+
+def test_from_op_under_no_grad_makes_a_leaf_without_calling_the_derivative() -> None:
+    from micrograd_like.engine import no_grad
+
+    calls: list[float] = []
+
+    def counting_local(out: float, a: float) -> tuple[float, ...]:
+        calls.append(out)
+        return (1.0,)
+
+    with no_grad():
+        out = Value.from_op(2.0, (Value(1.0),), "myop", counting_local)
+    assert (out.parents, calls) == ((), [])
+    Value.from_op(2.0, (Value(1.0),), "myop", counting_local)
+    assert calls == [2.0]
