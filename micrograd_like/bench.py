@@ -409,8 +409,8 @@ def prepare_moons(engine: str, n: int) -> tuple[Run, dict[str, float]]:
 
 
 def prepare_evaluation(engine: str, n: int) -> Run:
-    """The moons model's accuracy, building the graph as training would, or under no_grad()."""
-    from micrograd_like.engine import no_grad
+    """The demo's accuracy, building the graph as training would, or as the demo does it."""
+    from micrograd_like import demo
     from micrograd_like.nn import MLP
 
     points, labels, weights = moons_problem(n)
@@ -418,22 +418,12 @@ def prepare_evaluation(engine: str, n: int) -> Run:
     for p, w in zip(model.parameters(), weights, strict=True):
         p.data = w
 
-    def accuracy() -> float:
-        scores = [model(x) for x in points]  # one output neuron: each score is a Value
-        right = sum(
-            (s.data > 0) == (y > 0)  # type: ignore[union-attr]
-            for s, y in zip(scores, labels, strict=True)
-        )
-        return right / len(labels)
+    def accuracy_with_graph() -> float:
+        return demo.fraction_right([demo.score(model, x) for x in points], labels)
 
     if engine == "ours":
-        return accuracy
-
-    def accuracy_without_graph() -> float:
-        with no_grad():
-            return accuracy()
-
-    return accuracy_without_graph
+        return accuracy_with_graph
+    return lambda: demo.accuracy(model, points, labels)  # under no_grad()
 
 
 def ours_moons(

@@ -151,7 +151,7 @@ def train(
         optimizer.step()
         losses.append(loss.data)
         if progress:
-            progress.show(step + 1, loss.data, _fraction_right(scores, split.train_labels))
+            progress.show(step + 1, loss.data, fraction_right(scores, split.train_labels))
     if progress:
         progress.close()
     return Result(
@@ -174,10 +174,11 @@ def score(model: MLP, point: Sequence[float]) -> Value:
 def accuracy(model: MLP, points: Sequence[Point], labels: Sequence[int]) -> float:
     """The fraction of points on the right side of the boundary (evaluated without a graph)."""
     with no_grad():
-        return _fraction_right([score(model, x) for x in points], labels)
+        return fraction_right([score(model, x) for x in points], labels)
 
 
-def _fraction_right(scores: Sequence[Value], labels: Sequence[int]) -> float:
+def fraction_right(scores: Sequence[Value], labels: Sequence[int]) -> float:
+    """The fraction of scores whose sign matches the label's (labels are -1/+1)."""
     right = sum((s.data > 0) == (y > 0) for s, y in zip(scores, labels, strict=True))
     return right / len(labels)
 
