@@ -39,6 +39,8 @@ class _Recording:
 
 
 _NORMAL = _Recording()
+_NO_GRAPH = _Recording(build_graph=False)
+_SHARED_STATES = {_NORMAL: _NORMAL, _NO_GRAPH: _NO_GRAPH}  # states _make recognises by identity
 _recording: ContextVar[_Recording] = ContextVar("micrograd_like_recording", default=_NORMAL)
 
 
@@ -55,7 +57,7 @@ def _recording_changed(
         current.node_hooks + ((on_node,) if on_node else ()),
         current.step_hooks + ((on_step,) if on_step else ()),
     )
-    token = _recording.set(_NORMAL if changed == _NORMAL else changed)  # keep _make's fast path
+    token = _recording.set(_SHARED_STATES.get(changed, changed))  # keep _make's fast paths
     try:
         yield
     finally:
@@ -375,6 +377,9 @@ def _make(data: float, parents: tuple[Value, ...], op: str, local: LocalDerivati
     recording = _recording.get()
     if recording is _NORMAL:
         out._prev, out._op, out._local = parents, op, local
+        return out
+    if recording is _NO_GRAPH:
+        out._prev, out._op, out._local = (), "", leaf_local
         return out
     if recording.build_graph:
         out._prev, out._op, out._local = parents, op, local
