@@ -24,25 +24,13 @@ from micrograd_like.ops import (
     tanh,
 )
 from micrograd_like.strategies import domain, expressions
-
-
-def hand_sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
-
-
-def softplus_forward(x: float) -> float:
-    return math.log(1.0 + math.exp(x))
-
-
-def doubled_local(out: Any, x: Any) -> tuple[Any, ...]:
-    return (2 * sigmoid(x),)  # deliberately wrong: twice the true slope
+from tests.softplus_cases import doubled_softplus, hand_sigmoid, softplus_forward
 
 
 def flipped_local(out: Any, x: Any) -> tuple[Any, ...]:
     return (-sigmoid(x),)  # deliberately wrong: the sign is flipped
 
 
-doubled_softplus = custom_op(doubled_local, name="doubled_softplus")(softplus_forward)
 flipped_softplus = custom_op(flipped_local, name="flipped_softplus")(softplus_forward)
 
 
