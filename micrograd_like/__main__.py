@@ -9,9 +9,15 @@ from collections.abc import Sequence
 # Each command lives in its own module, imported only when used, so ``demo`` never pays for
 # graphviz and ``bench`` never pays for plotting.
 COMMANDS = {
-    "demo": ("micrograd_like.demo", "train an MLP on two moons and save the model and a picture"),
-    "draw": ("micrograd_like.draw", "draw the graph of an expression such as 'tanh(x*w + b)'"),
-    "bench": ("micrograd_like.bench", "time the engine beside micrograd and plain Python"),
+    "demo": (
+        "micrograd_like.commands.demo",
+        "train an MLP on two moons and save the model and a picture",
+    ),
+    "draw": (
+        "micrograd_like.commands.draw",
+        "draw the graph of an expression such as 'tanh(x*w + b)'",
+    ),
+    "bench": ("micrograd_like.commands.bench", "time the engine beside micrograd and plain Python"),
 }
 
 

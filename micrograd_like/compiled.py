@@ -1,112 +1,47 @@
 """Compile a fixed-shape computation of Values into straight-line Python for forward and backward.
 
-``compile_fn(f, example_inputs, params)`` traces ``f`` once, checks at other points that the graph
-does not depend on the data, and writes one line of Python per operation: the forward on floats,
-then the backward with the chain rule spelled out (``g10 += v11 * g12  # mul_local``). The source
-is registered with ``linecache``, so tracebacks and pdb show it. A training loop over a fixed-shape
-network then runs about as fast as hand-written backprop. The idea of tracing a function into a
-flat program comes from JAX's jaxprs and PyTorch's ``torch.fx``; here the program is Python source.
+``compile_fn(f, example_inputs, params)`` traces ``f`` once and writes one line of Python per
+operation, taken from the op table: the forward is the entry's formula (``v3 = tanh(v2)``) or a
+call of its forward, and the backward calls the entry's own local derivative
+(``d = tanh_local(v3, v2)``) and spells out the chain rule (``g2 = d[0] * g3``). Any op of the
+table compiles, custom ones included. ``f`` may not read a Value's data while it is traced (that
+is the only way a graph can depend on data), and retracing at other points checks it again. The
+source is registered with ``linecache``, so tracebacks and pdb show it. Tracing a function into a
+flat program follows JAX's jaxprs and PyTorch's ``torch.fx``; here the program is Python source.
 """
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import linecache
-import math
 import random
+import re
+import sys
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from micrograd_like.engine import (
-    LocalDerivative,
     Value,
-    _check_power,
-    _power,
+    checked_number,
+    evaluate,
     is_grad_enabled,
-    linear,
-    sum_of,
     topological_order,
+    watch_data_reads,
 )
+from micrograd_like.optable import REAL, Op, op_named
 
 __all__ = ["CompiledFunction", "TracingError", "compile_fn"]
 
-LINE_TERMS = 32  # terms per line of a long sum, so the compiler never nests too deeply
+LINE_ARGUMENTS = 12  # arguments per line of a long call, to keep the source readable
 _filenames = itertools.count(1)
+_PACKAGE_DIR = __file__.rsplit("/", 1)[0]
 
 
 class TracingError(ValueError):
-    """f cannot be compiled: it branches on data, or uses an op the compiler does not know.
-
-    An op is known by its name and local derivative together, and each traced node's value must
-    equal what the compiled code computes: a custom op reusing a built-in's derivative is refused.
-    """
-
-
-# --- which operation made a node: its local derivative's code object AND its op name ----------
-# The code alone is not enough: a custom op may reuse a built-in's derivative (a "twice_exp" whose
-# derivative is exp's), and compiling it as the built-in would silently give the wrong numbers.
-
-
-def _code_of(node: Value) -> object:
-    return getattr(node._local, "__code__", None)  # None for callables that are not functions
-
-
-def _known_operations() -> dict[tuple[object, str], str]:
-    """Map each built-in op's (local-derivative code, op name) to a kind, by making one of each."""
-    a, b = Value(2.0), Value(3.0)
-    examples = {
-        "add": a + b,
-        "mul": a * b,
-        "neg": -a,
-        "pow_values": a**b,
-        "relu": a.relu(),
-        "tanh": a.tanh(),
-        "sigmoid": a.sigmoid(),
-        "exp": a.exp(),
-        "log": a.log(),
-        "linear": linear([a], [1.0], b),
-        "linear_values": linear([a], [b], b),
-        "sum": sum_of([a, b]),
-    }
-    return {(_code_of(node), node.op): kind for kind, node in examples.items()}
-
-
-_KINDS = _known_operations()
-_POWER_CODE = _code_of(Value(2.0) ** 2)  # x ** k: its op name carries k ("**2"), so checked apart
-_ARITY = {"add": 2, "mul": 2, "pow_values": 2, "neg": 1, "pow": 1}  # the rest: 1 unless below
-_OP_NAMES = sorted({op for _, op in _KINDS} | {"**k"})
-
-
-def _kind_of(node: Value) -> str | None:
-    """The built-in kind that made ``node``, or None when its derivative or its name is not one."""
-    code = _code_of(node)
-    if code is not None and code is _POWER_CODE:
-        return "pow" if _names_exponent(node.op, _exponent(node)) else None
-    return _KINDS.get((code, node.op))
-
-
-def _names_exponent(op: str, k: float) -> bool:
-    """True when ``op`` is the engine's name for ``x ** k`` ("**2", "**0.5", "**-1")."""
-    if not op.startswith("**"):
-        return False
-    try:
-        return float(op[2:]) == k
-    except ValueError:
-        return False
-
-
-def _has_right_arity(kind: str, step_parents: int, extra: tuple[float, ...]) -> bool:
-    """Whether a node of this kind has as many parents as the template for it expects."""
-    if kind == "linear":
-        return step_parents == len(extra) + 1
-    if kind == "linear_values":
-        return step_parents % 2 == 1
-    if kind == "sum":
-        return True
-    return step_parents == _ARITY.get(kind, 1)
+    """f cannot be compiled: it reads data while traced, branches on it, or uses a one-off op."""
 
 
 # --- tracing ----------------------------------------------------------------------------------
@@ -114,41 +49,54 @@ def _has_right_arity(kind: str, step_parents: int, extra: tuple[float, ...]) -> 
 
 @dataclass(frozen=True)
 class _Step:
-    """One node of a trace: its kind, its parents (positions in the trace) and what is baked in."""
+    """One node of a trace: its op (or leaf kind), its parents (trace positions), its numbers."""
 
-    kind: str  # "input", "param", "const", or an operation kind from _KINDS
+    kind: str  # "input", "param", "const", or the name of an op of the table
     parents: tuple[int, ...]
-    extra: tuple[float, ...]  # input/param index, constant value, exponent, or linear's constants
+    extra: tuple[float, ...]  # input/param index, a constant's value, or the op's constants
 
 
 @dataclass(frozen=True)
 class _Trace:
-    """The graph f built at one point: its steps (the shape) and each node's op name and data."""
-
     steps: list[_Step]
-    ops: list[str]
+    ops: dict[str, Op]
     data: list[float]
 
 
 def _trace(f: Callable[..., Value], inputs: Sequence[float], params: Sequence[Value]) -> _Trace:
-    """Run f on fresh input leaves and describe every node of its graph, in topological order."""
+    """Run f on fresh input leaves, refusing any data read, and describe every node of its graph."""
     leaves = [Value(x, label=f"input {i}") for i, x in enumerate(inputs)]
-    out = f(*leaves)
+    with _refusing_data_reads():
+        out = f(*leaves)
     if not isinstance(out, Value):
         raise TypeError(f"compile_fn: f must return a Value, got {type(out).__name__}")
     input_index = {leaf: i for i, leaf in enumerate(leaves)}
     param_index = {p: j for j, p in enumerate(params)}
     position: dict[Value, int] = {}
     steps: list[_Step] = []
+    ops: dict[str, Op] = {}
     order = topological_order(out)
     for node in order:
         position[node] = len(steps)
         if not node.parents:
             steps.append(_leaf_step(node, input_index, param_index))
-        else:
-            parents = tuple(position[p] for p in node.parents)
-            steps.append(_op_step(node, parents, len(steps)))
-    return _Trace(steps, [node.op for node in order], [node.data for node in order])
+            continue
+        entry = node.op_entry
+        if entry.builtin is False and op_named_or_none(entry.name) is not entry:
+            raise TracingError(
+                f"compile_fn: node {len(steps)} was made by {entry.name!r} through Value.from_op, "
+                "which gives no forward to compile; declare the op with ops.custom_op instead"
+            )
+        ops[entry.name] = entry
+        steps.append(_Step(entry.name, tuple(position[p] for p in node.parents), node.constants))
+    return _Trace(steps, ops, [node.data for node in order])
+
+
+def op_named_or_none(name: str) -> Op | None:
+    try:
+        return op_named(name)
+    except KeyError:
+        return None
 
 
 def _leaf_step(node: Value, inputs: dict[Value, int], params: dict[Value, int]) -> _Step:
@@ -159,102 +107,33 @@ def _leaf_step(node: Value, inputs: dict[Value, int], params: dict[Value, int]) 
     return _Step("const", (), (node.data,))
 
 
-def _op_step(node: Value, parents: tuple[int, ...], index: int) -> _Step:
-    kind = _kind_of(node)
-    if kind is None:
-        raise TracingError(_unknown_op_message(node, index))
-    extra: tuple[float, ...] = ()
-    if kind == "pow":
-        extra = (_exponent(node),)
-    elif kind == "linear":  # inputs that were plain numbers live in the closure, not in the graph
-        extra = node.local_grads()[:-1]
-    if not _has_right_arity(kind, len(parents), extra):
+@contextmanager
+def _refusing_data_reads() -> Iterator[None]:
+    """Make every read of a Value's data during tracing a TracingError naming the source line."""
+
+    def refuse(value: Value, how: str) -> None:
         raise TracingError(
-            f"compile_fn: node {index} (op {node.op!r}) has {len(parents)} parents, which the "
-            f"built-in {kind} never makes; it is a custom op. Use the eager engine for this "
-            "function"
+            f"compile_fn: f reads a Value's data ({how} of {value!r}) at {_user_line()}; a "
+            "graph that depends on data cannot be compiled into one program. Compute the "
+            "number outside f, or use the eager engine"
         )
-    return _Step(kind, parents, extra)
+
+    with watch_data_reads(refuse):
+        yield
 
 
-def _unknown_op_message(node: Value, index: int) -> str:
-    name = getattr(node._local, "__qualname__", repr(node._local))
-    return (
-        f"compile_fn: node {index} was made by op {node.op!r} (local derivative {name}), which "
-        f"the compiler does not know; it compiles only the built-in ops ({', '.join(_OP_NAMES)}), "
-        "each recognised by its name and its local derivative together. Use the eager engine "
-        "for this function, or write the op from built-in ones"
-    )
+def _user_line() -> str:
+    """The innermost frame outside micrograd_like, as 'file:line: code'."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None:
+        return "an unknown line"
+    code = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}: {code}"
 
 
-def _exponent(node: Value) -> float:
-    """The constant k of an ``x ** k`` node, read from its local derivative."""
-    k = inspect.getclosurevars(node._local).nonlocals["k"]
-    return float(k)
-
-
-# --- checking that the compiled code computes what f computed ---------------------------------
-
-
-def _same_float(a: float, b: float) -> bool:
-    """Bit for bit the same number: -0.0 differs from 0.0, and nan matches nan."""
-    if a != a:  # nan
-        return b != b
-    return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
-
-
-class _ForwardCheck:
-    """The generated forward code, run at a traced point to compare every node with f's data.
-
-    A node whose op only pretends to be a built-in (a custom op reusing a built-in's derivative
-    and name) is caught here: its data differs from what the built-in's template computes.
-    """
-
-    def __init__(self, steps: list[_Step], n_inputs: int, n_params: int) -> None:
-        writer = _Writer(steps, n_inputs, n_params)
-        self.source = writer.forward_source("forward_check")
-        self.node_at_line = writer.node_at_line
-        self.filename = f"<micrograd_like forward check {next(_filenames)}>"
-        namespace: dict[str, Any] = dict(_NAMESPACE)
-        namespace.update(writer.helpers)
-        exec(compile(self.source, self.filename, "exec"), namespace)
-        self._function: Callable[[Sequence[float], Sequence[float]], list[float]]
-        self._function = namespace["forward_check"]
-
-    def verify(self, trace: _Trace, inputs: Sequence[float], weights: Sequence[float]) -> None:
-        """Refuse f (TracingError) at the first node whose compiled value differs from f's."""
-        try:
-            computed = self._function(inputs, weights)
-        except (ArithmeticError, ValueError) as error:
-            index = self._failing_node(error)
-            if index < 0:
-                raise
-            raise TracingError(
-                f"compile_fn: node {index} (op {trace.ops[index]!r}) is {trace.data[index]!r} in "
-                f"f, but the compiled {trace.steps[index].kind} code raised {error!r} computing "
-                "it from its parents' data; it is a custom op posing as a built-in. Use the "
-                "eager engine for this function"
-            ) from error
-        for index, (value, expected) in enumerate(zip(computed, trace.data, strict=True)):
-            if not _same_float(value, expected):
-                raise TracingError(
-                    f"compile_fn: node {index} (op {trace.ops[index]!r}) is {expected!r} in f, "
-                    f"but the compiled {trace.steps[index].kind} code computes {value!r} from its "
-                    "parents' data; it is a custom op posing as a built-in (same name and local "
-                    "derivative, different forward). Use the eager engine for this function"
-                )
-
-    def _failing_node(self, error: BaseException) -> int:
-        """The node whose forward line raised ``error``, or -1 if none of ours did."""
-        traceback, lineno = error.__traceback__, 0
-        while traceback is not None:
-            if traceback.tb_frame.f_code.co_filename == self.filename:
-                lineno = traceback.tb_lineno
-            traceback = traceback.tb_next
-        return self.node_at_line.get(lineno, -1)
-
-
-# --- checking that the graph does not depend on the data --------------------------------------
+# --- checking that the graph does not depend on the data (a second line of defence) ----------
 
 
 def _other_points(
@@ -316,17 +195,13 @@ def _check_same_structure(
     points: Sequence[tuple[Sequence[float], Sequence[float]]],
     params: Sequence[Value],
     optional: bool,
-    forward_check: _ForwardCheck,
 ) -> None:
-    """Trace at each point and refuse f if any graph or node value differs from the compiled one.
-
-    Optional points may fail to trace (they may lie outside f's domain).
-    """
+    """Trace at each point and refuse f if its graph differs; optional points may fail to trace."""
     for inputs, weights in points:
         try:
             trace = _trace_at(f, inputs, params, weights)
-        except (ArithmeticError, ValueError):
-            if optional:
+        except (ArithmeticError, ValueError) as error:
+            if optional and not isinstance(error, TracingError):
                 continue  # outside f's domain (log of a negative number, say): nothing to compare
             raise
         if trace.steps != reference:
@@ -336,7 +211,6 @@ def _check_same_structure(
                 "Compiled code would silently keep one branch; compile each branch separately, "
                 "or use the eager engine"
             )
-        forward_check.verify(trace, inputs, weights)
 
 
 # --- writing the source -----------------------------------------------------------------------
@@ -347,19 +221,38 @@ def _literal(x: float) -> str:
     return f"({text})" if text.startswith("-") else text
 
 
+def _identifier(name: str) -> str:
+    """A Python name for an op's functions in the generated code (custom names may be any text)."""
+    cleaned = re.sub(r"\W", "_", name)
+    return cleaned if cleaned.isidentifier() and not cleaned[0].isdigit() else f"op_{cleaned}"
+
+
 class _Writer:
     """Turns a trace into the source of ``def name(inputs, params)`` returning (value, grads)."""
 
-    def __init__(self, steps: list[_Step], n_inputs: int, n_params: int) -> None:
-        self.steps = steps
-        self.n_inputs = n_inputs
+    def __init__(self, trace: _Trace, n_params: int) -> None:
+        self.steps = trace.steps
+        self.ops = trace.ops
         self.n_params = n_params
         self.needs_grad = self._depends_on_params()
         self.lines: list[str] = []
         self.has_grad: set[int] = set()
-        self.node_at_line: dict[int, int] = {}  # line number -> the node its forward computes
-        self.helpers: dict[str, LocalDerivative] = {}  # the engine's x ** k locals, by name
-        self._helper_names: dict[float, str] = {}
+        self.base: dict[str, str] = {}  # op name -> a Python name no other op of f shares
+        for name in self.ops:
+            base = _identifier(name)
+            while base in self.base.values():
+                base += "_"
+            self.base[name] = base
+
+    def namespace(self) -> dict[str, Any]:
+        """The names the generated code calls: each op's forward, checked forward and local."""
+        names: dict[str, Any] = {}
+        for name, entry in self.ops.items():
+            base = self.base[name]
+            plain = entry.domain is REAL and entry.builtin
+            names[f"{base}_forward"] = entry.forward if plain else _checked_forward(entry)
+            names[f"{base}_local"] = entry.local
+        return names
 
     def _depends_on_params(self) -> list[bool]:
         needs: list[bool] = []
@@ -375,7 +268,12 @@ class _Writer:
         self.lines.append("    " + line)
 
     def source(self, name: str) -> str:
-        self._forward_all(name)
+        self.lines = [f"def {name}(inputs, params):"]
+        self._unpack("input", "inputs")
+        self._unpack("param", "params")
+        for index, step in enumerate(self.steps):
+            if step.parents:
+                self.emit(f"v{index} = {self._forward(step)}  # {step.kind}")
         root = len(self.steps) - 1
         if self.needs_grad[root]:
             self.emit(f"g{root} = 1.0  # seed")
@@ -391,26 +289,6 @@ class _Writer:
         self.emit("]")
         return "\n".join(self.lines) + "\n"
 
-    def forward_source(self, name: str) -> str:
-        """``def name(inputs, params)`` returning every node's value: the forward code alone."""
-        self._forward_all(name)
-        refs = [self.ref(index) for index in range(len(self.steps))]
-        self.emit("return [")
-        self.lines += [f"        {', '.join(refs[i : i + 12])}," for i in range(0, len(refs), 12)]
-        self.emit("]")
-        return "\n".join(self.lines) + "\n"
-
-    def _forward_all(self, name: str) -> None:
-        self.lines = [f"def {name}(inputs, params):"]
-        self._unpack("input", "inputs")
-        self._unpack("param", "params")
-        for index, step in enumerate(self.steps):
-            if step.parents:
-                first = len(self.lines)
-                self._forward(index, step)
-                for line_number in range(first + 1, len(self.lines) + 1):
-                    self.node_at_line[line_number] = index
-
     def _param_positions(self) -> list[int]:
         positions = [-1] * self.n_params
         for index, step in enumerate(self.steps):
@@ -423,149 +301,46 @@ class _Writer:
         for position, index in sorted(found):
             self.emit(f"v{index} = {source}[{position}]  # {kind} {position}")
 
-    # --- forward: one line per op (long sums are split into lines of LINE_TERMS terms) -----
+    def _arguments(self, step: _Step) -> list[str]:
+        return [*(self.ref(p) for p in step.parents), *map(_literal, step.extra)]
 
-    def _forward(self, index: int, step: _Step) -> None:
-        v, args = f"v{index}", [self.ref(p) for p in step.parents]
-        kind = step.kind
-        if kind in ("linear", "linear_values", "sum"):
-            self._sum_lines(v, self._terms(step, args), kind)
-            return
-        expression = {
-            "add": lambda: f"{args[0]} + {args[1]}",
-            "mul": lambda: f"{args[0]} * {args[1]}",
-            "neg": lambda: f"-{args[0]}",
-            "pow": lambda: self._pow_expression(args[0], step.extra[0]),
-            "pow_values": lambda: f"real_pow({args[0]}, {args[1]})",
-            "relu": lambda: f"{args[0]} if {args[0]} > 0 else 0.0",
-            "tanh": lambda: f"tanh({args[0]})",
-            "sigmoid": lambda: (
-                f"1.0 / (1.0 + exp(-{args[0]})) if {args[0]} >= 0 "
-                f"else exp({args[0]}) / (1.0 + exp({args[0]}))"
-            ),
-            "exp": lambda: f"exp({args[0]})",
-            "log": lambda: f"log({args[0]})",
-        }[kind]()
-        self.emit(f"{v} = {expression}  # {kind}")
-
-    @staticmethod
-    def _pow_expression(base: str, k: float) -> str:
-        if k.is_integer() and k >= 0:  # no base is refused: plain Python is the engine's number
-            return f"{base} ** {_literal(k)}"
-        return f"real_pow({base}, {_literal(k)})"  # refuses 0 ** -1 and (-4) ** 0.5, as the engine
-
-    @staticmethod
-    def _terms(step: _Step, args: list[str]) -> list[str]:
-        """The terms of a sum in the engine's order: bias first for linear, as micrograd."""
-        if step.kind == "sum":  # the engine starts from 0.0, which turns a lone -0.0 into 0.0
-            return ["0.0", *args]
-        if step.kind == "linear":
-            weights, bias = args[:-1], args[-1]
-            products = zip(weights, step.extra, strict=True)
-            return [bias, *(f"{w} * {_literal(x)}" for w, x in products)]
-        n = (len(args) - 1) // 2
-        weights, values, bias = args[:n], args[n : 2 * n], args[-1]
-        return [bias, *(f"{w} * {x}" for w, x in zip(weights, values, strict=True))]
-
-    def _sum_lines(self, v: str, terms: list[str], kind: str) -> None:
-        if not terms:
-            self.emit(f"{v} = 0.0  # {kind}")
-            return
-        first, rest = terms[:LINE_TERMS], terms[LINE_TERMS:]
-        self.emit(f"{v} = {' + '.join(first)}  # {kind}")
-        for start in range(0, len(rest), LINE_TERMS):
-            self.emit(f"{v} = {v} + {' + '.join(rest[start : start + LINE_TERMS])}  # {kind}")
-
-    # --- backward: one line per edge, parent.grad += local * upstream ----------------------
+    def _forward(self, step: _Step) -> str:
+        """The entry's formula where it has one and no domain to check, else its checked forward."""
+        entry, args = self.ops[step.kind], self._arguments(step)
+        if entry.formula and entry.domain is REAL:
+            return entry.formula.format(*args)
+        return f"{self.base[step.kind]}_forward({_wrapped(args)})"
 
     def _backward(self, index: int, step: _Step) -> None:
-        args = [self.ref(p) for p in step.parents]
-        templates = self._contributions(index, step, args, f"v{index}")
-        for parent, template in zip(step.parents, templates, strict=True):
-            if self.needs_grad[parent]:
-                self._accumulate(parent, template.format(g=f"g{index}"), step.kind)
-
-    def _contributions(self, index: int, step: _Step, args: list[str], v: str) -> list[str]:
-        """local * upstream for each parent, as templates in which {g} is the upstream gradient.
-
-        Each is written as the engine computes it (local first, then times g), so the numbers
-        match the eager engine's; a local of exactly 1 or -1 is left out, which changes nothing.
-        """
-        kind = step.kind
-        if kind in ("add", "sum"):
-            return ["{g}"] * len(args)
-        if kind == "mul":
-            return [f"{args[1]} * {{g}}", f"{args[0]} * {{g}}"]
-        if kind == "neg":
-            return ["-{g}"]
-        if kind == "pow":
-            return [self._pow_contribution(args[0], step.extra[0], v)]
-        if kind == "pow_values":
-            self.emit(f"da{index}, db{index} = pow_local({v}, {args[0]}, {args[1]})  # pow_local")
-            return [f"da{index} * {{g}}", f"db{index} * {{g}}"]
-        if kind == "relu":
-            return [f"({{g}} if {args[0]} > 0 else 0.0)"]
-        if kind == "tanh":
-            return [f"(1 - {v} * {v}) * {{g}}"]
-        if kind == "sigmoid":
-            return [f"{v} * (1 - {v}) * {{g}}"]
-        if kind == "exp":
-            return [f"{v} * {{g}}"]
-        if kind == "log":
-            return [f"1 / {args[0]} * {{g}}"]
-        if kind == "linear":
-            return [*(f"{_literal(x)} * {{g}}" for x in step.extra), "{g}"]
-        n = (len(args) - 1) // 2  # linear_values: d/dw = x, d/dx = w, d/dbias = 1
-        return [*(f"{a} * {{g}}" for a in (*args[n : 2 * n], *args[:n])), "{g}"]
-
-    def _pow_contribution(self, base: str, k: float, v: str) -> str:
-        """d(x**k)/dx * g: inline for k = 0, 1, 2, ..., else the engine's own local derivative."""
-        if k == 0:
-            return "0.0 * {g}"
-        if k.is_integer() and k > 0:
-            return f"{_literal(k)} * {base} ** {_literal(k - 1)} * {{g}}"
-        name = self._helper_names.get(k)
-        if name is None:
-            name = self._helper_names[k] = f"pow_local_{len(self._helper_names)}"
-            self.helpers[name] = _engine_power_local(k)
-        return f"{name}({v}, {base})[0] * {{g}}"
-
-    def _accumulate(self, parent: int, contribution: str, kind: str) -> None:
-        g = f"g{parent}"
-        if parent in self.has_grad:
-            self.emit(f"{g} += {contribution}  # {kind}_local")
-        else:
-            self.has_grad.add(parent)
-            self.emit(f"{g} = {contribution}  # {kind}_local")
+        """``d = <op>_local(out, *operands)``, then ``g_parent += d[i] * g_node`` per operand."""
+        local = f"{self.base[step.kind]}_local"
+        self.emit(f"d = {local}(v{index}, {_wrapped(self._arguments(step))})  # {local}")
+        for position, parent in enumerate(step.parents):
+            if not self.needs_grad[parent]:
+                continue
+            contribution = f"d[{position}] * g{index}"
+            if parent in self.has_grad:
+                self.emit(f"g{parent} += {contribution}")
+            else:
+                self.has_grad.add(parent)
+                self.emit(f"g{parent} = {contribution}")
 
 
-# --- helpers the generated code calls ---------------------------------------------------------
+def _wrapped(args: list[str]) -> str:
+    """Arguments of a call, LINE_ARGUMENTS to a line."""
+    rows = [", ".join(args[i : i + LINE_ARGUMENTS]) for i in range(0, len(args), LINE_ARGUMENTS)]
+    return ",\n        ".join(rows)
 
 
-def real_pow(a: float, b: float) -> float:
-    """a ** b by the engine's own rules: 0 ** -1 and (-4) ** 0.5 are refused, naming both."""
-    _check_power(a, b)
-    result: float = _power(a, b)
-    return result
+def _checked_forward(entry: Op) -> Callable[..., float]:
+    """The entry's forward with the engine's domain check, as eager ops run it."""
 
+    def forward(*numbers: float) -> float:
+        split = len(numbers) - entry.constants
+        return evaluate(entry, numbers[:split], numbers[split:])
 
-def _engine_power_local(k: float) -> LocalDerivative:
-    """The engine's local derivative of ``x ** k``, taken from a node it makes (1 ** k is 1)."""
-    return (Value(1.0) ** k)._local
-
-
-def _engine_pow_values_local() -> LocalDerivative:
-    """The engine's local derivative of ``a ** b`` for two Values, taken from a node it makes."""
-    return (Value(2.0) ** Value(3.0))._local
-
-
-_NAMESPACE = {
-    "tanh": math.tanh,
-    "exp": math.exp,
-    "log": math.log,
-    "real_pow": real_pow,
-    "pow_local": _engine_pow_values_local(),  # so a**b's derivatives are the engine's own
-}
+    forward.__name__ = f"{entry.name}_forward"
+    return forward
 
 
 # --- the compiled function --------------------------------------------------------------------
@@ -581,12 +356,7 @@ class CompiledFunction:
     """
 
     def __init__(
-        self,
-        source: str,
-        name: str,
-        params: Sequence[Value],
-        n_inputs: int,
-        helpers: Mapping[str, LocalDerivative] | None = None,
+        self, source: str, name: str, params: Sequence[Value], n_inputs: int, names: dict[str, Any]
     ) -> None:
         self.source = source
         self.filename = f"<micrograd_like compiled {name.rsplit('_', 1)[-1]}>"
@@ -594,7 +364,7 @@ class CompiledFunction:
         self.n_inputs = n_inputs
         linecache.cache[self.filename] = (len(source), None, source.splitlines(True), self.filename)
         weakref.finalize(self, linecache.cache.pop, self.filename, None)
-        namespace: dict[str, Any] = {**_NAMESPACE, **(helpers or {})}
+        namespace: dict[str, Any] = dict(names)
         exec(compile(source, self.filename, "exec"), namespace)
         self._function: Callable[[Sequence[float], list[float]], tuple[float, list[float]]]
         self._function = namespace[name]
@@ -610,11 +380,9 @@ class CompiledFunction:
         """f's value at ``inputs`` and d(f)/d(param) for each parameter, in order."""
         if len(inputs) != self.n_inputs:
             raise TypeError(f"{self.filename}: expected {self.n_inputs} inputs, got {len(inputs)}")
-        if not all(map(math.isfinite, inputs)):
-            bad = next(x for x in inputs if not math.isfinite(x))
-            raise ValueError(f"{self.filename}: input {bad!r} is not a finite number")
+        numbers = [checked_number(x, f"{self.filename}: input {i}") for i, x in enumerate(inputs)]
         try:
-            return self._function(inputs, [p.data for p in self.params])
+            return self._function(numbers, [p.data for p in self.params])
         except (ArithmeticError, ValueError) as error:
             raise _with_line(error, self.filename) from error
 
@@ -652,16 +420,16 @@ def compile_fn(
 
     Args:
         f: builds a Value from its input Values and from ``params``; every other leaf it uses
-            becomes a constant baked into the code.
+            becomes a constant baked into the code. It may not read any Value's data (``.data``,
+            ``float()``, comparisons): that is refused, naming the line, since the compiled code
+            could not follow a branch taken on data.
         example_inputs: numbers to trace at; the compiled function takes as many.
         params: the leaves to differentiate with respect to (a model's ``parameters()``).
         check_inputs: more input points to trace at; f is refused (``TracingError``) if the graph
-            at any of them differs. Name points on both sides of every branch you suspect.
-        checks: how many perturbed points (inputs and parameters) to trace at as well: the first
-            flips every sign, the others are random; points where f raises are skipped. This finds
-            most data-dependent branching, but it is a check, not a proof. At every traced point
-            the generated forward code must reproduce each node's value bit for bit, or f is
-            refused (a custom op that poses as a built-in).
+            at any of them differs.
+        checks: how many perturbed points (inputs and parameters) to trace at as well, a second
+            line of defence: the first flips every sign, the others are random; points where f
+            raises are skipped. Must be 0 or more.
         rng: for the random points; ``random.Random(0)`` when None, so compiling is repeatable.
 
     Returns:
@@ -669,6 +437,11 @@ def compile_fn(
     """
     if not is_grad_enabled():
         raise TracingError("compile_fn: called inside no_grad(), so f builds no graph to trace")
+    if isinstance(checks, bool) or not isinstance(checks, int) or checks < 0:
+        raise ValueError(f"compile_fn: checks must be a whole number >= 0, got {checks!r}")
+    inputs = [
+        checked_number(x, f"compile_fn: example input {i}") for i, x in enumerate(example_inputs)
+    ]
     params = list(params)
     if len(set(params)) != len(params) or not all(isinstance(p, Value) for p in params):
         raise TypeError("compile_fn: params must be distinct Values")
@@ -678,15 +451,13 @@ def compile_fn(
             f"compile_fn: params must be leaves, but {made[0]!r} was made by an op; "
             "differentiate with respect to the leaves it was made from"
         )
-    reference = _trace(f, example_inputs, params)
+    reference = _trace(f, inputs, params)
     weights = [p.data for p in params]
-    forward_check = _ForwardCheck(reference.steps, len(example_inputs), len(params))
-    forward_check.verify(reference, example_inputs, weights)
-    given = [(list(x), weights) for x in check_inputs]
-    _check_same_structure(f, reference.steps, given, params, False, forward_check)
-    others = _other_points(example_inputs, params, checks, rng or random.Random(0))
-    _check_same_structure(f, reference.steps, others, params, True, forward_check)
+    given = [([checked_number(x, "compile_fn: check input") for x in point], weights)
+             for point in check_inputs]  # fmt: skip
+    _check_same_structure(f, reference.steps, given, params, False)
+    others = _other_points(inputs, params, checks, rng or random.Random(0))
+    _check_same_structure(f, reference.steps, others, params, True)
     name = f"compiled_{next(_filenames)}"
-    writer = _Writer(reference.steps, len(example_inputs), len(params))
-    source = writer.source(name)
-    return CompiledFunction(source, name, params, len(example_inputs), writer.helpers)
+    writer = _Writer(reference, len(params))
+    return CompiledFunction(writer.source(name), name, params, len(inputs), writer.namespace())

@@ -59,13 +59,13 @@ def named_steps(root: Value, seed: float = 1.0) -> tuple[dict[Value, str], list[
 
 
 def step_rows(root: Value, seed: float = 1.0) -> list[StepRow]:
-    """Run backward from root (gradients change as with backward()) and return one row per edge."""
+    """Backward from root as one row per edge; no `.grad` changes (the stepper only watches)."""
     names, steps = named_steps(root, seed)
     return [
         StepRow(
             k,
             names[s.node],
-            s.op,
+            s.node.op_entry.label(s.node.constants),  # the symbol a learner knows: +, *, **2
             names[s.parent],
             s.parent_index,
             s.upstream,
@@ -190,7 +190,7 @@ class AnomalyMode:
         return "\n".join(lines)
 
     def _backward_message(self, step: BackwardStep, site: Site | None) -> str:
-        local_name = getattr(step.node._local, "__name__", "its local derivative")
+        local_name = getattr(step.node.op_entry.local, "__name__", "its local derivative")
         numbers = (
             f"upstream {format_number(step.upstream)}, local {format_number(step.local)}, "
             f"contribution {format_number(step.contribution)}, grad of the operand "

@@ -1,327 +1,194 @@
 """Value: a scalar that remembers how it was made, so backward() can apply the chain rule.
 
-Every operation records its parents (an ordered tuple) and a local-derivative function named after
-the op (``mul_local``, ``tanh_local``). That function takes the op's output and operands as plain
-numbers and returns d(out)/d(operand) for each operand; backward() multiplies by the upstream
-gradient in one loop. Because the same function also accepts ``Value`` arguments, calling it with
-Values builds the derivative as a graph, which is how ``grad(..., create_graph=True)`` gives
-higher-order gradients. The idea of a node plus a chain-rule closure comes from Karpathy's
-micrograd; the iterative topological order from HIPS autograd.
+Each op is one entry of the op table, declared next to its ``Value`` method: its forward on floats
+and ``<op>_local(out, *operands)``, d(out)/d(operand) for each operand. Called with Values, the
+local builds a graph: that is how ``grad(..., create_graph=True)`` gives higher derivatives. The
+node with a chain-rule function is Karpathy's micrograd; the op table is HIPS autograd's.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
-import numbers
+import operator
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import Any, Union, overload
 
+from micrograd_like import optable
+from micrograd_like.checks import check_derivatives, checked_float, checked_label, checked_result
+from micrograd_like.optable import NON_NEGATIVE, POSITIVE, Op, register
+from micrograd_like.recording import data_read_hook, recording, recording_changed
+
 Operand = Union["Value", float, int]
-LocalDerivative = Callable[..., tuple[Any, ...]]
-NodeHook = Callable[["Value"], None]
-StepHook = Callable[["BackwardStep"], None]
-
-_data_of = attrgetter("data")
-_new_value = object.__new__
+Derivatives = tuple[Any, ...]
 
 
-@dataclass(frozen=True)
-class _Recording:
-    """What operations do besides computing: build a graph, and tell watchers about it."""
+def unary_op(entry: Op) -> Callable[[Value], Value]:
+    """Put a one-operand op in the op table; returns the Value method that applies it."""
+    register(entry)
 
-    build_graph: bool = True
-    node_hooks: tuple[NodeHook, ...] = ()
-    step_hooks: tuple[StepHook, ...] = ()
+    def unary(self: Value) -> Value:
+        return _compute(entry, (self,))
 
-
-_NORMAL = _Recording()
-_NO_GRAPH = _Recording(build_graph=False)
-_SHARED_STATES = {_NORMAL: _NORMAL, _NO_GRAPH: _NO_GRAPH}  # states _make recognises by identity
-_recording: ContextVar[_Recording] = ContextVar("micrograd_like_recording", default=_NORMAL)
+    return optable.named_method(unary, entry)
 
 
-@contextmanager
-def _recording_changed(
-    build_graph: bool | None = None,
-    on_node: NodeHook | None = None,
-    on_step: StepHook | None = None,
-) -> Iterator[None]:
-    """Change what ops record for the duration of a with-block, in this thread or task only."""
-    current = _recording.get()
-    changed = _Recording(
-        current.build_graph if build_graph is None else build_graph,
-        current.node_hooks + ((on_node,) if on_node else ()),
-        current.step_hooks + ((on_step,) if on_step else ()),
-    )
-    token = _recording.set(_SHARED_STATES.get(changed, changed))  # keep _make's fast paths
-    try:
-        yield
-    finally:
-        _recording.reset(token)
+def binary_op(entry: Op) -> Callable[[Value, Operand], Value]:
+    """Put a two-operand op in the op table; returns the Value method that applies it."""
+    register(entry)
 
+    def binary(self: Value, other: Operand) -> Value:
+        return _compute(entry, (self, _lift(other, entry.name)))
 
-def no_grad() -> AbstractContextManager[None]:
-    """Compute without building a graph (evaluation, optimizer updates); safe across threads.
-
-    A value made inside is a leaf: backward() from it reaches none of the values it came from.
-    """
-    return _recording_changed(build_graph=False)
-
-
-def is_grad_enabled() -> bool:
-    """True unless inside ``no_grad()``."""
-    return _recording.get().build_graph
-
-
-def watch(
-    on_node: NodeHook | None = None, on_step: StepHook | None = None
-) -> AbstractContextManager[None]:
-    """Call ``on_node(v)`` for every Value an op makes and ``on_step(s)`` for every backward edge.
-
-    This is how anomaly mode and tracers observe the engine without slowing it down when unused.
-    """
-    return _recording_changed(on_node=on_node, on_step=on_step)
-
-
-def leaf_local(out: Any) -> tuple[Any, ...]:
-    """A leaf has no operands, so no local derivatives."""
-    return ()
-
-
-def _checked_float(data: object, where: str) -> float:
-    """Turn user data into a finite float, or say exactly what is wrong with it."""
-    if type(data) is float and math.isfinite(data):  # the common case, without the ABC check
-        return data
-    if isinstance(data, Value):
-        raise TypeError(
-            f"{where} got a Value ({data!r}); pass the Value itself, "
-            "or Value(v.data) for an unconnected copy"
-        )
-    if isinstance(data, bool) or not isinstance(data, numbers.Real):
-        raise TypeError(
-            f"{where} got {data!r} of type {type(data).__name__}; expected a real number"
-        )
-    try:
-        number = float(data)
-    except OverflowError:
-        raise OverflowError(f"{where} got {data!r}, which is too large for a float") from None
-    if not math.isfinite(number):
-        raise ValueError(
-            f"{where} got {number!r}; data must be finite, since every gradient computed from "
-            "a nan or inf is meaningless (anomaly mode finds where a computation makes one)"
-        )
-    return number
-
-
-def _lift(other: object, op: str) -> Value:
-    """A Value for the other operand of ``op``: numbers become constant leaves, as in micrograd."""
-    if isinstance(other, Value):
-        return other
-    return Value(_checked_float(other, f"Value {op} ..."))
-
-
-def _is_integer(number: float) -> bool:
-    return float(number).is_integer()
-
-
-def _log(x: Any) -> Any:
-    """log for a number or a Value, so local derivatives can build graphs too."""
-    return x.log() if isinstance(x, Value) else math.log(x)
+    return optable.named_method(binary, entry)
 
 
 class Value:
-    """A scalar node: data, grad, the parents it was made from and its local derivatives."""
+    """A scalar node: ``data``, ``grad``, its ``parents``, its ``op``, a ``label``; see README."""
 
-    __slots__ = ("_local", "_op", "_prev", "data", "grad", "label")
-
-    data: float
-    grad: float
-    _prev: tuple[Value, ...]
-    _op: str
-    _local: LocalDerivative
-    label: str
+    __slots__ = ("__dict__", "__weakref__", "_consts", "_data", "_op", "_prev", "_stamp", "grad",
+                 "label")  # fmt: skip
 
     def __init__(self, data: float, label: str = "") -> None:
-        self.data = (
-            data if type(data) is float and math.isfinite(data) else _checked_float(data, "Value()")
-        )
+        self._data = checked_float(data, "Value()")
         self.grad = 0.0
-        self._prev = ()
-        self._op = ""
-        self._local = leaf_local
-        self.label = label
+        self.label = checked_label(label)
+        self._prev: tuple[Value, ...] = ()
+        self._op = LEAF
+        self._consts: tuple[float, ...] = ()
+        self._stamp = 0  # when data was last written; see _check_fresh
 
-    @classmethod
-    def from_op(
-        cls,
-        data: float,
-        parents: Sequence[Value],
-        op: str,
-        local: LocalDerivative,
-    ) -> Value:
-        """Make the result of a new operation: ``local(out, *operands)`` gives one derivative each.
-
-        This is the public door for custom operations (the built-in ops build the same kind of
-        node). ``local`` is evaluated once here (outside ``no_grad()``), so a wrong number of
-        derivatives is refused at the point of the mistake rather than in some later backward().
-        """
-        value = _checked_float(data, f"{op}: from_op data")
-        operands = tuple(parents)
-        if not all(isinstance(p, Value) for p in operands):
-            raise TypeError(f"{op}: every parent must be a Value, got {list(operands)!r}")
-        if not callable(local):
-            raise TypeError(f"{op}: the local derivative must be callable, got {local!r}")
-        if not _recording.get().build_graph:  # the derivative is thrown away: do not check it
-            return _make(value, operands, op, local)
-        derivatives = local(value, *map(_data_of, operands))
-        if not isinstance(derivatives, tuple) or len(derivatives) != len(operands):
-            raise ValueError(
-                f"{op}: the local derivative must return a tuple of {len(operands)} derivatives "
-                f"(one per operand), got {derivatives!r}"
-            )
-        return _make(value, operands, op, local)
-
-    # --- what a debugger and a picture want to see -------------------------------------------
-
-    def __repr__(self) -> str:
-        extra = (f", op={self._op!r}" if self._op else "") + (
-            f", label={self.label!r}" if self.label else ""
-        )
-        return f"Value(data={self.data!r}, grad={self.grad!r}{extra})"
-
-    @property
-    def parents(self) -> tuple[Value, ...]:
-        """The operands this value was computed from, in order (``a + a`` lists ``a`` twice)."""
-        return self._prev
-
-    @property
-    def op(self) -> str:
-        """The name of the operation that made this value; empty for a leaf."""
-        return self._op
-
-    def local_grads(self) -> tuple[float, ...]:
-        """d(self)/d(parent) for each parent, evaluated at the current data."""
-        return tuple(self._local(self.data, *map(_data_of, self._prev)))
-
-    def detach(self) -> Value:
-        """A new leaf with the same data and label, cut off from this graph."""
-        return Value(self.data, self.label)
-
-    # --- primitive operations: each local derivative sits right above the op that uses it ------
-    # The locals are staticmethods rather than closures made per node: a function object per node
-    # would add a third garbage-collected object to every op, and the collector's scans of them
-    # cost more than the arithmetic. Only ops that must remember a constant make a closure.
+    # --- the primitive ops: each a table entry, its forward then its local derivative ---------
 
     @staticmethod
-    def add_local(out: Any, a: Any, b: Any) -> tuple[Any, ...]:
-        # d(a+b)/da = 1, d(a+b)/db = 1
+    def add_local(out: Any, a: Any, b: Any) -> Derivatives:
+        """d(a+b)/da = 1, d(a+b)/db = 1"""
         return 1.0, 1.0
 
-    def __add__(self, other: Operand) -> Value:
-        other = _lift(other, "+")
-        return _make(self.data + other.data, (self, other), "+", Value.add_local)
+    __add__ = binary_op(Op("add", 2, operator.add, add_local, "+", "{0} + {1}", doc="a + b"))
 
     @staticmethod
-    def mul_local(out: Any, a: Any, b: Any) -> tuple[Any, ...]:
-        # d(a*b)/da = b, d(a*b)/db = a
+    def mul_local(out: Any, a: Any, b: Any) -> Derivatives:
+        """d(a*b)/da = b, d(a*b)/db = a"""
         return b, a
 
-    def __mul__(self, other: Operand) -> Value:
-        other = _lift(other, "*")
-        return _make(self.data * other.data, (self, other), "*", Value.mul_local)
+    __mul__ = binary_op(Op("mul", 2, operator.mul, mul_local, "*", "{0} * {1}", doc="a * b"))
 
     @staticmethod
-    def neg_local(out: Any, a: Any) -> tuple[Any, ...]:
-        # d(-a)/da = -1
+    def neg_local(out: Any, a: Any) -> Derivatives:
+        """d(-a)/da = -1"""
         return (-1.0,)
 
-    def __neg__(self) -> Value:
-        return _make(-self.data, (self,), "neg", Value.neg_local)
-
-    def __pow__(self, exponent: Operand) -> Value:
-        if isinstance(exponent, Value):
-            return _pow_values(self, exponent)
-        k = _checked_float(exponent, "Value ** ...")
-        x = self.data
-        _check_power(x, k)
-
-        def pow_local(out: Any, x: Any) -> tuple[Any, ...]:
-            # d(x**k)/dx = k * x**(k-1); at x = 0 with k < 1 the slope is infinite
-            if k == 0:
-                return (0.0,)
-            if k < 1 and _number(x) == 0:
-                raise ZeroDivisionError(f"**: the derivative of x ** {k!r} at x = 0 is infinite")
-            return (k * _power(x, k - 1),)
-
-        return _make(_power(x, k), (self,), f"**{_format_number(k)}", pow_local)
+    __neg__ = unary_op(Op("neg", 1, operator.neg, neg_local, "-", "-{0}", doc="-a"))
 
     @staticmethod
-    def relu_local(out: Any, x: Any) -> tuple[Any, ...]:
-        # d relu(x)/dx = 1 if x > 0 else 0 (a step: its own derivative is 0)
+    def relu_local(out: Any, x: Any) -> Derivatives:
+        """d relu(x)/dx = 1 if x > 0 else 0 (0 at the kink, as micrograd and PyTorch)"""
         return (1.0 if _number(x) > 0 else 0.0,)
 
-    def relu(self) -> Value:
-        """max(0, x); its slope at exactly 0 is taken as 0, as in micrograd and PyTorch."""
-        x = self.data
-        return _make(x if x > 0 else 0.0, (self,), "ReLU", Value.relu_local)
+    relu = unary_op(
+        Op("relu", 1, functools.partial(max, 0.0), relu_local, "ReLU", "max(0.0, {0})",
+           kinks=(0.0,), doc="max(0, x)")
+    )  # fmt: skip
 
     @staticmethod
-    def tanh_local(out: Any, x: Any) -> tuple[Any, ...]:
-        # d tanh(x)/dx = 1 - tanh(x)**2
+    def tanh_local(out: Any, x: Any) -> Derivatives:
+        """d tanh(x)/dx = 1 - tanh(x)**2"""
         return (1 - out * out,)
 
-    def tanh(self) -> Value:
-        """tanh(x); saturates to ±1.0 for large inputs instead of overflowing."""
-        return _make(math.tanh(self.data), (self,), "tanh", Value.tanh_local)
+    tanh = unary_op(Op("tanh", 1, math.tanh, tanh_local, doc="tanh(x)"))
 
     @staticmethod
-    def sigmoid_local(out: Any, x: Any) -> tuple[Any, ...]:
-        # d sigmoid(x)/dx = sigmoid(x) * (1 - sigmoid(x))
+    def sigmoid_local(out: Any, x: Any) -> Derivatives:
+        """d sigmoid(x)/dx = sigmoid(x) * (1 - sigmoid(x))"""
         return (out * (1 - out),)
 
-    def sigmoid(self) -> Value:
-        """1 / (1 + e**-x), computed so neither tail overflows: sigmoid(±1000) is 1.0 and 0.0."""
-        x = self.data
+    @staticmethod
+    def sigmoid_forward(x: float) -> float:
+        """1 / (1 + e**-x), computed so neither tail overflows: sigmoid(±1000) is 1.0 and 0.0"""
         if x >= 0:
-            s = 1.0 / (1.0 + math.exp(-x))
-        else:
-            e = math.exp(x)
-            s = e / (1.0 + e)
-        return _make(s, (self,), "sigmoid", Value.sigmoid_local)
+            return 1.0 / (1.0 + math.exp(-x))
+        e = math.exp(x)
+        return e / (1.0 + e)
+
+    sigmoid = unary_op(Op("sigmoid", 1, sigmoid_forward, sigmoid_local, doc="1 / (1 + e**-x)"))
 
     @staticmethod
-    def exp_local(out: Any, x: Any) -> tuple[Any, ...]:
-        # d e**x/dx = e**x
+    def exp_local(out: Any, x: Any) -> Derivatives:
+        """d e**x/dx = e**x"""
         return (out,)
 
-    def exp(self) -> Value:
-        """e**x; raises OverflowError naming the input when the result is too large for a float."""
-        x = self.data
-        try:
-            e = math.exp(x)
-        except OverflowError:
-            raise OverflowError(
-                f"exp() of {x!r}: the result is too large for a float (the limit is about 709.78)"
-            ) from None
-        return _make(e, (self,), "exp", Value.exp_local)
+    exp = unary_op(Op("exp", 1, math.exp, exp_local, doc="e**x"))
 
     @staticmethod
-    def log_local(out: Any, x: Any) -> tuple[Any, ...]:
-        # d log(x)/dx = 1/x
+    def log_local(out: Any, x: Any) -> Derivatives:
+        """d log(x)/dx = 1/x"""
         return (1 / x,)
 
-    def log(self) -> Value:
-        """Natural logarithm; refuses zero and negative numbers instead of returning nan or -inf."""
-        x = self.data
-        if x <= 0:
-            raise ValueError(f"log() of {x!r}: the logarithm is defined for positive numbers only")
-        return _make(math.log(x), (self,), "log", Value.log_local)
+    log = unary_op(
+        Op("log", 1, math.log, log_local,
+           domain=POSITIVE.because("the logarithm is defined for positive numbers only"),
+           doc="the natural logarithm, for x > 0")
+    )  # fmt: skip
 
-    # --- derived operations: one line each, built from the primitives ------------------------
+    @staticmethod
+    def sin_local(out: Any, x: Any) -> Derivatives:
+        """d sin(x)/dx = cos(x)"""
+        return (cos(x),)
+
+    sin = unary_op(Op("sin", 1, math.sin, sin_local, doc="sin(x)"))
+
+    @staticmethod
+    def cos_local(out: Any, x: Any) -> Derivatives:
+        """d cos(x)/dx = -sin(x)"""
+        return (-sin(x),)
+
+    cos = unary_op(Op("cos", 1, math.cos, cos_local, doc="cos(x)"))
+
+    @staticmethod
+    def sqrt_local(out: Any, x: Any) -> Derivatives:
+        """d sqrt(x)/dx = 1 / (2 sqrt(x)), infinite at x = 0"""
+        return (0.5 / out,)
+
+    sqrt = unary_op(
+        Op("sqrt", 1, math.sqrt, sqrt_local, "√",
+           domain=NON_NEGATIVE.because("the square root is defined for numbers >= 0 only"),
+           doc="the square root, for x >= 0")
+    )  # fmt: skip
+
+    @staticmethod
+    def abs_local(out: Any, x: Any) -> Derivatives:
+        """d|x|/dx = 1 if x > 0, -1 if x < 0, and 0 at the kink x = 0 (as PyTorch)"""
+        return (1.0 if _number(x) > 0 else -1.0 if _number(x) < 0 else 0.0,)
+
+    abs = unary_op(Op("abs", 1, math.fabs, abs_local, "|x|", "abs({0})", kinks=(0.0,), doc="|x|"))
+    __abs__ = abs
+
+    @staticmethod
+    def pow_forward(x: float, k: float) -> float:
+        """x ** k, refusing 0 ** -1 and (-8) ** 0.5, which have no real value"""
+        return float(_power(x, k))
+
+    @staticmethod
+    def pow_local(out: Any, x: Any, k: float) -> Derivatives:
+        """d(x**k)/dx = k * x**(k-1), for a constant k"""
+        return (0.0,) if k == 0 else (k * _power(x, k - 1),)
+
+    # NB: x ** k keeps k as a constant, not an operand; a Value exponent makes a pow_value node.
+    register(Op("pow", 1, pow_forward, pow_local, "**", constants=1,
+                doc="x ** k for a constant k"))  # fmt: skip
+
+    @staticmethod
+    def pow_value_local(out: Any, a: Any, b: Any) -> Derivatives:
+        """d(a**b)/da = b * a**(b-1), d(a**b)/db = a**b * log(a) (nan where a < 0, as PyTorch)"""
+        return b * _power(a, b - 1), _exponent_slope(out, a)
+
+    register(Op("pow_value", 2, pow_forward, pow_value_local, "**", doc="a ** b for two Values"))
+
+    # --- derived operations: one line each, built from the primitives --------------------------
 
     def __radd__(self, other: Operand) -> Value:
         return self + other  # other + self
@@ -341,138 +208,302 @@ class Value:
     def __rtruediv__(self, other: Operand) -> Value:
         return _reciprocal(self, other) * other  # other / self
 
+    def __pow__(self, exponent: Operand) -> Value:
+        if isinstance(exponent, Value):
+            return _compute(optable.op_named("pow_value"), (self, exponent))
+        return _compute(
+            optable.op_named("pow"), (self,), (checked_float(exponent, "Value ** ..."),)
+        )
+
     def __rpow__(self, base: Operand) -> Value:
         return _lift(base, "**") ** self  # base ** self
+
+    def __pos__(self) -> Value:
+        return self  # +x is x itself, as for floats
+
+    # --- a Value acts like the number it holds, where that is safe ----------------------------
+
+    @property
+    def data(self) -> float:
+        """The number this node holds. Changing it after a node was made from it is detected."""
+        return _read(self, ".data")
+
+    @data.setter
+    def data(self, number: float) -> None:
+        self._data = checked_float(number, "Value.data =")
+        stamp = next(_clock)
+        self._stamp = -stamp if self._prev else stamp  # a made node no longer matches its parents
+
+    def __float__(self) -> float:
+        return _read(self, "float()")
+
+    def item(self) -> float:
+        """The data as a float, as PyTorch's ``tensor.item()``."""
+        return _read(self, ".item()")
+
+    def __format__(self, spec: str) -> str:
+        return format(_read(self, "format()"), spec) if spec else repr(self)
+
+    def __round__(self, digits: int | None = None) -> float:
+        return round(_read(self, "round()"), digits)
+
+    def __lt__(self, other: Operand) -> bool:
+        return _read(self, "<") < _number_of(other, "<")
+
+    def __le__(self, other: Operand) -> bool:
+        return _read(self, "<=") <= _number_of(other, "<=")
+
+    def __gt__(self, other: Operand) -> bool:
+        return _read(self, ">") > _number_of(other, ">")
+
+    def __ge__(self, other: Operand) -> bool:
+        return _read(self, ">=") >= _number_of(other, ">=")
+
+    __hash__ = object.__hash__  # identity: graphs are sets and dicts of nodes
+
+    # --- what a debugger and a picture want to see -------------------------------------------
+
+    def __repr__(self) -> str:
+        extra = (f", op={self.op!r}" if self._prev else "") + (
+            f", label={self.label!r}" if self.label else ""
+        )
+        return f"Value(data={self._data!r}, grad={self.grad!r}{extra})"
+
+    @property
+    def parents(self) -> tuple[Value, ...]:
+        """The operands this value was computed from, in order (``a + a`` lists ``a`` twice)."""
+        return self._prev
+
+    @property
+    def op(self) -> str:
+        """The name of the op (its table entry) that made this value; empty for a leaf."""
+        return self._op.name
+
+    @property
+    def op_entry(self) -> Op:
+        """The op table's entry for the op that made this value."""
+        return self._op
+
+    @property
+    def constants(self) -> tuple[float, ...]:
+        """The constants the op keeps besides its parents (the k of ``x ** k``)."""
+        return self._consts
+
+    def local_grads(self) -> tuple[float, ...]:
+        """d(self)/d(parent) for each parent, evaluated at the current data."""
+        return tuple(self._op.local(self._data, *map(_data_of, self._prev), *self._consts))
+
+    def detach(self) -> Value:
+        """A new leaf with the same data and label, cut off from this graph."""
+        return Value(self._data, self.label)
+
+    @classmethod
+    def from_op(
+        cls, data: float, parents: Sequence[Value], op: str, local: Callable[..., Derivatives]
+    ) -> Value:
+        """A node of a one-off op: ``local(out, *operands)`` gives one derivative per operand.
+
+        For ops used more than once, ``ops.custom_op`` declares a table entry instead (it then
+        works in the compiler too). Names of built-in ops are refused, as there.
+        """
+        from micrograd_like.optable import custom_entry
+
+        entry = custom_entry(op, len(parents), None, local)
+        operands = tuple(parents)
+        if not all(isinstance(p, Value) for p in operands):
+            raise TypeError(f"{op}: every parent must be a Value, got {list(operands)!r}")
+        value = checked_float(data, f"{op}: from_op data")
+        if recording.get().build_graph:
+            check_derivatives(entry, value, [p._data for p in operands])
+        return _node(value, operands, entry)
 
     # --- backpropagation ----------------------------------------------------------------------
 
     def backward(self, seed: float = 1.0) -> None:
-        """Fill in d(self)/d(node) for every node: leaves accumulate, intermediates start at 0."""
-        seed = _checked_float(seed, "backward(seed)")
-        hooks = _recording.get().step_hooks
-        if hooks:
-            for step in backward_steps(self, seed):
-                for hook in hooks:
-                    hook(step)
-            return
-        order = topological_order(self)
-        _start_fresh(order, self, seed)
-        for node in reversed(order):  # every node comes after all the nodes that consume it
-            parents = node._prev
-            if not parents:
-                continue
-            upstream = node.grad
-            # local[i] = d(node)/d(parents[i]), from the op's *_local function
-            local = node._local(node.data, *map(_data_of, parents))
-            for parent, derivative in zip(parents, local, strict=True):
-                parent.grad += derivative * upstream  # the chain rule
+        """Fill in d(self)/d(node) for every node: leaves accumulate, intermediates start fresh."""
+        seed = checked_float(seed, "backward(seed)")
+        gradients = backpropagate(self, seed)
+        with _writing_grads:  # backward() in two threads: each call's sums land whole
+            for node, gradient in gradients.items():
+                if node._prev:
+                    node.grad = gradient
+                else:
+                    node.grad += gradient
+
+    def _apply(self, op: Op, others: tuple[object, ...]) -> Value:
+        return _compute(op, (self, *(_lift(x, op.name) for x in others)))
 
 
-def _make(data: float, parents: tuple[Value, ...], op: str, local: LocalDerivative) -> Value:
-    """Create an op's result node without re-validating data the op computed itself."""
+# --- how an op becomes a node ----------------------------------------------------------------
+
+
+def apply_op(op: Op, operands: Sequence[object]) -> Value:
+    """``op`` on Values or numbers (numbers become constant leaves); checks the operand count."""
+    if op.arity != optable.VARIADIC and len(operands) != op.arity:
+        raise TypeError(f"{op.name} takes {op.arity} operand(s), got {len(operands)}: {operands!r}")
+    parents = tuple(_lift(x, op.name, f"{op.name}: operand {i}") for i, x in enumerate(operands))
+    return _compute(op, parents)
+
+
+def _compute(op: Op, parents: tuple[Value, ...], consts: tuple[float, ...] = ()) -> Value:
+    """Run the op's forward on its parents' data and record the node."""
+    data = evaluate(op, [p._data for p in parents], consts)
+    return _node(data, parents, op, consts, check=not op.builtin)
+
+
+def evaluate(op: Op, numbers: Sequence[float], consts: Sequence[float] = ()) -> float:
+    """The op's forward on plain numbers, within its domain; errors name the op and the numbers."""
+    if op.domain is not optable.REAL and numbers[0] not in op.domain:
+        raise ValueError(f"{op.name}() of {numbers[0]!r}: {op.domain.says}")
+    try:
+        data = op.forward(*numbers, *consts)
+    except OverflowError as error:
+        if getattr(error, "names_the_op", False):
+            raise
+        raise OverflowError(
+            f"{op.name}() of {_show(numbers, consts)}: the result is too large for a float"
+        ) from None
+    return data if op.builtin else checked_result(op, data, numbers)
+
+
+def _node(
+    data: float,
+    parents: tuple[Value, ...],
+    op: Op,
+    consts: tuple[float, ...] = (),
+    check: bool = False,
+) -> Value:
+    """A new node holding ``data``; outside no_grad() it records its parents and op."""
     out: Value = _new_value(Value)
-    out.data = data
-    out.grad = 0.0
-    out.label = ""
-    recording = _recording.get()
-    if recording is _NORMAL:
-        out._prev, out._op, out._local = parents, op, local
-        return out
-    if recording is _NO_GRAPH:
-        out._prev, out._op, out._local = (), "", leaf_local
-        return out
-    if recording.build_graph:
-        out._prev, out._op, out._local = parents, op, local
+    out._data, out.grad, out.label = data, 0.0, ""
+    now = recording.get()
+    if now.build_graph:
+        out._prev, out._op, out._consts, out._stamp = parents, op, consts, next(_clock)
+        if check:
+            check_derivatives(op, data, [p._data for p in parents], consts)
     else:
-        out._prev, out._op, out._local = (), "", leaf_local
-    for hook in recording.node_hooks:
+        out._prev, out._op, out._consts, out._stamp = (), LEAF, (), 0
+    for hook in now.node_hooks:
         hook(out)
     return out
 
 
-def _format_number(k: float) -> str:
-    return str(int(k)) if _is_integer(k) and abs(k) < 1e15 else repr(k)
+_new_value = object.__new__
+_data_of = operator.attrgetter("_data")
+# Every write of data and every new node takes the next tick: a node whose parent's data was
+# written after the node was made (a larger tick) holds a stale number. PyTorch's version
+# counters serve the same purpose.
+_clock = itertools.count(1)
 
 
-def _check_power(x: float, k: float) -> None:
-    """Refuse powers with no real value, naming both numbers."""
-    if x == 0 and k < 0:
-        raise ZeroDivisionError(f"**: {x!r} ** {k!r} divides by zero")
-    if x < 0 and not _is_integer(k):
-        raise ValueError(
-            f"**: {x!r} ** {k!r} is not a real number (a negative base needs an integer exponent)"
-        )
+def leaf_local(out: Any) -> Derivatives:
+    """A leaf has no operands, so no local derivatives."""
+    return ()
 
 
-def _power(x: Any, k: Any) -> Any:
-    """x ** k for numbers or Values; a float result too large for a float raises, naming both."""
-    if isinstance(x, Value) or isinstance(k, Value):
-        return x**k
+LEAF = Op("", 0, float, leaf_local, doc="a leaf: data given, not computed")
+
+
+# --- the chain rule, written once ------------------------------------------------------------
+
+
+def backpropagate(
+    root: Value, seed: Any = 1.0, *, create_graph: bool = False, watchers: Sequence[Any] = ()
+) -> dict[Value, Any]:
+    """d(root)/d(node) for every node, in a buffer of this call's own; no ``.grad`` changes.
+
+    backward(), backward_steps() and grad() are views of this one loop. With ``create_graph``
+    the derivatives are Values, so the result can be differentiated again.
+    """
+    order = topological_order(root)
+    watchers = (*watchers, *recording.get().step_hooks)
+    gradients: dict[Value, Any] = dict.fromkeys(order, _NO_GRADIENT if create_graph else 0.0)
+    gradients[root] = seed
+    for node in reversed(order):  # every node comes after all the nodes that consume it
+        parents = node._prev
+        if not parents:
+            continue
+        _check_fresh(node)
+        upstream = gradients[node]
+        # local[i] = d(node)/d(parents[i]), from the op's <name>_local function
+        try:
+            if create_graph:
+                local = node._op.local(node, *parents, *node._consts)
+            else:
+                local = node._op.local(node._data, *map(_data_of, parents), *node._consts)
+        except ArithmeticError as error:
+            raise _local_failed(node, error) from error
+        if not node._op.builtin and len(local) != len(parents):
+            raise _wrong_count(node, local)
+        for index, (parent, derivative) in enumerate(zip(parents, local, strict=True)):
+            before = gradients[parent]
+            gradients[parent] = before + derivative * upstream  # the chain rule
+            if watchers:
+                _tell(watchers, BackwardStep.of(node, index, upstream, derivative, before,
+                                                gradients[parent]))  # fmt: skip
+    return gradients
+
+
+def _local_failed(node: Value, error: ArithmeticError) -> ArithmeticError:
+    """The same kind of error, saying which op's derivative failed and at which operands."""
+    operands = ", ".join(repr(x) for x in (*map(_data_of, node._prev), *node._consts))
+    message = f"{node.op}: its derivative at ({operands}) is not a finite number: {error}"
     try:
-        return float(x**k)
-    except OverflowError:
-        raise OverflowError(f"**: {x!r} ** {k!r} is too large for a float") from None
+        return type(error)(message)
+    except TypeError:  # an error type whose constructor wants more than a message
+        return error
 
 
-def _number(x: Any) -> float:
-    """The float inside a Value, or the number itself."""
-    return float(x.data) if isinstance(x, Value) else float(x)
+def _wrong_count(node: Value, local: Any) -> ValueError:
+    name = getattr(node._op.local, "__name__", "its local derivative")
+    return ValueError(
+        f"{node.op}: {name} gave {len(local)} derivative(s) for {len(node._prev)} operand(s) at "
+        f"{tuple(map(_data_of, node._prev))!r}; a local derivative gives one per operand"
+    )
 
 
-def _negated(other: object, op: str) -> Operand:
-    """-other, staying a plain number when it is one (so ``x - 1`` makes no extra node)."""
-    return -other if isinstance(other, Value) else -_checked_float(other, f"Value {op} ...")
+class _NoGradient:
+    """The gradient of a node nothing has flowed into yet: adding to it gives the addend."""
+
+    def __add__(self, other: Any) -> Any:
+        return other
 
 
-@overload
-def _reciprocal(denominator: Value, numerator: object) -> Value: ...
-@overload
-def _reciprocal(denominator: object, numerator: object) -> Operand: ...
-def _reciprocal(denominator: object, numerator: object) -> Operand:
-    """denominator ** -1, refusing zero with a message that shows the whole division."""
-    if isinstance(denominator, Value):
-        if denominator.data == 0:
-            raise ZeroDivisionError(f"/: division by zero ({numerator!r} / {denominator!r})")
-        return denominator**-1
-    number = _checked_float(denominator, "Value / ...")
-    if number == 0:
-        raise ZeroDivisionError(f"/: division by zero ({numerator!r} / {denominator!r})")
-    return number**-1
+_NO_GRADIENT = _NoGradient()
+_writing_grads = threading.Lock()
 
 
-def _pow_values(base: Value, exponent: Value) -> Value:
-    """base ** exponent where both are Values, so both get gradients."""
-    a, b = base.data, exponent.data
-    _check_power(a, b)
+def _check_fresh(node: Value) -> None:
+    """Refuse to backpropagate through a node whose operands' data changed after it was made."""
+    stamp = node._stamp
+    for index, parent in enumerate(node._prev):
+        if parent._stamp > stamp:
+            raise StaleGraphError(node, index)
 
-    def pow_local(out: Any, a: Any, b: Any) -> tuple[Any, ...]:
-        # d(a**b)/da = b * a**(b-1), d(a**b)/db = a**b * log(a)
-        a_number, b_number = _number(a), _number(b)
-        if a_number > 0:
-            d_exponent = out * _log(a)
-        elif a_number == 0 and b_number > 0:
-            d_exponent = 0.0  # 0**b is 0 for every b > 0, so it does not change with b
+
+class StaleGraphError(RuntimeError):
+    """A Value's data was changed after a node was computed from it: its gradient would be wrong."""
+
+    def __init__(self, node: Value, index: int) -> None:
+        parent = node._prev[index]
+        if node._stamp < 0:
+            what = f"the data of {node!r} itself was changed after the {node.op} op computed it"
         else:
-            raise ValueError(
-                f"**: d(a**b)/db needs log(a), which is undefined at a = {a_number!r}: with a "
-                "Value exponent, a**b is differentiable only where a > 0 (if the exponent is "
-                "really a constant, pass it as a plain number)"
+            what = (
+                f"operand {index} of the {node.op} node, {parent!r}, had its data changed after "
+                "the node was computed from it"
             )
-        if a_number == 0 and b_number < 1:
-            raise ZeroDivisionError(
-                f"**: the derivative of a ** b at a = 0 with b = {b_number!r} is infinite"
-            )
-        return b * _power(a, b - 1), d_exponent
+        super().__init__(
+            f"backward through {node.op}: {what}, so the graph mixes two points and its gradients "
+            "would be wrong. Change data only between steps, then build the graph again"
+        )
+        self.node = node
+        self.operand = index
 
-    return _make(_power(a, b), (base, exponent), "**", pow_local)
 
-
-def _start_fresh(order: list[Value], root: Value, seed: float) -> None:
-    """Zero every intermediate gradient (leaves keep accumulating) and seed the root."""
-    for node in order:
-        if node._prev:
-            node.grad = 0.0
-    root.grad += seed
+def _tell(watchers: Sequence[Any], step: BackwardStep) -> None:
+    for watcher in watchers:
+        watcher(step)
 
 
 def topological_order(root: Value) -> list[Value]:
@@ -495,7 +526,11 @@ def topological_order(root: Value) -> list[Value]:
 
 @dataclass(frozen=True)
 class BackwardStep:
-    """One edge of backpropagation: how much of ``node``'s gradient flowed into ``parent``."""
+    """One edge of backpropagation: how much of ``node``'s gradient flowed into ``parent``.
+
+    ``grad_before`` and ``grad_after`` are the parent's gradient within this pass (leaves start
+    at 0 here, whatever their ``.grad`` holds from earlier calls).
+    """
 
     node: Value
     op: str
@@ -507,29 +542,81 @@ class BackwardStep:
     grad_before: float
     grad_after: float
 
+    @classmethod
+    def of(
+        cls, node: Value, index: int, upstream: Any, local: Any, before: Any, after: Any
+    ) -> BackwardStep:
+        """The record of one edge, in plain numbers even when the pass builds a graph."""
+        up, slope = _number(upstream), _number(local)
+        start = 0.0 if before is _NO_GRADIENT else _number(before)
+        return cls(node, node.op, node._prev[index], index, up, slope, slope * up, start,
+                   _number(after))  # fmt: skip
+
 
 def backward_steps(root: Value, seed: float = 1.0) -> Iterator[BackwardStep]:
-    """backward(), one edge at a time: run it to the end and the gradients equal backward()'s."""
-    order = topological_order(root)
-    _start_fresh(order, root, seed)
-    for node in reversed(order):
-        if not node._prev:
-            continue
-        upstream = node.grad
-        for index, (parent, local) in enumerate(zip(node._prev, node.local_grads(), strict=True)):
-            before = parent.grad
-            parent.grad += local * upstream
-            yield BackwardStep(
-                node=node,
-                op=node._op,
-                parent=parent,
-                parent_index=index,
-                upstream=upstream,
-                local=local,
-                contribution=local * upstream,
-                grad_before=before,
-                grad_after=parent.grad,
-            )
+    """backward(), one edge at a time, as records; it changes no ``.grad`` (a view, not a pass)."""
+    seed = checked_float(seed, "backward_steps(seed)")
+    steps: list[BackwardStep] = []
+    backpropagate(root, seed, watchers=(steps.append,))
+    return iter(steps)
+
+
+def grad(output: Value, inputs: Iterable[Value], *, create_graph: bool = False) -> list[Value]:
+    """d(output)/d(input) for each input, leaving every ``.grad`` untouched.
+
+    With ``create_graph=True`` the results are Values wired into a graph of their own, so they can
+    be differentiated again (second derivatives, Hessian-vector products, Newton steps).
+    """
+    wanted = list(inputs)
+    if not isinstance(output, Value) or not all(isinstance(x, Value) for x in wanted):
+        raise TypeError(f"grad: output and inputs must be Values, got {output!r} and {wanted!r}")
+    with recording_changed(build_graph=create_graph):
+        seed = Value(1.0) if create_graph else 1.0
+        gradients = backpropagate(output, seed, create_graph=create_graph)
+    return [_as_value(gradients.get(x, 0.0)) for x in wanted]
+
+
+def _as_value(gradient: Any) -> Value:
+    """A gradient as a Value: the graph itself when there is one, otherwise a new leaf."""
+    if isinstance(gradient, Value):
+        return gradient
+    return Value(0.0 if gradient is _NO_GRADIENT else gradient)
+
+
+# --- n-ary ops: a neuron's weighted sum and a long sum, one node each -----------------------
+
+
+def linear_local(out: Any, *operands: Any) -> Derivatives:
+    """d/dw_i = x_i, d/dx_i = w_i, d/dbias = 1; operands are w_1..w_n, x_1..x_n, bias"""
+    n = (len(operands) - 1) // 2
+    return (*operands[n : 2 * n], *operands[:n], 1.0)
+
+
+def linear_const_local(out: Any, *operands: Any) -> Derivatives:
+    """d/dw_i = x_i, d/dbias = 1; operands are w_1..w_n, bias, then the constant inputs x_i"""
+    n = (len(operands) - 1) // 2
+    return (*operands[n + 1 :], 1.0)
+
+
+def _weighted_sum(*numbers: float) -> float:
+    """bias + w_1*x_1 + ... + w_n*x_n over w_1..w_n, x_1..x_n, bias, summed in micrograd's order."""
+    n = (len(numbers) - 1) // 2
+    total = numbers[-1]
+    for w, x in zip(numbers[:n], numbers[n : 2 * n], strict=True):
+        total += w * x
+    return total
+
+
+def _weighted_sum_const(*numbers: float) -> float:
+    """The same sum over w_1..w_n, bias, x_1..x_n (the layout of linear_const)."""
+    n = (len(numbers) - 1) // 2
+    return _weighted_sum(*numbers[:n], *numbers[n + 1 :], numbers[n])
+
+
+register(Op("linear", optable.VARIADIC, _weighted_sum, linear_local, "linear",
+            doc="bias + sum(w_i * x_i): a neuron's weighted sum as one node"))  # fmt: skip
+register(Op("linear_const", optable.VARIADIC, _weighted_sum_const, linear_const_local, "linear",
+            doc="linear() whose inputs are constants (a first layer)"))  # fmt: skip
 
 
 def linear(weights: Sequence[Value], inputs: Sequence[Operand], bias: Value) -> Value:
@@ -542,124 +629,144 @@ def linear(weights: Sequence[Value], inputs: Sequence[Operand], bias: Value) -> 
         raise ValueError(
             f"linear: {len(weights)} weights but {len(inputs)} inputs; they must match"
         )
-    if not _recording.get().build_graph:  # evaluation: only the number is wanted
-        return _make(_weighted_sum(weights, inputs, bias), (), "linear", linear_local)
-    if all(not isinstance(x, Value) for x in inputs):
-        return _linear_of_numbers(
-            weights, [_checked_float(x, "linear input") for x in inputs], bias
-        )
-    values = [x if type(x) is Value else _lift(x, "linear") for x in inputs]
-    return _linear_of_values(weights, values, bias)
+    if any(isinstance(x, Value) for x in inputs):
+        xs = tuple(_lift(x, "linear") for x in inputs)
+        return _compute(optable.op_named("linear"), (*weights, *xs, bias))
+    constants = tuple(checked_float(x, "linear input") for x in inputs)
+    return _compute(optable.op_named("linear_const"), (*weights, bias), constants)
 
 
-def _weighted_sum(weights: Sequence[Value], inputs: Sequence[Operand], bias: Value) -> float:
-    """bias + sum(w*x) on floats, in the same order as the graph-building paths."""
-    total = bias.data
-    for w, x in zip(weights, inputs, strict=True):
-        if type(x) is not float:
-            x = x.data if isinstance(x, Value) else _checked_float(x, "linear input")
-        total += w.data * x
-    return total
-
-
-def _linear_of_numbers(weights: Sequence[Value], xs: Sequence[float], bias: Value) -> Value:
-    """linear() whose inputs are constants (a first layer): only weights and bias are parents."""
-    total = bias.data
-    for w, x in zip(weights, xs, strict=True):
-        total += w.data * x
-    constants = tuple(xs)
-
-    def linear_local(out: Any, *operands: Any) -> tuple[Any, ...]:
-        # operands are w_1..w_n, bias: d/dw_i = x_i (a constant), d/dbias = 1
-        return (*constants, 1.0)
-
-    return _make(total, (*weights, bias), "linear", linear_local)
-
-
-def linear_local(out: Any, *operands: Any) -> tuple[Any, ...]:
-    """Local derivatives of linear() when its inputs are Values."""
-    # operands are w_1..w_n, x_1..x_n, bias: d/dw_i = x_i, d/dx_i = w_i, d/dbias = 1
-    n = (len(operands) - 1) // 2
-    return (*operands[n : 2 * n], *operands[:n], 1.0)
-
-
-def _linear_of_values(weights: Sequence[Value], xs: Sequence[Value], bias: Value) -> Value:
-    """linear() whose inputs are Values too: they get gradients as well."""
-    total = bias.data
-    for w, x in zip(weights, xs, strict=True):
-        total += w.data * x.data
-    return _make(total, (*weights, *xs, bias), "linear", linear_local)
-
-
-def sum_local(out: Any, *terms: Any) -> tuple[Any, ...]:
-    """Local derivatives of sum_of()."""
-    # d(sum)/d(term) = 1 for every term
+def sum_local(out: Any, *terms: Any) -> Derivatives:
+    """d(sum)/d(term) = 1 for every term"""
     return (1.0,) * len(terms)
 
 
-def sum_of(values: Iterable[Operand]) -> Value:
-    """The sum of many values as one node; adds left to right, like Python's sum()."""
-    terms = tuple(_lift(v, "sum") for v in values)
+def _sum_left_to_right(*terms: float) -> float:
+    """0.0 + t_1 + t_2 + ...: plain left-to-right float addition, on every Python version."""
     total = 0.0
     for term in terms:
-        total += term.data
-    return _make(total, terms, "sum", sum_local)
+        total += term
+    return total
 
 
-def grad(output: Value, inputs: Sequence[Value], *, create_graph: bool = False) -> list[Value]:
-    """d(output)/d(input) for each input, leaving every ``.grad`` untouched.
+register(Op("sum", optable.VARIADIC, _sum_left_to_right, sum_local, "Σ",
+            doc="t_1 + t_2 + ... as one node"))  # fmt: skip
 
-    With ``create_graph=True`` the results are Values wired into a graph of their own, so they can
-    be differentiated again (second derivatives, Hessian-vector products, Newton steps).
+
+def sum_of(values: Iterable[Operand]) -> Value:
+    """The sum of many values as one node, added left to right from 0.0 in plain float arithmetic.
+
+    Python 3.12's ``sum()`` of floats compensates rounding; this sum never does, so the number is
+    the same on every Python and equals ``((0.0 + t1) + t2) + ...``.
     """
-    if not isinstance(output, Value) or not all(isinstance(x, Value) for x in inputs):
-        raise TypeError(
-            f"grad: output and inputs must be Values, got {output!r} and {list(inputs)!r}"
+    return _compute(optable.op_named("sum"), tuple(_lift(v, "sum") for v in values))
+
+
+# --- number helpers that locals use: the same formula works on numbers and on Values --------
+
+
+def sin(x: Any) -> Any:
+    """sin of a number or a Value."""
+    return x.sin() if isinstance(x, Value) else math.sin(x)
+
+
+def cos(x: Any) -> Any:
+    """cos of a number or a Value."""
+    return x.cos() if isinstance(x, Value) else math.cos(x)
+
+
+def _power(x: Any, k: Any) -> Any:
+    """x ** k for numbers or Values, refusing what has no real value and naming both numbers."""
+    if isinstance(x, Value) or isinstance(k, Value):
+        return x**k
+    if x == 0 and k < 0:
+        raise ZeroDivisionError(f"**: {x!r} ** {k!r} divides by zero")
+    if x < 0 and not float(k).is_integer():
+        raise ValueError(
+            f"**: {x!r} ** {k!r} is not a real number (a negative base needs an integer exponent)"
         )
-    hooks = _recording.get().step_hooks
-    order = topological_order(output)
-    gradients: dict[Value, Any] = {output: Value(1.0) if create_graph else 1.0}
-    with _recording_changed(build_graph=create_graph):
-        for node in reversed(order):
-            upstream = gradients.get(node)
-            if upstream is None or not node._prev:
-                continue
-            operands = node._prev if create_graph else tuple(map(_data_of, node._prev))
-            out = node if create_graph else node.data
-            local = node._local(out, *operands)
-            for index, (parent, derivative) in enumerate(zip(node._prev, local, strict=True)):
-                contribution = derivative * upstream
-                known = gradients.get(parent)
-                gradients[parent] = contribution if known is None else known + contribution
-                if hooks:  # anomaly mode and other watchers see grad() as they see backward()
-                    step = _grad_step(node, index, upstream, derivative, known, gradients[parent])
-                    for hook in hooks:
-                        hook(step)
-    return [_as_value(gradients.get(x, 0.0), create_graph) for x in inputs]
+    try:
+        return float(x**k)
+    except OverflowError:
+        error = OverflowError(f"**: {x!r} ** {k!r} is too large for a float")
+        error.names_the_op = True  # type: ignore[attr-defined]
+        raise error from None
 
 
-def _grad_step(
-    node: Value, index: int, upstream: Any, derivative: Any, known: Any, updated: Any
-) -> BackwardStep:
-    """The record of one edge of grad(), as backward_steps() would give it, in plain numbers."""
-    return BackwardStep(
-        node=node,
-        op=node._op,
-        parent=node._prev[index],
-        parent_index=index,
-        upstream=_number(upstream),
-        local=_number(derivative),
-        contribution=_number(derivative) * _number(upstream),
-        grad_before=0.0 if known is None else _number(known),
-        grad_after=_number(updated),
-    )
+def _exponent_slope(out: Any, a: Any) -> Any:
+    """d(a**b)/db = a**b * log(a): 0 where a = 0 (0**b does not move), nan where a < 0."""
+    base = _number(a)
+    if base > 0:
+        return out * (a.log() if isinstance(a, Value) else math.log(a))
+    return 0.0 if base == 0 else math.nan
 
 
-def _as_value(gradient: Any, create_graph: bool) -> Value:
-    """A gradient as a Value: the graph itself when asked for, otherwise a plain leaf."""
-    if isinstance(gradient, Value) and create_graph:
-        return gradient
-    leaf: Value = _new_value(Value)
-    leaf.data, leaf.grad, leaf.label = _number(gradient), 0.0, ""
-    leaf._prev, leaf._op, leaf._local = (), "", leaf_local
-    return leaf
+def _number(x: Any) -> float:
+    """The float inside a Value, or the number itself."""
+    return float(x._data) if isinstance(x, Value) else float(x)
+
+
+def _number_of(other: object, how: str) -> float:
+    """The other side of a comparison as a float: a Value's data or a real number."""
+    if isinstance(other, Value):
+        return _read(other, how)
+    return checked_float(other, f"Value {how} ...")
+
+
+def _read(value: Value, how: str) -> float:
+    """A read of data from outside the engine: compile_fn's tracer sees it (a branch on data)."""
+    hook = data_read_hook.get()
+    if hook is not None:
+        hook(value, how)
+    return value._data
+
+
+def checked_number(data: object, where: str) -> float:
+    """A finite float from user data, or an error saying ``where`` and what is wrong."""
+    return checked_float(data, where)
+
+
+def _show(numbers: Sequence[float], consts: Sequence[float]) -> str:
+    shown = [*numbers, *consts]
+    return repr(shown[0]) if len(shown) == 1 else repr(tuple(shown))
+
+
+# --- checking what users pass in -------------------------------------------------------------
+
+
+def _lift(other: object, op: str, where: str = "") -> Value:
+    """A Value for an operand of ``op``: numbers become constant leaves, as in micrograd."""
+    if isinstance(other, Value):
+        return other
+    return Value(checked_float(other, where or f"Value {_SYMBOL_OF.get(op, op)} ..."))
+
+
+_SYMBOL_OF = {"add": "+", "mul": "*", "pow_value": "**", "pow": "**"}
+
+
+def _negated(other: object, op: str) -> Operand:
+    """-other, staying a plain number when it is one (so ``x - 1`` makes no extra node)."""
+    return -other if isinstance(other, Value) else -checked_float(other, f"Value {op} ...")
+
+
+@overload
+def _reciprocal(denominator: Value, numerator: object) -> Value: ...
+@overload
+def _reciprocal(denominator: object, numerator: object) -> Value | float: ...
+def _reciprocal(denominator: object, numerator: object) -> Value | float:
+    """denominator ** -1, refusing zero with a message that shows the whole division."""
+    if isinstance(denominator, Value):
+        if denominator._data == 0:
+            raise ZeroDivisionError(f"/: division by zero ({numerator!r} / {denominator!r})")
+        return denominator**-1
+    number = checked_float(denominator, "Value / ...")
+    if number == 0:
+        raise ZeroDivisionError(f"/: division by zero ({numerator!r} / {denominator!r})")
+    return float(_power(number, -1.0))
+
+
+# Part of the engine's API, kept in a module of their own so that this one opens with Value.
+from micrograd_like.recording import is_grad_enabled as is_grad_enabled  # noqa: E402
+from micrograd_like.recording import no_grad as no_grad  # noqa: E402
+from micrograd_like.recording import watch as watch  # noqa: E402
+from micrograd_like.recording import watch_data_reads as watch_data_reads  # noqa: E402

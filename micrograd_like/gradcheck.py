@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from micrograd_like.engine import Value, grad, topological_order
-from micrograd_like.ops import kink_points
 
 Function = Callable[[list[Value]], Value]
 Inputs = Sequence[float | Value]
@@ -219,7 +218,7 @@ def _kink_sides(root: Value) -> list[tuple[_Kink, bool]]:
     """Every operand of a kinked op in the graph, with the side of the kink it is on."""
     sides = []
     for index, node in enumerate(topological_order(root)):
-        for kink in kink_points(node.op):
+        for kink in node.op_entry.kinks:  # the op table says where each op has kinks
             for parent in node.parents:
                 sides.append((_Kink(node.op, index, parent.data, kink), parent.data > kink))
     return sides

@@ -27,9 +27,9 @@ except ImportError as error:  # hypothesis is a test dependency, not a runtime o
     ) from error
 
 from micrograd_like.engine import Value, grad, linear, sum_of
-from micrograd_like.ops import CustomOp
+from micrograd_like.optable import VARIADIC, Op, all_ops
 
-OpName = str | CustomOp
+OpName = str | Op
 
 # Guards that keep finite differences meaningful: bounded values and local slopes, a margin
 # around domain edges and kinks, and a bound on how strongly any node depends on any input.
@@ -39,11 +39,6 @@ MARGIN = 0.01
 SENSITIVITY_LIMIT = 1000.0
 EXPONENTS = (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
 _TRIES = 8
-
-BUILTIN_OPS: tuple[str, ...] = (
-    "add", "sub", "mul", "div", "pow", "pow_value", "neg",
-    "relu", "tanh", "sigmoid", "exp", "log", "linear", "sum",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -66,7 +61,7 @@ class _Spec:
     """How to apply, show and draw operands for one op."""
 
     name: str
-    kind: str  # unary | binary | pow | pow_value | linear | sum | custom
+    kind: str  # unary | binary | n-ary | pow | linear | sum
     apply: Callable[..., Value]
     arity: int = 1  # ignored by the variadic kinds linear and sum
     kinks: tuple[float, ...] = ()
@@ -85,33 +80,48 @@ def _linear(*operands: Value | float) -> Value:
     return linear([w for w in weights if isinstance(w, Value)], operands[n : 2 * n], bias)
 
 
-_BUILTIN: dict[str, _Spec] = {
-    spec.name: spec
-    for spec in (
-        _Spec("add", "binary", operator.add, 2),
-        _Spec("sub", "binary", operator.sub, 2),
-        _Spec("mul", "binary", operator.mul, 2),
-        _Spec("div", "binary", operator.truediv, 2),
-        _Spec("pow", "pow", operator.pow, 2),
-        _Spec("pow_value", "pow_value", operator.pow, 2),
-        _Spec("neg", "unary", operator.neg),
-        _Spec("relu", "unary", Value.relu, kinks=(0.0,)),
-        _Spec("tanh", "unary", Value.tanh),
-        _Spec("sigmoid", "unary", Value.sigmoid),
-        _Spec("exp", "unary", Value.exp),
-        _Spec("log", "unary", Value.log),
-        _Spec("linear", "linear", _linear),
-        _Spec("sum", "sum", _sum),
-    )
+# The n-ary ops have operand layouts of their own; linear() makes a linear_const node itself
+# when every input it is given is a constant, so one "linear" spec draws both.
+_VARIADIC_SPECS = {"linear": _Spec("linear", "linear", _linear), "sum": _Spec("sum", "sum", _sum)}
+_MADE_BY = {"linear_const": "linear"}
+# Operators Value derives from the primitives; drawn too, since learners write them most.
+_DERIVED = {
+    "sub": _Spec("sub", "binary", operator.sub, 2),
+    "div": _Spec("div", "binary", operator.truediv, 2),
 }
 _SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "pow_value": "**"}
 
 
+def _entry_spec(entry: Op) -> _Spec:
+    """What the op table says of an op, as the strategies use it."""
+    if entry.arity == VARIADIC:
+        return _VARIADIC_SPECS[_MADE_BY.get(entry.name, entry.name)]
+    if entry.constants:
+        return _Spec(entry.name, "pow", operator.pow, 2, entry.kinks)
+    kind = {1: "unary", 2: "binary"}.get(entry.arity, "n-ary")
+    return _Spec(entry.name, kind, entry, entry.arity, entry.kinks)
+
+
+def _builtin_specs() -> dict[str, _Spec]:
+    specs: dict[str, _Spec] = {}
+    for entry in all_ops():
+        if entry.builtin and entry.name not in _MADE_BY:
+            specs[entry.name] = _entry_spec(entry)
+            if entry.name in ("add", "mul"):  # a - b and a / b beside their primitives
+                derived = _DERIVED["sub" if entry.name == "add" else "div"]
+                specs[derived.name] = derived
+    return specs
+
+
+_BUILTIN = _builtin_specs()
+BUILTIN_OPS: tuple[str, ...] = tuple(_BUILTIN)
+
+
 def _spec(op: OpName) -> _Spec:
-    if isinstance(op, CustomOp):
-        if op.name in _BUILTIN:
-            raise ValueError(f"strategies: custom op {op.name!r} shadows a built-in op name")
-        return _Spec(op.name, "custom", op, op.arity, op.kinks)
+    if isinstance(op, Op):
+        if op.builtin:
+            return _BUILTIN[_MADE_BY.get(op.name, op.name)]
+        return _entry_spec(op)
     if op not in _BUILTIN:
         raise ValueError(f"strategies: unknown op {op!r}; known: {', '.join(BUILTIN_OPS)}")
     return _BUILTIN[op]
@@ -130,10 +140,10 @@ class Expression:
 
     @classmethod
     def from_steps(
-        cls, inputs: Sequence[float], steps: Sequence[Step], ops: Sequence[CustomOp] = ()
+        cls, inputs: Sequence[float], steps: Sequence[Step], ops: Sequence[Op] = ()
     ) -> Expression:
         """An expression written by hand (say, a shrunk failure kept as a regression test)."""
-        catalogue = {spec.name: spec for spec in (*_BUILTIN.values(), *map(_spec, ops))}
+        catalogue = {**_BUILTIN, **{spec.name: spec for spec in map(_spec, ops)}}
         unknown = sorted({step.op for step in steps} - catalogue.keys())
         if unknown:
             raise ValueError(f"Expression: unknown ops {unknown}; pass custom ops as ops=[...]")
@@ -243,10 +253,15 @@ def _evaluate(
 
 
 def _raw_operand(spec: _Spec, position: int, magnitude: float) -> st.SearchStrategy[float]:
+    """Numbers for one operand, inside the op's domain as its table entry states it."""
     if spec.kind == "pow" and position == 1:
         return st.sampled_from(EXPONENTS)
-    if spec.name == "log" or (spec.kind == "pow_value" and position == 0):
-        return st.floats(1 / SLOPE_LIMIT, magnitude)
+    if position == 0 and isinstance(spec.apply, Op):
+        within = spec.apply.domain
+        low, high = max(within.low, -magnitude), min(within.high, magnitude)
+        if low > -magnitude:  # keep finite differences away from the edge of the domain
+            low += 1 / SLOPE_LIMIT
+        return st.floats(low, high)
     return st.floats(-magnitude, magnitude)
 
 
@@ -283,7 +298,7 @@ def operands(op: OpName, *, magnitude: float = 4.0) -> st.SearchStrategy[tuple[f
 def domain(op: OpName, *, magnitude: float = 4.0) -> st.SearchStrategy[float]:
     """Numbers where the one-operand op ``op`` is defined, smooth and tame (``log``: x > 0.05)."""
     spec = _spec(op)
-    if spec.kind not in ("unary", "custom") or spec.arity != 1:
+    if spec.kind != "unary":
         raise ValueError(f"domain({spec.name!r}): the op takes several operands; use operands()")
     return operands(op, magnitude=magnitude).map(operator.itemgetter(0))
 

@@ -246,7 +246,7 @@ def _add_operation(
     op_class = "current_op" if style.marked_nodes.get(node) == "current" else None
     picture.node(
         op_name,
-        node.op,
+        node.op_entry.label(node.constants),
         shape="ellipse",
         margin="0.02",
         **_mark(op_class, style.id_prefix, op_name),
@@ -331,7 +331,7 @@ def backward_frames(
     max_nodes: int = 60,
     max_steps: int = 300,
 ) -> list[Frame]:
-    """Run backward from root one edge at a time and draw the graph after each edge.
+    """Draw backward from root one edge at a time, a picture after each edge; no .grad changes.
 
     Frame 0 shows the gradients once the root is seeded; frame k the gradients after step k, with
     the node whose gradient flows, its operand and the edge between them highlighted.
@@ -348,7 +348,7 @@ def backward_frames(
         )
     names, steps = named_steps(root, seed)
     positions = {node: k for k, node in enumerate(order)}
-    grads = _seeded_grads(root, steps)
+    grads = _seeded_grads(root, steps, seed)
     base = _Style(
         rankdir=_checked_rankdir(rankdir),
         grads=dict(grads),
@@ -372,10 +372,10 @@ def backward_frames(
     return frames
 
 
-def _seeded_grads(root: Value, steps: Sequence[BackwardStep]) -> dict[Value, float]:
+def _seeded_grads(root: Value, steps: Sequence[BackwardStep], seed: float) -> dict[Value, float]:
     """Every gradient as it was before the first step: each operand's grad_before on first use."""
     grads = {step.parent: step.grad_before for step in reversed(steps)}
-    grads[root] = root.grad  # nothing flows into the root, so its seeded grad never changes
+    grads[root] = seed  # nothing flows into the root, so its seeded grad never changes
     return grads
 
 
@@ -389,7 +389,9 @@ def render_steps(
     max_nodes: int = 60,
     max_steps: int = 300,
 ) -> Path:
-    """Run backward from root and write step-000.svg, step-001.svg, ... and index.html to folder.
+    """Write backward from root as step-000.svg, step-001.svg, ... and index.html to folder.
+
+    A view, not a pass: every ``.grad`` is left as it was; the frames show this pass's gradients.
 
     index.html inlines every frame and needs nothing else: Previous/Next or the arrow keys step
     through backward, with each step's numbers beside the picture. Returns the page's path.

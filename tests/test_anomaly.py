@@ -17,12 +17,12 @@ def test_detect_anomaly_stops_at_a_forward_overflow_naming_op_operands_and_line(
         overflowing.tanh()
     message = str(raised.value)
     assert "forward" in message
-    assert "* produced inf from operands 1e+200, 1e+200" in message
+    assert "mul produced inf from operands 1e+200, 1e+200" in message
     assert "test_anomaly.py:" in message
     assert "overflowing = big * also_big" in message
     assert "in test_detect_anomaly_stops_at_a_forward_overflow" in message
     assert isinstance(raised.value, ArithmeticError)
-    assert raised.value.node.op == "*"
+    assert raised.value.node.op == "mul"
     assert raised.value.site is not None
     assert raised.value.site.function.startswith("test_detect_anomaly_stops_at_a_forward")
 
@@ -34,7 +34,7 @@ def test_detect_anomaly_catches_inf_minus_inf_making_nan() -> None:
     with pytest.raises(AnomalyError) as raised, detect_anomaly():
         plus_inf + minus_inf  # inf - inf
     message = str(raised.value)
-    assert "+ produced nan from operands inf, -inf" in message
+    assert "add produced nan from operands inf, -inf" in message
     assert "operand 0 was already inf, made outside anomaly mode" in message
     assert "operand 1 was already -inf, made outside anomaly mode" in message
     assert math.isnan(raised.value.node.data)
@@ -63,7 +63,7 @@ def test_detect_anomaly_names_a_contribution_that_overflows() -> None:
     ):
         y = x * 1e5  # 1e305: finite; d(y)/d(const) = x = 1e300, times upstream 1e10 = inf
         y.backward(seed=1e10)
-    assert "the * node was made at" in str(raised.value)
+    assert "the mul node was made at" in str(raised.value)
 
 
 def test_a_seed_that_is_not_finite_is_refused_even_in_anomaly_mode() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from micrograd_like import bench
+from micrograd_like.commands import bench
 from micrograd_like.engine import Value, sum_of
 from micrograd_like.nn import MLP
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from micrograd_like import __main__ as dispatcher
-from micrograd_like import demo
+from micrograd_like.commands import demo
 from micrograd_like.data import make_moons
 from micrograd_like.engine import Value, watch
 from micrograd_like.nn import MLP

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from micrograd_like.draw import main
+from micrograd_like.commands.draw import main
 from tests.support import require_dot
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -45,12 +45,14 @@ def neuron() -> tuple[Value, Value]:
 
 def test_pdb_breakpoint_in_tanh_local_names_the_frame_and_shows_operands() -> None:
     n, o = neuron()
-    line = line_of(o._local, "return")  # the first line of tanh's local derivative that returns
+    line = line_of(
+        o.op_entry.local, "return"
+    )  # the first line of tanh's local derivative that returns
     printed = run_pdb([f"break {engine.__file__}:{line}", "continue", "where", "args"], o.backward)
     assert "Breakpoint 1 at" in printed
     where = printed[printed.index("tanh_local()") :]
     assert "tanh_local()" in printed
-    assert "backward()" in printed  # the caller, one frame up
+    assert "backpropagate()" in printed  # the chain-rule loop, one frame up
     assert "<lambda>" not in printed
     assert "_backward" not in printed
     assert f"out = {o.data!r}" in where
@@ -59,7 +61,7 @@ def test_pdb_breakpoint_in_tanh_local_names_the_frame_and_shows_operands() -> No
 
 def test_pdb_steps_from_the_backward_loop_into_the_local_derivative() -> None:
     n, o = neuron()
-    line = line_of(Value.backward, "node._local(node.data")
+    line = line_of(engine.backpropagate, "node._op.local(node._data")
     printed = run_pdb(
         [f"break {engine.__file__}:{line}", "continue", "step", "where", "args"], o.backward
     )

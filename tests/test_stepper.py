@@ -49,7 +49,7 @@ def test_step_rows_follow_the_chain_rule_edge_by_edge() -> None:
         (3, "p", "*", "x", 0, 1.0, 3.0, 3.0, 1.0, 4.0),  # d(x*y)/dx = y = 3, added to the 1
         (4, "p", "*", "y", 1, 1.0, 2.0, 2.0, 0.0, 2.0),  # d(x*y)/dy = x = 2
     ]
-    assert (x.grad, y.grad) == (4.0, 2.0)
+    assert (x.grad, y.grad) == (0.0, 0.0)  # the stepper watches; it changes no gradient
 
 
 def test_steps_table_prints_one_aligned_line_per_edge() -> None:
@@ -116,17 +116,18 @@ def same(a: float, b: float) -> bool:
 def test_backward_steps_to_the_end_equal_backward(
     graph: tuple[Value, list[Value]], seed: float
 ) -> None:
-    root, leaves = graph
+    root, _ = graph
     order = topological_order(root)
-    root.backward(seed)
-    expected = [node.grad for node in order]
-    for leaf in leaves:
-        leaf.grad = 0.0  # leaves accumulate; start them where backward() started them
+    before = [node.grad for node in order]
+    final = {root: seed}
     for step in backward_steps(root, seed):
         assert same(step.contribution, step.local * step.upstream)
         assert same(step.grad_after, step.grad_before + step.contribution)
         assert step.parent is step.node.parents[step.parent_index]
-    assert all(same(node.grad, e) for node, e in zip(order, expected, strict=True))
+        final[step.parent] = step.grad_after
+    assert [node.grad for node in order] == before  # the stepper changes no gradient
+    root.backward(seed)
+    assert all(same(final[node], node.grad) for node in order)
 
 
 # --- frames ------------------------------------------------------------------------------------
@@ -148,16 +149,16 @@ def test_backward_frames_show_grads_after_each_step_and_highlight_the_edge() -> 
     assert re.search(r"n0 \[[^\]]*class=receiving", third)
     assert 'n0 -> n2_op [label="local 3" class=current' in third
     assert 'label="{ y | data 3 | grad 2 }"' in frames[4].picture.source
-    assert (x.grad, y.grad) == (4.0, 2.0)
+    assert (x.grad, y.grad) == (0.0, 0.0)  # drawing backward is a view: no .grad changes
 
 
-def test_backward_frames_start_from_the_accumulated_leaf_grads() -> None:
-    x, _, z = reused_x()
-    z.backward()  # x.grad is now 4; a second backward adds another 4
+def test_backward_frames_after_backward_show_this_pass_and_leave_grads_alone() -> None:
+    x, y, z = reused_x()
+    z.backward()  # x.grad is now 4, y.grad 2
     frames = backward_frames(z)
-    assert 'label="{ x | data 2 | grad 4 }"' in frames[0].picture.source
-    assert 'label="{ x | data 2 | grad 8 }"' in frames[-1].picture.source
-    assert x.grad == 8.0
+    assert 'label="{ x | data 2 | grad 0 }"' in frames[0].picture.source
+    assert 'label="{ x | data 2 | grad 4 }"' in frames[-1].picture.source
+    assert (x.grad, y.grad) == (4.0, 2.0)  # drawing never doubles a gradient
 
 
 def test_backward_frames_are_deterministic() -> None:

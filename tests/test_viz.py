@@ -200,7 +200,7 @@ def test_draw_dot_refuses_a_graph_over_max_nodes_naming_count_and_limit() -> Non
 def test_graph_summary_counts_nodes_per_op_edges_and_depth() -> None:
     o, _ = neuron()  # leaves x1 w1 x2 w2 b, two *, two +, one tanh; longest: x1 * + + tanh
     assert graph_summary(o) == (
-        "10 value nodes, 9 edges, longest path 5 nodes\nnodes per op: * 2, + 2, leaf 5, tanh 1"
+        "10 value nodes, 9 edges, longest path 5 nodes\nnodes per op: add 2, leaf 5, mul 2, tanh 1"
     )
 
 

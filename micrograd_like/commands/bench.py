@@ -410,7 +410,7 @@ def prepare_moons(engine: str, n: int) -> tuple[Run, dict[str, float]]:
 
 def prepare_evaluation(engine: str, n: int) -> Run:
     """The demo's accuracy, building the graph as training would, or as the demo does it."""
-    from micrograd_like import demo
+    from micrograd_like.commands import demo
     from micrograd_like.nn import MLP
 
     points, labels, weights = moons_problem(n)
@@ -612,7 +612,7 @@ def spawn(
     command = [
         sys.executable,
         "-m",
-        "micrograd_like.bench",
+        "micrograd_like.commands.bench",
         "--worker",
         benchmark,
         "--engine",

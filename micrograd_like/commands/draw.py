@@ -18,18 +18,18 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from micrograd_like.engine import Value
+from micrograd_like.optable import all_ops
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 SHOWN_CHARACTERS = 60  # how much of a long expression an error message repeats
 SHORT_OPTIONS = ("-h", "-o")  # argparse's and ours: "-o" alone is the option, not minus o
 
+# The functions an expression may call: every one-operand op of the op table (neg is written -x).
 FUNCTIONS: dict[str, Callable[[Value], Value]] = {
-    "tanh": Value.tanh,
-    "relu": Value.relu,
-    "sigmoid": Value.sigmoid,
-    "exp": Value.exp,
-    "log": Value.log,
+    entry.name: entry
+    for entry in all_ops()
+    if entry.arity == 1 and not entry.constants and entry.name != "neg"
 }
 _BINARY: dict[type[ast.operator], Callable[[Value, Value | float], Value]] = {
     ast.Add: Value.__add__,

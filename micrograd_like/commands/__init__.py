@@ -1,0 +1,4 @@
+"""The programs behind ``python -m micrograd_like demo | draw | bench``.
+
+They use the library and the library never imports them.
+"""

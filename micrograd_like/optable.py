@@ -1,0 +1,167 @@
+"""The op table: what each primitive operation is, declared once and read by every module.
+
+An ``Op`` entry holds an op's one name, its arity, its forward on floats, its local derivative
+``<name>_local(out, *operands)`` (numbers in, numbers out; Values in, a graph out), where it is
+defined and where it has kinks, and how it is shown: a symbol for pictures and a formula for
+generated code. The engine declares its ops as entries beside ``Value``'s methods, custom ops
+(``ops.custom_op``) are entries too, and pictures, the stepper, the compiler, the gradient checker
+and the strategies look ops up here instead of keeping lists of their own. The idea of a primitive
+with its derivative rule registered in a table comes from HIPS autograd. This module imports
+nothing else of ours; the engine imports it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from micrograd_like.engine import Value
+
+Forward = Callable[..., float]
+LocalDerivative = Callable[..., tuple[Any, ...]]
+VARIADIC = -1  # the arity of ops that take any number of operands (sum, linear)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Where one operand of an op is defined: ``low < x < high`` (or ``<=`` where closed)."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    closed_low: bool = False
+    says: str = ""  # why the op stops there, for error messages
+
+    def because(self, says: str) -> Interval:
+        """The same interval with the reason an op stops at its edge, for error messages."""
+        return Interval(self.low, self.high, self.closed_low, says)
+
+    def __contains__(self, x: float) -> bool:
+        above = x >= self.low if self.closed_low else x > self.low
+        return above and x < self.high
+
+
+REAL = Interval()
+POSITIVE = Interval(0.0, says="is defined for positive numbers only")
+NON_NEGATIVE = Interval(0.0, closed_low=True, says="is defined for numbers >= 0 only")
+
+
+@dataclass(frozen=True, eq=False)
+class Op:
+    """One primitive operation; call it on Values or numbers to make a node of the graph."""
+
+    name: str
+    arity: int  # operands that are graph nodes; VARIADIC for sum and linear
+    forward: Forward  # forward(*operands, *constants) on floats
+    local: LocalDerivative  # local(out, *operands, *constants): one derivative per operand
+    symbol: str = ""  # how pictures show the op; the name when empty
+    formula: str = ""  # generated code: "{0} + {1}"; empty means "call forward"
+    domain: Interval = REAL  # where the first operand may lie
+    kinks: tuple[float, ...] = ()  # operand values where the derivative jumps
+    constants: int = 0  # trailing constants a node keeps (the k of x ** k)
+    builtin: bool = True
+    doc: str = field(default="", compare=False)
+
+    def __repr__(self) -> str:
+        return f"<op {self.name!r}>"
+
+    def __reduce__(self) -> tuple[Callable[[str], Op], tuple[str]]:
+        """Pickled by name, as functions are: the unpickling process knows the same ops."""
+        return op_named, (self.name,)
+
+    @property
+    def shown_as(self) -> str:
+        """The symbol pictures give the op's node."""
+        return self.symbol or self.name
+
+    def label(self, constants: tuple[float, ...] = ()) -> str:
+        """The picture label of one node, its constants included (``**2`` for ``x ** 2``)."""
+        shown = [str(int(c)) if float(c).is_integer() and abs(c) < 1e15 else repr(c)
+                 for c in constants[: self.constants]]  # fmt: skip
+        return self.shown_as + "".join(shown)
+
+    def __post_init__(self) -> None:
+        local = self.local
+        if isinstance(local, staticmethod):  # declared in a class body, as Value's ops are
+            object.__setattr__(self, "local", local.__func__)
+
+    def __call__(self, *operands: Value | float) -> Value:
+        """The op's result node; plain numbers become constant leaves, as with ``+`` and ``*``."""
+        from micrograd_like.engine import apply_op  # the engine imports this module
+
+        return apply_op(self, operands)
+
+
+_TABLE: dict[str, Op] = {}
+
+
+def register(entry: Op) -> Op:
+    """Add an op to the table; a built-in's name can never be taken by another op."""
+    known = _TABLE.get(entry.name)
+    if known is not None and known.builtin:
+        raise ValueError(
+            f"op {entry.name!r} is already a built-in op; pictures, the compiler and the gradient "
+            f"checker tell ops apart by name, so pick another (taken: {', '.join(builtin_names())})"
+        )
+    _TABLE[entry.name] = entry
+    return entry
+
+
+def op_named(name: str) -> Op:
+    """The table's entry for ``name``; a KeyError lists the known ops."""
+    try:
+        return _TABLE[name]
+    except KeyError:
+        raise KeyError(f"no op named {name!r}; known: {', '.join(sorted(_TABLE))}") from None
+
+
+def all_ops() -> Iterator[Op]:
+    """Every op in the table, built-in ones first, in the order they were declared."""
+    yield from (op for op in _TABLE.values() if op.builtin)
+    yield from (op for op in _TABLE.values() if not op.builtin)
+
+
+def builtin_names() -> list[str]:
+    """The names of the engine's own ops, in declaration order."""
+    return [op.name for op in _TABLE.values() if op.builtin]
+
+
+MethodT = TypeVar("MethodT", bound=Callable[..., Any])
+
+
+def named_method(method: MethodT, entry: Op) -> MethodT:
+    """The method as help() and tracebacks show it: the op's name, formula and derivative."""
+    method.__name__ = method.__qualname__ = entry.name
+    method.__doc__ = f"{entry.doc}; {entry.local.__doc__}"
+    return method
+
+
+def custom_entry(
+    name: object,
+    arity: int,
+    forward: Forward | None,
+    local: LocalDerivative,
+    kinks: tuple[float, ...] = (),
+) -> Op:
+    """A user's op as a table entry; with a forward it is registered (a one-off from_op is not)."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"custom_op: an op needs a non-empty name, got {name!r}")
+    if not callable(local):
+        raise TypeError(f"{name}: the local derivative must be callable, got {local!r}")
+    known = _TABLE.get(name)
+    if known is not None and known.builtin:
+        raise ValueError(
+            f"custom_op: custom op {name!r} shadows a built-in op name, so pictures and the "
+            f"gradient checker would take one for the other; pick another name (taken: "
+            f"{', '.join(builtin_names())})"
+        )
+    entry = Op(name, arity, forward or _no_forward, local, kinks=kinks, builtin=False,
+               doc=getattr(forward, "__doc__", None) or f"the custom op {name}")  # fmt: skip
+    return register(entry) if forward is not None else entry
+
+
+def _no_forward(*operands: float) -> float:
+    """The forward of an op made with Value.from_op: only its nodes' data is known."""
+    raise TypeError("an op made with Value.from_op has no forward; declare it with custom_op")
