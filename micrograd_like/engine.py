@@ -15,7 +15,7 @@ import operator
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Union, overload
+from typing import Any, Union
 
 from micrograd_like import optable
 from micrograd_like.checks import check_derivatives, checked_float, checked_label, checked_result
@@ -168,6 +168,20 @@ class Value:
     __abs__ = abs
 
     @staticmethod
+    def div_forward(a: float, b: float) -> float:
+        """a / b, refusing b = 0"""
+        if b == 0:
+            raise ZeroDivisionError(f"/: division by zero ({a!r} / {b!r})")
+        return a / b
+
+    @staticmethod
+    def div_local(out: Any, a: Any, b: Any) -> Derivatives:
+        """d(a/b)/da = 1/b, d(a/b)/db = -a/b**2, written -(a/b)/b so b**2 cannot overflow"""
+        return 1 / b, -out / b
+
+    __truediv__ = binary_op(Op("div", 2, div_forward, div_local, "/", doc="a / b"))
+
+    @staticmethod
     def pow_forward(x: float, k: float) -> float:
         """x ** k, refusing 0 ** -1 and (-8) ** 0.5, which have no real value"""
         return float(_power(x, k))
@@ -202,11 +216,8 @@ class Value:
     def __rmul__(self, other: Operand) -> Value:
         return self * other  # other * self
 
-    def __truediv__(self, other: Operand) -> Value:
-        return self * _reciprocal(other, self)  # self / other, as micrograd: self * other**-1
-
     def __rtruediv__(self, other: Operand) -> Value:
-        return _reciprocal(self, other) * other  # other / self
+        return _lift(other, "div") / self  # other / self
 
     def __pow__(self, exponent: Operand) -> Value:
         if isinstance(exponent, Value):
@@ -741,28 +752,12 @@ def _lift(other: object, op: str, where: str = "") -> Value:
     return Value(checked_float(other, where or f"Value {_SYMBOL_OF.get(op, op)} ..."))
 
 
-_SYMBOL_OF = {"add": "+", "mul": "*", "pow_value": "**", "pow": "**"}
+_SYMBOL_OF = {"add": "+", "mul": "*", "div": "/", "pow_value": "**", "pow": "**"}
 
 
 def _negated(other: object, op: str) -> Operand:
     """-other, staying a plain number when it is one (so ``x - 1`` makes no extra node)."""
     return -other if isinstance(other, Value) else -checked_float(other, f"Value {op} ...")
-
-
-@overload
-def _reciprocal(denominator: Value, numerator: object) -> Value: ...
-@overload
-def _reciprocal(denominator: object, numerator: object) -> Value | float: ...
-def _reciprocal(denominator: object, numerator: object) -> Value | float:
-    """denominator ** -1, refusing zero with a message that shows the whole division."""
-    if isinstance(denominator, Value):
-        if denominator._data == 0:
-            raise ZeroDivisionError(f"/: division by zero ({numerator!r} / {denominator!r})")
-        return denominator**-1
-    number = checked_float(denominator, "Value / ...")
-    if number == 0:
-        raise ZeroDivisionError(f"/: division by zero ({numerator!r} / {denominator!r})")
-    return float(_power(number, -1.0))
 
 
 # Part of the engine's API, kept in a module of their own so that this one opens with Value.

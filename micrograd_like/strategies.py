@@ -84,11 +84,7 @@ def _linear(*operands: Value | float) -> Value:
 # when every input it is given is a constant, so one "linear" spec draws both.
 _VARIADIC_SPECS = {"linear": _Spec("linear", "linear", _linear), "sum": _Spec("sum", "sum", _sum)}
 _MADE_BY = {"linear_const": "linear"}
-# Operators Value derives from the primitives; drawn too, since learners write them most.
-_DERIVED = {
-    "sub": _Spec("sub", "binary", operator.sub, 2),
-    "div": _Spec("div", "binary", operator.truediv, 2),
-}
+_SUB = _Spec("sub", "binary", operator.sub, 2)
 _SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "pow_value": "**"}
 
 
@@ -107,9 +103,8 @@ def _builtin_specs() -> dict[str, _Spec]:
     for entry in all_ops():
         if entry.builtin and entry.name not in _MADE_BY:
             specs[entry.name] = _entry_spec(entry)
-            if entry.name in ("add", "mul"):  # a - b and a / b beside their primitives
-                derived = _DERIVED["sub" if entry.name == "add" else "div"]
-                specs[derived.name] = derived
+            if entry.name == "add":  # a - b, derived from + and unary -, beside it
+                specs[_SUB.name] = _SUB
     return specs
 
 

@@ -195,6 +195,7 @@ Builder = Callable[[Value, Value, Value], Value]  # (input x, parameter a, param
 BUILDERS: dict[str, Builder] = {
     "add": lambda x, a, b: x + a,
     "mul": lambda x, a, b: x * a,
+    "div": lambda x, a, b: x / (a + b),
     "neg": lambda x, a, b: -(x * a),
     "relu": lambda x, a, b: (x * a - 1.0).relu(),
     "tanh": lambda x, a, b: (x * a).tanh(),

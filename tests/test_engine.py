@@ -305,6 +305,7 @@ def test_local_functions_are_named_after_their_op() -> None:
     made = {
         "add": x + y,
         "mul": x * y,
+        "div": x / y,
         "neg": -x,
         "pow": x**2,
         "pow_value": x**y,
