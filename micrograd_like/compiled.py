@@ -31,7 +31,7 @@ from micrograd_like.engine import (
     topological_order,
     watch_data_reads,
 )
-from micrograd_like.optable import REAL, Op, op_named
+from micrograd_like.optable import REAL, Op, op_named_or_none
 
 __all__ = ["CompiledFunction", "TracingError", "compile_fn"]
 
@@ -82,7 +82,7 @@ def _trace(f: Callable[..., Value], inputs: Sequence[float], params: Sequence[Va
             steps.append(_leaf_step(node, input_index, param_index))
             continue
         entry = node.op_entry
-        if entry.builtin is False and op_named_or_none(entry.name) is not entry:
+        if not entry.builtin and op_named_or_none(entry.name) is not entry:
             raise TracingError(
                 f"compile_fn: node {len(steps)} was made by {entry.name!r} through Value.from_op, "
                 "which gives no forward to compile; declare the op with ops.custom_op instead"
@@ -90,13 +90,6 @@ def _trace(f: Callable[..., Value], inputs: Sequence[float], params: Sequence[Va
         ops[entry.name] = entry
         steps.append(_Step(entry.name, tuple(position[p] for p in node.parents), node.constants))
     return _Trace(steps, ops, [node.data for node in order])
-
-
-def op_named_or_none(name: str) -> Op | None:
-    try:
-        return op_named(name)
-    except KeyError:
-        return None
 
 
 def _leaf_step(node: Value, inputs: dict[Value, int], params: dict[Value, int]) -> _Step:

@@ -8,14 +8,12 @@ node with a chain-rule function is Karpathy's micrograd; the op table is HIPS au
 
 from __future__ import annotations
 
-import functools
-import itertools
 import math
 import operator
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, ClassVar, Union
 
 from micrograd_like import optable
 from micrograd_like.checks import check_derivatives, checked_float, checked_label, checked_result
@@ -23,27 +21,9 @@ from micrograd_like.optable import NON_NEGATIVE, POSITIVE, Op, register
 from micrograd_like.recording import data_read_hook, recording, recording_changed
 
 Operand = Union["Value", float, int]
+Unary = Callable[["Value"], "Value"]  # the type of a method made from a one-operand op entry
+Binary = Callable[["Value", Operand], "Value"]
 Derivatives = tuple[Any, ...]
-
-
-def unary_op(entry: Op) -> Callable[[Value], Value]:
-    """Put a one-operand op in the op table; returns the Value method that applies it."""
-    register(entry)
-
-    def unary(self: Value) -> Value:
-        return _compute(entry, (self,))
-
-    return optable.named_method(unary, entry)
-
-
-def binary_op(entry: Op) -> Callable[[Value, Operand], Value]:
-    """Put a two-operand op in the op table; returns the Value method that applies it."""
-    register(entry)
-
-    def binary(self: Value, other: Operand) -> Value:
-        return _compute(entry, (self, _lift(other, entry.name)))
-
-    return optable.named_method(binary, entry)
 
 
 class Value:
@@ -53,13 +33,15 @@ class Value:
                  "label")  # fmt: skip
 
     def __init__(self, data: float, label: str = "") -> None:
-        self._data = checked_float(data, "Value()")
+        self._data = (
+            data if type(data) is float and data - data == 0 else checked_float(data, "Value()")
+        )
         self.grad = 0.0
         self.label = checked_label(label)
         self._prev: tuple[Value, ...] = ()
         self._op = LEAF
         self._consts: tuple[float, ...] = ()
-        self._stamp = 0  # when data was last written; see _check_fresh
+        self._stamp = 0  # how many data writes came before this data; see _writes
 
     # --- the primitive ops: each a table entry, its forward then its local derivative ---------
 
@@ -68,38 +50,41 @@ class Value:
         """d(a+b)/da = 1, d(a+b)/db = 1"""
         return 1.0, 1.0
 
-    __add__ = binary_op(Op("add", 2, operator.add, add_local, "+", "{0} + {1}", doc="a + b"))
+    __add__: ClassVar[Binary] = Op("add", 2, operator.add, add_local, "+", "{0} + {1}", doc="a + b")
 
     @staticmethod
     def mul_local(out: Any, a: Any, b: Any) -> Derivatives:
         """d(a*b)/da = b, d(a*b)/db = a"""
         return b, a
 
-    __mul__ = binary_op(Op("mul", 2, operator.mul, mul_local, "*", "{0} * {1}", doc="a * b"))
+    __mul__: ClassVar[Binary] = Op("mul", 2, operator.mul, mul_local, "*", "{0} * {1}", doc="a * b")
 
     @staticmethod
     def neg_local(out: Any, a: Any) -> Derivatives:
         """d(-a)/da = -1"""
         return (-1.0,)
 
-    __neg__ = unary_op(Op("neg", 1, operator.neg, neg_local, "-", "-{0}", doc="-a"))
+    __neg__: ClassVar[Unary] = Op("neg", 1, operator.neg, neg_local, "-", "-{0}", doc="-a")
+
+    @staticmethod
+    def relu_forward(x: float) -> float:
+        """max(0, x)"""
+        return x if x > 0 else 0.0
 
     @staticmethod
     def relu_local(out: Any, x: Any) -> Derivatives:
         """d relu(x)/dx = 1 if x > 0 else 0 (0 at the kink, as micrograd and PyTorch)"""
         return (1.0 if _number(x) > 0 else 0.0,)
 
-    relu = unary_op(
-        Op("relu", 1, functools.partial(max, 0.0), relu_local, "ReLU", "max(0.0, {0})",
-           kinks=(0.0,), doc="max(0, x)")
-    )  # fmt: skip
+    relu: ClassVar[Unary] = Op("relu", 1, relu_forward, relu_local, "ReLU", "max(0.0, {0})",
+           kinks=(0.0,), doc="max(0, x)")  # fmt: skip
 
     @staticmethod
     def tanh_local(out: Any, x: Any) -> Derivatives:
         """d tanh(x)/dx = 1 - tanh(x)**2"""
         return (1 - out * out,)
 
-    tanh = unary_op(Op("tanh", 1, math.tanh, tanh_local, doc="tanh(x)"))
+    tanh: ClassVar[Unary] = Op("tanh", 1, math.tanh, tanh_local, doc="tanh(x)")
 
     @staticmethod
     def sigmoid_local(out: Any, x: Any) -> Derivatives:
@@ -114,58 +99,58 @@ class Value:
         e = math.exp(x)
         return e / (1.0 + e)
 
-    sigmoid = unary_op(Op("sigmoid", 1, sigmoid_forward, sigmoid_local, doc="1 / (1 + e**-x)"))
+    sigmoid: ClassVar[Unary] = Op(
+        "sigmoid", 1, sigmoid_forward, sigmoid_local, doc="1 / (1 + e**-x)"
+    )
 
     @staticmethod
     def exp_local(out: Any, x: Any) -> Derivatives:
         """d e**x/dx = e**x"""
         return (out,)
 
-    exp = unary_op(Op("exp", 1, math.exp, exp_local, doc="e**x"))
+    exp: ClassVar[Unary] = Op("exp", 1, math.exp, exp_local, doc="e**x")
 
     @staticmethod
     def log_local(out: Any, x: Any) -> Derivatives:
         """d log(x)/dx = 1/x"""
         return (1 / x,)
 
-    log = unary_op(
-        Op("log", 1, math.log, log_local,
+    log: ClassVar[Unary] = Op("log", 1, math.log, log_local,
            domain=POSITIVE.because("the logarithm is defined for positive numbers only"),
-           doc="the natural logarithm, for x > 0")
-    )  # fmt: skip
+           doc="the natural logarithm, for x > 0")  # fmt: skip
 
     @staticmethod
     def sin_local(out: Any, x: Any) -> Derivatives:
         """d sin(x)/dx = cos(x)"""
         return (cos(x),)
 
-    sin = unary_op(Op("sin", 1, math.sin, sin_local, doc="sin(x)"))
+    sin: ClassVar[Unary] = Op("sin", 1, math.sin, sin_local, doc="sin(x)")
 
     @staticmethod
     def cos_local(out: Any, x: Any) -> Derivatives:
         """d cos(x)/dx = -sin(x)"""
         return (-sin(x),)
 
-    cos = unary_op(Op("cos", 1, math.cos, cos_local, doc="cos(x)"))
+    cos: ClassVar[Unary] = Op("cos", 1, math.cos, cos_local, doc="cos(x)")
 
     @staticmethod
     def sqrt_local(out: Any, x: Any) -> Derivatives:
         """d sqrt(x)/dx = 1 / (2 sqrt(x)), infinite at x = 0"""
         return (0.5 / out,)
 
-    sqrt = unary_op(
-        Op("sqrt", 1, math.sqrt, sqrt_local, "√",
+    sqrt: ClassVar[Unary] = Op("sqrt", 1, math.sqrt, sqrt_local, "√",
            domain=NON_NEGATIVE.because("the square root is defined for numbers >= 0 only"),
-           doc="the square root, for x >= 0")
-    )  # fmt: skip
+           doc="the square root, for x >= 0")  # fmt: skip
 
     @staticmethod
     def abs_local(out: Any, x: Any) -> Derivatives:
         """d|x|/dx = 1 if x > 0, -1 if x < 0, and 0 at the kink x = 0 (as PyTorch)"""
         return (1.0 if _number(x) > 0 else -1.0 if _number(x) < 0 else 0.0,)
 
-    abs = unary_op(Op("abs", 1, math.fabs, abs_local, "|x|", "abs({0})", kinks=(0.0,), doc="|x|"))
-    __abs__ = abs
+    abs: ClassVar[Unary] = Op(
+        "abs", 1, math.fabs, abs_local, "|x|", "abs({0})", kinks=(0.0,), doc="|x|"
+    )
+    __abs__: ClassVar[Unary] = abs
 
     @staticmethod
     def div_forward(a: float, b: float) -> float:
@@ -179,7 +164,7 @@ class Value:
         """d(a/b)/da = 1/b, d(a/b)/db = -a/b**2, written -(a/b)/b so b**2 cannot overflow"""
         return 1 / b, -out / b
 
-    __truediv__ = binary_op(Op("div", 2, div_forward, div_local, "/", doc="a / b"))
+    __truediv__: ClassVar[Binary] = Op("div", 2, div_forward, div_local, "/", doc="a / b")
 
     @staticmethod
     def pow_forward(x: float, k: float) -> float:
@@ -192,15 +177,14 @@ class Value:
         return (0.0,) if k == 0 else (k * _power(x, k - 1),)
 
     # NB: x ** k keeps k as a constant, not an operand; a Value exponent makes a pow_value node.
-    register(Op("pow", 1, pow_forward, pow_local, "**", constants=1,
-                doc="x ** k for a constant k"))  # fmt: skip
+    _pow = Op("pow", 1, pow_forward, pow_local, "**", constants=1, doc="x ** k for a constant k")
 
     @staticmethod
     def pow_value_local(out: Any, a: Any, b: Any) -> Derivatives:
         """d(a**b)/da = b * a**(b-1), d(a**b)/db = a**b * log(a) (nan where a < 0, as PyTorch)"""
         return b * _power(a, b - 1), _exponent_slope(out, a)
 
-    register(Op("pow_value", 2, pow_forward, pow_value_local, "**", doc="a ** b for two Values"))
+    _pow_value = Op("pow_value", 2, pow_forward, pow_value_local, "**", doc="a ** b, both Values")
 
     # --- derived operations: one line each, built from the primitives --------------------------
 
@@ -221,10 +205,8 @@ class Value:
 
     def __pow__(self, exponent: Operand) -> Value:
         if isinstance(exponent, Value):
-            return _compute(optable.op_named("pow_value"), (self, exponent))
-        return _compute(
-            optable.op_named("pow"), (self,), (checked_float(exponent, "Value ** ..."),)
-        )
+            return _compute(Value._pow_value, (self, exponent))
+        return _compute(Value._pow, (self,), (checked_float(exponent, "Value ** ..."),))
 
     def __rpow__(self, base: Operand) -> Value:
         return _lift(base, "**") ** self  # base ** self
@@ -241,9 +223,10 @@ class Value:
 
     @data.setter
     def data(self, number: float) -> None:
+        global _writes
         self._data = checked_float(number, "Value.data =")
-        stamp = next(_clock)
-        self._stamp = -stamp if self._prev else stamp  # a made node no longer matches its parents
+        _writes += 1
+        self._stamp = -_writes if self._prev else _writes  # a made node no longer fits its parents
 
     def __float__(self) -> float:
         return _read(self, "float()")
@@ -345,6 +328,50 @@ class Value:
         return _compute(op, (self, *(_lift(x, op.name) for x in others)))
 
 
+# --- each op entry declared in Value's body becomes the method that applies it ---------------
+
+
+def _unary_method(entry: Op) -> Callable[[Value], Value]:
+    """The Value method that applies a one-operand op: its forward, in its domain, then a node."""
+    forward, domain = entry.forward, entry.domain
+
+    def unary(self: Value) -> Value:
+        x = self._data
+        if domain is not _REAL and x not in domain:
+            raise ValueError(f"{entry.name}() of {x!r}: {domain.says}")
+        try:
+            return _node(forward(x), (self,), entry)
+        except OverflowError:
+            raise _overflow(entry, (x,)) from None
+
+    return optable.named_method(unary, entry)
+
+
+def _binary_method(entry: Op) -> Callable[[Value, Operand], Value]:
+    """The Value method that applies a two-operand op; a number operand becomes a constant."""
+    forward = entry.forward
+
+    def binary(self: Value, other: Operand) -> Value:
+        operand = _lift(other, entry.name)
+        return _node(forward(self._data, operand._data), (self, operand), entry)
+
+    return optable.named_method(binary, entry)
+
+
+def _install_methods(cls: type[Value]) -> None:
+    """Register each Op declared in the class body, in order, and put its method in its place.
+
+    An entry under a private name (``_pow``) is applied by a method written by hand (``__pow__``).
+    """
+    for attribute, entry in list(vars(cls).items()):
+        if isinstance(entry, Op):
+            if optable.op_named_or_none(entry.name) is not entry:
+                register(entry)
+            if attribute.startswith("__") or not attribute.startswith("_"):
+                method = _unary_method(entry) if entry.arity == 1 else _binary_method(entry)
+                setattr(cls, attribute, method)
+
+
 # --- how an op becomes a node ----------------------------------------------------------------
 
 
@@ -358,53 +385,65 @@ def apply_op(op: Op, operands: Sequence[object]) -> Value:
 
 def _compute(op: Op, parents: tuple[Value, ...], consts: tuple[float, ...] = ()) -> Value:
     """Run the op's forward on its parents' data and record the node."""
-    data = evaluate(op, [p._data for p in parents], consts)
-    return _node(data, parents, op, consts, check=not op.builtin)
+    numbers = [p._data for p in parents]
+    data = evaluate(op, numbers, consts)
+    if not op.builtin and recording.get().build_graph:  # a custom op's local, checked once
+        check_derivatives(op, data, numbers, consts)
+    return _node(data, parents, op, consts)
 
 
 def evaluate(op: Op, numbers: Sequence[float], consts: Sequence[float] = ()) -> float:
     """The op's forward on plain numbers, within its domain; errors name the op and the numbers."""
-    if op.domain is not optable.REAL and numbers[0] not in op.domain:
+    if op.domain is not _REAL and numbers[0] not in op.domain:
         raise ValueError(f"{op.name}() of {numbers[0]!r}: {op.domain.says}")
     try:
         data = op.forward(*numbers, *consts)
     except OverflowError as error:
         if getattr(error, "names_the_op", False):
             raise
-        raise OverflowError(
-            f"{op.name}() of {_show(numbers, consts)}: the result is too large for a float"
-        ) from None
+        raise _overflow(op, (*numbers, *consts)) from None
     return data if op.builtin else checked_result(op, data, numbers)
 
 
-def _node(
-    data: float,
-    parents: tuple[Value, ...],
-    op: Op,
-    consts: tuple[float, ...] = (),
-    check: bool = False,
-) -> Value:
+def _overflow(op: Op, numbers: Sequence[float]) -> OverflowError:
+    shown = repr(numbers[0]) if len(numbers) == 1 else repr(tuple(numbers))
+    return OverflowError(f"{op.name}() of {shown}: the result is too large for a float")
+
+
+def _node(data: float, parents: tuple[Value, ...], op: Op, consts: tuple[float, ...] = ()) -> Value:
     """A new node holding ``data``; outside no_grad() it records its parents and op."""
     out: Value = _new_value(Value)
-    out._data, out.grad, out.label = data, 0.0, ""
+    out._data = data
+    out.grad = 0.0
+    out.label = ""
     now = recording.get()
     if now.build_graph:
-        out._prev, out._op, out._consts, out._stamp = parents, op, consts, next(_clock)
-        if check:
-            check_derivatives(op, data, [p._data for p in parents], consts)
+        out._prev = parents
+        out._op = op
+        out._consts = consts
+        out._stamp = _writes
     else:
-        out._prev, out._op, out._consts, out._stamp = (), LEAF, (), 0
-    for hook in now.node_hooks:
-        hook(out)
+        out._prev = ()
+        out._op = LEAF
+        out._consts = ()
+        out._stamp = 0
+    if now is not _PLAIN:  # somebody watches (anomaly mode, a tracer)
+        for hook in now.node_hooks:
+            hook(out)
     return out
 
 
+_REAL = optable.REAL
+_PLAIN = recording.get()  # the default: build the graph, no watchers
+_install_methods(Value)
 _new_value = object.__new__
 _data_of = operator.attrgetter("_data")
-# Every write of data and every new node takes the next tick: a node whose parent's data was
-# written after the node was made (a larger tick) holds a stale number. PyTorch's version
-# counters serve the same purpose.
-_clock = itertools.count(1)
+# A node's _stamp is the number of data writes made before it; a write stamps its Value with
+# the new count. A parent stamped later than its node was written after the node was computed
+# from it: the node holds a stale number (PyTorch's version counters serve the same purpose).
+# Most graphs are built after the last write (an optimizer writes, then the next step builds
+# anew), so backward looks at the parents of older nodes only.
+_writes = 0
 
 
 def leaf_local(out: Any) -> Derivatives:
@@ -428,14 +467,14 @@ def backpropagate(
     """
     order = topological_order(root)
     watchers = (*watchers, *recording.get().step_hooks)
+    writes = _writes  # a node made after the last write cannot hold stale data
     gradients: dict[Value, Any] = dict.fromkeys(order, _NO_GRADIENT if create_graph else 0.0)
     gradients[root] = seed
     for node in reversed(order):  # every node comes after all the nodes that consume it
         parents = node._prev
         if not parents:
             continue
-        _check_fresh(node)
-        upstream = gradients[node]
+        upstream, made_at = gradients[node], node._stamp
         # local[i] = d(node)/d(parents[i]), from the op's <name>_local function
         try:
             if create_graph:
@@ -444,14 +483,15 @@ def backpropagate(
                 local = node._op.local(node._data, *map(_data_of, parents), *node._consts)
         except ArithmeticError as error:
             raise _local_failed(node, error) from error
-        if not node._op.builtin and len(local) != len(parents):
-            raise _wrong_count(node, local)
-        for index, (parent, derivative) in enumerate(zip(parents, local, strict=True)):
-            before = gradients[parent]
-            gradients[parent] = before + derivative * upstream  # the chain rule
-            if watchers:
-                _tell(watchers, BackwardStep.of(node, index, upstream, derivative, before,
-                                                gradients[parent]))  # fmt: skip
+        if watchers:  # the stepper and anomaly mode see each edge before it is added
+            _tell(watchers, node, local, upstream, gradients)
+        if made_at < writes:  # some data was written since node was made: was it a parent's?
+            _check_fresh(node)
+        try:
+            for parent, derivative in zip(parents, local, strict=True):
+                gradients[parent] += derivative * upstream  # the chain rule
+        except ValueError:  # zip: a custom local gave the wrong number of derivatives
+            raise _wrong_count(node, local) from None
     return gradients
 
 
@@ -473,6 +513,13 @@ def _wrong_count(node: Value, local: Any) -> ValueError:
     )
 
 
+def _check_fresh(node: Value) -> None:
+    """Refuse a node whose operand's data was written after the node was computed from it."""
+    for parent in node._prev:
+        if parent._stamp > node._stamp:
+            raise StaleGraphError(node, parent)
+
+
 class _NoGradient:
     """The gradient of a node nothing has flowed into yet: adding to it gives the addend."""
 
@@ -484,19 +531,11 @@ _NO_GRADIENT = _NoGradient()
 _writing_grads = threading.Lock()
 
 
-def _check_fresh(node: Value) -> None:
-    """Refuse to backpropagate through a node whose operands' data changed after it was made."""
-    stamp = node._stamp
-    for index, parent in enumerate(node._prev):
-        if parent._stamp > stamp:
-            raise StaleGraphError(node, index)
-
-
 class StaleGraphError(RuntimeError):
     """A Value's data was changed after a node was computed from it: its gradient would be wrong."""
 
-    def __init__(self, node: Value, index: int) -> None:
-        parent = node._prev[index]
+    def __init__(self, node: Value, parent: Value) -> None:
+        index = node._prev.index(parent)
         if node._stamp < 0:
             what = f"the data of {node!r} itself was changed after the {node.op} op computed it"
         else:
@@ -512,9 +551,17 @@ class StaleGraphError(RuntimeError):
         self.operand = index
 
 
-def _tell(watchers: Sequence[Any], step: BackwardStep) -> None:
-    for watcher in watchers:
-        watcher(step)
+def _tell(
+    watchers: Sequence[Any], node: Value, local: Any, upstream: Any, gradients: dict[Value, Any]
+) -> None:
+    """One BackwardStep per edge of ``node``, with the sums the chain-rule loop is about to make."""
+    running: dict[Value, Any] = {}
+    for index, (parent, derivative) in enumerate(zip(node._prev, local, strict=False)):
+        before = running.get(parent, gradients[parent])
+        running[parent] = after = before + derivative * upstream
+        step = BackwardStep.of(node, index, upstream, derivative, before, after)
+        for watcher in watchers:
+            watcher(step)
 
 
 def topological_order(root: Value) -> list[Value]:
@@ -609,25 +656,30 @@ def linear_const_local(out: Any, *operands: Any) -> Derivatives:
     return (*operands[n + 1 :], 1.0)
 
 
-def _weighted_sum(*numbers: float) -> float:
-    """bias + w_1*x_1 + ... + w_n*x_n over w_1..w_n, x_1..x_n, bias, summed in micrograd's order."""
-    n = (len(numbers) - 1) // 2
-    total = numbers[-1]
-    for w, x in zip(numbers[:n], numbers[n : 2 * n], strict=True):
+def _weighted(ws: Iterable[float], xs: Iterable[float], total: float) -> float:
+    """total + w_1*x_1 + w_2*x_2 + ...: the bias first, then each product, as micrograd sums."""
+    for w, x in zip(ws, xs, strict=True):
         total += w * x
     return total
 
 
-def _weighted_sum_const(*numbers: float) -> float:
-    """The same sum over w_1..w_n, bias, x_1..x_n (the layout of linear_const)."""
+def _weighted_sum(*numbers: float) -> float:
+    """linear's forward on w_1..w_n, x_1..x_n, bias."""
     n = (len(numbers) - 1) // 2
-    return _weighted_sum(*numbers[:n], *numbers[n + 1 :], numbers[n])
+    return _weighted(numbers[:n], numbers[n : 2 * n], numbers[-1])
 
 
-register(Op("linear", optable.VARIADIC, _weighted_sum, linear_local, "linear",
-            doc="bias + sum(w_i * x_i): a neuron's weighted sum as one node"))  # fmt: skip
-register(Op("linear_const", optable.VARIADIC, _weighted_sum_const, linear_const_local, "linear",
-            doc="linear() whose inputs are constants (a first layer)"))  # fmt: skip
+def _weighted_sum_const(*numbers: float) -> float:
+    """linear_const's forward on w_1..w_n, bias, x_1..x_n."""
+    n = (len(numbers) - 1) // 2
+    return _weighted(numbers[:n], numbers[n + 1 :], numbers[n])
+
+
+_LINEAR = register(Op("linear", optable.VARIADIC, _weighted_sum, linear_local, "linear",
+                      doc="bias + sum(w_i * x_i): a neuron's weighted sum, one node"))  # fmt: skip
+_LINEAR_CONST = register(Op("linear_const", optable.VARIADIC, _weighted_sum_const,
+                            linear_const_local, "linear",
+                            doc="linear() whose inputs are constants (a first layer)"))  # fmt: skip
 
 
 def linear(weights: Sequence[Value], inputs: Sequence[Operand], bias: Value) -> Value:
@@ -640,11 +692,14 @@ def linear(weights: Sequence[Value], inputs: Sequence[Operand], bias: Value) -> 
         raise ValueError(
             f"linear: {len(weights)} weights but {len(inputs)} inputs; they must match"
         )
-    if any(isinstance(x, Value) for x in inputs):
-        xs = tuple(_lift(x, "linear") for x in inputs)
-        return _compute(optable.op_named("linear"), (*weights, *xs, bias))
-    constants = tuple(checked_float(x, "linear input") for x in inputs)
-    return _compute(optable.op_named("linear_const"), (*weights, bias), constants)
+    for x in inputs:
+        if isinstance(x, Value):  # some inputs are nodes: all become operands
+            xs = [x if isinstance(x, Value) else _lift(x, "linear") for x in inputs]
+            data = _weighted(map(_data_of, weights), map(_data_of, xs), bias._data)
+            return _node(data, (*weights, *xs, bias), _LINEAR)
+    constants = tuple([checked_float(x, "linear input") for x in inputs])
+    data = _weighted(map(_data_of, weights), constants, bias._data)
+    return _node(data, (*weights, bias), _LINEAR_CONST, constants)
 
 
 def sum_local(out: Any, *terms: Any) -> Derivatives:
@@ -660,7 +715,7 @@ def _sum_left_to_right(*terms: float) -> float:
     return total
 
 
-register(Op("sum", optable.VARIADIC, _sum_left_to_right, sum_local, "Σ",
+_SUM = register(Op("sum", optable.VARIADIC, _sum_left_to_right, sum_local, "Σ",
             doc="t_1 + t_2 + ... as one node"))  # fmt: skip
 
 
@@ -670,7 +725,7 @@ def sum_of(values: Iterable[Operand]) -> Value:
     Python 3.12's ``sum()`` of floats compensates rounding; this sum never does, so the number is
     the same on every Python and equals ``((0.0 + t1) + t2) + ...``.
     """
-    return _compute(optable.op_named("sum"), tuple(_lift(v, "sum") for v in values))
+    return _compute(_SUM, tuple([_lift(v, "sum") for v in values]))
 
 
 # --- number helpers that locals use: the same formula works on numbers and on Values --------
@@ -735,11 +790,6 @@ def _read(value: Value, how: str) -> float:
 def checked_number(data: object, where: str) -> float:
     """A finite float from user data, or an error saying ``where`` and what is wrong."""
     return checked_float(data, where)
-
-
-def _show(numbers: Sequence[float], consts: Sequence[float]) -> str:
-    shown = [*numbers, *consts]
-    return repr(shown[0]) if len(shown) == 1 else repr(tuple(shown))
 
 
 # --- checking what users pass in -------------------------------------------------------------

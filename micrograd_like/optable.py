@@ -83,9 +83,10 @@ class Op:
         return self.shown_as + "".join(shown)
 
     def __post_init__(self) -> None:
-        local = self.local
-        if isinstance(local, staticmethod):  # declared in a class body, as Value's ops are
-            object.__setattr__(self, "local", local.__func__)
+        for role in ("forward", "local"):  # declared in a class body, as Value's ops are
+            function = getattr(self, role)
+            if isinstance(function, staticmethod):
+                object.__setattr__(self, role, function.__func__)
 
     def __call__(self, *operands: Value | float) -> Value:
         """The op's result node; plain numbers become constant leaves, as with ``+`` and ``*``."""
@@ -165,3 +166,8 @@ def custom_entry(
 def _no_forward(*operands: float) -> float:
     """The forward of an op made with Value.from_op: only its nodes' data is known."""
     raise TypeError("an op made with Value.from_op has no forward; declare it with custom_op")
+
+
+def op_named_or_none(name: str) -> Op | None:
+    """The table's entry for ``name``, or None."""
+    return _TABLE.get(name)
