@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from micrograd_like import nn
+from micrograd_like import model_files
 from micrograd_like.data import make_moons
 from micrograd_like.engine import Value, topological_order
 from micrograd_like.nn import MLP, Layer, ModelFileError, Module, Neuron
@@ -453,7 +453,7 @@ class CountedKey(str):
 def test_duplicate_key_check_compares_keys_a_linear_number_of_times() -> None:
     pairs: list[tuple[str, Any]] = [(CountedKey(f"key{i}"), i) for i in range(2_000)]
     CountedKey.comparisons = 0
-    assert len(nn._refuse_duplicates(pairs)) == 2_000
+    assert len(model_files.refuse_duplicates(pairs)) == 2_000
     assert CountedKey.comparisons < 2 * len(pairs)  # a pairwise check makes about 4 million
 
 
@@ -515,8 +515,8 @@ def deeply_nested(depth: int) -> list[Any]:
 
 def test_error_messages_survive_data_too_deep_to_print() -> None:
     deep = deeply_nested(100_000)
-    assert "list" in nn._short(deep)
-    assert nn._canonical(deep) != nn._canonical(MLP(2, [1]).architecture())
+    assert "list" in model_files.short(deep)
+    assert model_files.canonical(deep) != model_files.canonical(MLP(2, [1]).architecture())
 
 
 def test_save_refuses_a_non_finite_parameter_and_writes_nothing(tmp_path: Path) -> None:
