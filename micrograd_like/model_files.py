@@ -1,14 +1,21 @@
-"""Model files: JSON written by ``Module.save`` and read back, as untrusted input, by ``load``.
+"""Model files: JSON written atomically on a shared disk, and read back as untrusted input.
 
-The module knows JSON and files, not networks: ``nn`` builds on it, never the other way round.
+``write_model_file`` never leaves a partial file and never writes through a name someone else
+chose: it writes a fresh, exclusively created temporary file beside the target and renames it into
+place. ``read_model_file`` checks everything before returning. The module knows JSON and files,
+not networks: ``nn`` builds on it, never the other way round.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import itertools
 import json
 import math
 import os
+import secrets
+import stat
 from collections import Counter
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -19,6 +26,7 @@ __all__ = [
     "FILE_VERSION",
     "MAX_FILE_PARAMETERS",
     "ModelFileError",
+    "NotARegularFileError",
     "read_model_file",
     "write_model_file",
 ]
@@ -27,6 +35,8 @@ FILE_FORMAT = "micrograd_like.model"
 FILE_VERSION = 1
 FILE_KEYS = ("format", "version", "architecture", "parameters")
 MAX_FILE_PARAMETERS = 1_000_000  # a file asking for more is refused before anything is built
+_TEMPORARY_NAME_ATTEMPTS = 100
+_KEPT_NAME_CHARACTERS = 100  # of the target's name in a temporary name, to stay under NAME_MAX
 
 PathLike = str | os.PathLike[str]
 
@@ -40,7 +50,19 @@ class ModelFileError(ValueError):
         self.problem = problem
 
 
-# --- writing -----------------------------------------------------------------------------------
+class NotARegularFileError(OSError):
+    """``save`` found a directory, FIFO, device or socket where the model goes; nothing written."""
+
+    def __init__(self, path: PathLike, kind: str) -> None:
+        code = errno.EISDIR if kind == "a directory" else errno.EINVAL
+        problem = f"is {kind}, not a regular file; a model file replaces only a regular file"
+        super().__init__(code, f"{problem}, so nothing was saved", os.fspath(path))
+
+    def __str__(self) -> str:
+        return f"{self.filename}: {self.strerror}"
+
+
+# --- writing: a unique temporary file, synced, then renamed over the target ----------------------
 
 
 def write_model_file(path: PathLike, architecture: dict[str, Any], numbers: list[float]) -> None:
@@ -57,14 +79,105 @@ def write_model_file(path: PathLike, architecture: dict[str, Any], numbers: list
         "architecture": architecture,
         "parameters": numbers,
     }
-    text = json.dumps(document, indent=1, allow_nan=False)
-    temporary = Path(f"{os.fspath(path)}.tmp")
+    text = json.dumps(document, indent=1, allow_nan=False) + "\n"
+    replace_atomically(path, text.encode("utf-8"))
+
+
+def replace_atomically(path: PathLike, data: bytes) -> None:
+    """Put ``data`` at ``path`` so that readers see the old file or the new one, never a mix.
+
+    A symlink at ``path`` is replaced by the file, never followed: the file it points to stays as
+    it was. A replaced file's permission bits are kept; a new file gets 0o666 less the umask.
+    """
+    target = os.fspath(path)
+    mode = _mode_to_keep(target)
+    descriptor, temporary = _create_temporary(target)
     try:
-        temporary.write_text(text + "\n", encoding="utf-8")
-        os.replace(temporary, path)  # a crash mid-write never leaves a half-written model
-    except BaseException:
-        temporary.unlink(missing_ok=True)
+        try:
+            if mode is not None:
+                os.fchmod(descriptor, mode)
+            _write_all(descriptor, data)
+            os.fsync(descriptor)  # the bytes are on disk before the name points at them
+        finally:
+            os.close(descriptor)
+        os.replace(temporary, target)
+    except BaseException:  # KeyboardInterrupt too: no stray temporary file is left behind
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
         raise
+    _sync_directory(os.path.dirname(target))
+
+
+def _mode_to_keep(target: str) -> int | None:
+    """The permission bits of the regular file at ``target``; None when there is none to keep.
+
+    Refuses anything that is neither a regular file nor a symlink. Set-id and sticky bits are
+    dropped: they mean nothing on a JSON file and could only make a new file more powerful.
+    """
+    try:
+        info = os.lstat(target)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(info.st_mode):
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        raise NotARegularFileError(target, _kind(info.st_mode))
+    return stat.S_IMODE(info.st_mode) & 0o777
+
+
+def _create_temporary(target: str) -> tuple[int, str]:
+    """A new file beside ``target``, created exclusively (O_EXCL) under a random name."""
+    folder, name = os.path.split(target)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _flag("O_NOFOLLOW") | _flag("O_CLOEXEC")
+    for _ in range(_TEMPORARY_NAME_ATTEMPTS):
+        random_part = secrets.token_hex(8)
+        temporary = os.path.join(folder, f".{name[:_KEPT_NAME_CHARACTERS]}.{random_part}.tmp")
+        try:
+            return os.open(temporary, flags, 0o666), temporary  # the umask applies, as for open()
+        except FileExistsError:
+            continue
+        except OSError as error:  # name the file being saved, not the temporary one
+            raise OSError(
+                error.errno, f"cannot create a temporary file beside it ({error.strerror})", target
+            ) from None
+    raise FileExistsError(
+        errno.EEXIST, f"no free temporary name after {_TEMPORARY_NAME_ATTEMPTS} tries", target
+    )
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    """os.write until every byte is written (a single write may write fewer)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
+
+
+def _sync_directory(folder: str) -> None:
+    """fsync the folder so the rename itself survives a crash; best effort, as not every OS can."""
+    with contextlib.suppress(OSError):
+        descriptor = os.open(folder or ".", os.O_RDONLY | _flag("O_DIRECTORY"))
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def _flag(name: str) -> int:
+    """An os.O_* flag, or 0 where the platform has no such flag (O_NOFOLLOW on Windows)."""
+    value: int = getattr(os, name, 0)
+    return value
+
+
+def _kind(mode: int) -> str:
+    """What a non-regular file is, for messages."""
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((kind for test, kind in kinds if test(mode)), "a special file")
 
 
 # --- reading: untrusted input, checked completely before anything is assigned -------------------

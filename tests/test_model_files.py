@@ -1,0 +1,292 @@
+"""Tests for model_files: saving safely on a shared disk, reading only what a model file can be."""
+
+from __future__ import annotations
+
+import errno
+import os
+import random
+import secrets
+import stat
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from micrograd_like.model_files import NotARegularFileError
+from micrograd_like.nn import MLP
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def small_model(seed: int = 0) -> MLP:
+    return MLP(2, [3, 1], rng=random.Random(seed))
+
+
+def parameters_of(model: MLP) -> list[float]:
+    return [p.data for p in model.parameters()]
+
+
+def make_device(folder: Path) -> Path:
+    """A character device to aim at: a copy of /dev/null's node when we may make one.
+
+    As root the test must not aim save() at /dev/null itself: a regression would replace it.
+    """
+    if os.geteuid() != 0:
+        return Path("/dev/null")  # /dev is not ours to write, so a regression cannot harm it
+    device = folder / "null"
+    os.mknod(device, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    return device
+
+
+NOT_REGULAR = {
+    "FIFO": "is a FIFO (named pipe)",
+    "directory": "is a directory",
+    "character device": "is a character device",
+}
+
+
+def not_regular_file(folder: Path, kind: str) -> Path:
+    """A FIFO, a directory or a device in ``folder`` (the device maybe elsewhere, see above)."""
+    if kind == "character device":
+        return make_device(folder)
+    path = folder / f"{kind}.json"
+    if kind == "FIFO":
+        os.mkfifo(path)
+    else:
+        path.mkdir()
+    return path
+
+
+# --- saving ------------------------------------------------------------------------------------
+
+
+def test_save_never_writes_through_a_fixed_tmp_name(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("someone else's file", encoding="utf-8")
+    path = tmp_path / "model.json"
+    (tmp_path / "model.json.tmp").symlink_to(victim)  # planted by another user of the disk
+    small_model().save(path)
+    assert victim.read_text(encoding="utf-8") == "someone else's file"
+    assert (tmp_path / "model.json.tmp").is_symlink()
+    assert parameters_of(MLP.from_file(path)) == parameters_of(small_model())
+
+
+def test_save_does_not_follow_a_symlink_planted_at_its_temporary_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = iter(["guessed", "fresh"])
+    monkeypatch.setattr(secrets, "token_hex", lambda _: next(names))
+    victim = tmp_path / "victim.txt"
+    victim.write_text("someone else's file", encoding="utf-8")
+    (tmp_path / ".model.json.guessed.tmp").symlink_to(victim)
+    small_model().save(tmp_path / "model.json")
+    assert victim.read_text(encoding="utf-8") == "someone else's file"
+    assert (tmp_path / ".model.json.guessed.tmp").is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".model.json.guessed.tmp",
+        "model.json",
+        "victim.txt",
+    ]
+
+
+def test_save_keeps_the_mode_of_the_file_it_replaces(tmp_path: Path) -> None:
+    path = tmp_path / "model.json"
+    path.write_text("an older model", encoding="utf-8")
+    path.chmod(0o640)
+    small_model().save(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    path.chmod(0o604)  # not what any umask gives: the old mode is copied, not recomputed
+    small_model().save(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o604
+
+
+def test_save_drops_set_id_bits_of_the_file_it_replaces(tmp_path: Path) -> None:
+    path = tmp_path / "model.json"
+    path.write_text("an older model", encoding="utf-8")
+    path.chmod(0o4755)
+    small_model().save(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o755
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_save_gives_a_new_file_the_mode_the_umask_allows(
+    tmp_path: Path, umask: int, mode: int
+) -> None:
+    old = os.umask(umask)
+    try:
+        small_model().save(tmp_path / "model.json")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "model.json").stat().st_mode) == mode
+
+
+def test_save_replaces_a_symlink_and_leaves_what_it_pointed_to(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text("not to be overwritten", encoding="utf-8")
+    path = tmp_path / "model.json"
+    path.symlink_to(elsewhere)
+    small_model().save(path)
+    assert not path.is_symlink()
+    assert elsewhere.read_text(encoding="utf-8") == "not to be overwritten"
+    assert parameters_of(MLP.from_file(path)) == parameters_of(small_model())
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_REGULAR))
+def test_save_refuses_to_replace_what_is_not_a_regular_file(tmp_path: Path, kind: str) -> None:
+    target = not_regular_file(tmp_path, kind)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(NotARegularFileError) as caught:
+        small_model().save(target)
+    message = str(caught.value)
+    assert message.startswith(f"{target}: {NOT_REGULAR[kind]}, not a regular file")
+    assert "not a regular file" in message and "nothing was saved" in message
+    assert isinstance(caught.value, OSError) and caught.value.filename == str(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no temporary file left
+    assert stat.S_IFMT(os.lstat(target).st_mode) != stat.S_IFREG
+
+
+@pytest.mark.parametrize(
+    "failure", [OSError(errno.ENOSPC, "No space left on device"), KeyboardInterrupt()]
+)
+def test_save_removes_its_temporary_file_when_writing_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: BaseException
+) -> None:
+    path = tmp_path / "model.json"
+    path.write_text("the previous model", encoding="utf-8")
+
+    def fail(descriptor: int) -> None:
+        raise failure
+
+    monkeypatch.setattr(os, "fsync", fail)
+    with pytest.raises(type(failure)):
+        small_model().save(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json"]
+    assert path.read_text(encoding="utf-8") == "the previous model"
+
+
+def test_save_syncs_the_data_before_renaming(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    fsync, replace = os.fsync, os.replace
+
+    def recording_fsync(descriptor: int) -> None:
+        calls.append("fsync directory" if stat.S_ISDIR(os.fstat(descriptor).st_mode) else "fsync")
+        fsync(descriptor)
+
+    def recording_replace(source: str, target: str) -> None:
+        calls.append("replace")
+        replace(source, target)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    monkeypatch.setattr(os, "replace", recording_replace)
+    small_model().save(tmp_path / "model.json")
+    assert calls == ["fsync", "replace", "fsync directory"]
+
+
+def test_save_into_a_missing_folder_names_the_model_file(tmp_path: Path) -> None:
+    path = tmp_path / "missing" / "model.json"
+    with pytest.raises(FileNotFoundError) as caught:
+        small_model().save(path)
+    assert caught.value.filename == str(path)
+    assert f"{path}" in str(caught.value) and ".tmp" not in str(caught.value)
+
+
+def test_save_works_for_a_name_as_long_as_the_file_system_allows(tmp_path: Path) -> None:
+    path = tmp_path / ("m" * 250 + ".json")  # 255 bytes: a temporary name must be shorter
+    small_model().save(path)
+    assert parameters_of(MLP.from_file(path)) == parameters_of(small_model())
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+# --- concurrent saves: no writer fails and no reader sees a partial file -----------------------
+
+SAVER = """
+import random, sys
+from micrograd_like.nn import MLP
+model = MLP(2, [16, 16, 1], rng=random.Random(int(sys.argv[2])))
+for _ in range(int(sys.argv[3])):
+    model.save(sys.argv[1])
+"""
+SAVES = 50
+
+
+class Reader(threading.Thread):
+    """Loads ``path`` until told to stop; every load must give one writer's whole model."""
+
+    def __init__(self, path: Path, allowed: list[list[float]]) -> None:
+        super().__init__()
+        self.path, self.allowed = path, allowed
+        self.running = threading.Event()
+        self.running.set()
+        self.loads = 0
+        self.failure: BaseException | None = None
+
+    def run(self) -> None:
+        model = MLP(2, [16, 16, 1])
+        try:
+            while self.running.is_set() or self.loads == 0:
+                model.load(self.path)  # a torn or half-written file raises ModelFileError here
+                assert parameters_of(model) in self.allowed, "a model no writer saved"
+                self.loads += 1
+        except BaseException as error:  # reported by the test: a thread's exception is lost
+            self.failure = error
+
+    def stop(self) -> None:
+        self.running.clear()
+        self.join(timeout=60)
+
+
+def test_concurrent_saves_from_processes_never_fail_nor_tear(tmp_path: Path) -> None:
+    path = tmp_path / "model.json"
+    MLP(2, [16, 16, 1], rng=random.Random(0)).save(path)
+    allowed = [parameters_of(MLP(2, [16, 16, 1], rng=random.Random(seed))) for seed in (0, 1, 2)]
+    reader = Reader(path, allowed)
+    reader.start()
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    try:
+        writers = [
+            subprocess.Popen(
+                [sys.executable, "-c", SAVER, str(path), str(seed), str(SAVES)],
+                stderr=subprocess.PIPE,
+                text=True,
+                env=environment,
+            )
+            for seed in (1, 2)
+        ]
+        errors = [writer.communicate(timeout=120)[1] for writer in writers]
+    finally:
+        reader.stop()
+    assert [writer.returncode for writer in writers] == [0, 0], errors
+    assert reader.failure is None and reader.loads > 0
+    assert [p.name for p in tmp_path.iterdir()] == ["model.json"]
+
+
+def test_concurrent_saves_from_threads_never_fail_nor_tear(tmp_path: Path) -> None:
+    path = tmp_path / "model.json"
+    models = [MLP(2, [16, 16, 1], rng=random.Random(seed)) for seed in (0, 1, 2)]
+    models[0].save(path)
+    failures: list[BaseException] = []
+
+    def save_many(model: MLP) -> None:
+        try:
+            for _ in range(SAVES):
+                model.save(path)
+        except BaseException as error:  # reported below: a thread's exception is otherwise lost
+            failures.append(error)
+
+    reader = Reader(path, [parameters_of(model) for model in models])
+    reader.start()
+    writers = [threading.Thread(target=save_many, args=(model,)) for model in models[1:]]
+    try:
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join()
+    finally:
+        reader.stop()
+    assert failures == []
+    assert reader.failure is None and reader.loads > 0
+    assert [p.name for p in tmp_path.iterdir()] == ["model.json"]
