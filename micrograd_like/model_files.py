@@ -2,8 +2,9 @@
 
 ``write_model_file`` never leaves a partial file and never writes through a name someone else
 chose: it writes a fresh, exclusively created temporary file beside the target and renames it into
-place. ``read_model_file`` checks everything before returning. The module knows JSON and files,
-not networks: ``nn`` builds on it, never the other way round.
+place. ``read_model_file`` reads only regular files, at most ``MAX_FILE_BYTES`` of them, and checks
+everything before returning. The module knows JSON and files, not networks: ``nn`` builds on it,
+never the other way round.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ import secrets
 import stat
 from collections import Counter
 from collections.abc import Collection, Sequence
-from pathlib import Path
 from typing import Any
 
 __all__ = [
     "FILE_FORMAT",
     "FILE_VERSION",
+    "MAX_FILE_BYTES",
     "MAX_FILE_PARAMETERS",
     "ModelFileError",
     "NotARegularFileError",
@@ -35,6 +36,10 @@ FILE_FORMAT = "micrograd_like.model"
 FILE_VERSION = 1
 FILE_KEYS = ("format", "version", "architecture", "parameters")
 MAX_FILE_PARAMETERS = 1_000_000  # a file asking for more is refused before anything is built
+BYTES_PER_NUMBER = 64  # save() writes at most 28 per parameter; other writers may indent more
+ARCHITECTURE_BYTES = 1 << 20  # the outer object and the architecture, with room to spare
+MAX_FILE_BYTES = MAX_FILE_PARAMETERS * BYTES_PER_NUMBER + ARCHITECTURE_BYTES
+_READ_CHUNK = 1 << 20
 _TEMPORARY_NAME_ATTEMPTS = 100
 _KEPT_NAME_CHARACTERS = 100  # of the target's name in a temporary name, to stay under NAME_MAX
 
@@ -186,7 +191,7 @@ def _kind(mode: int) -> str:
 def read_model_file(path: PathLike) -> dict[str, Any]:
     """Parse and check a model file's outer structure; raises ModelFileError naming the problem."""
     try:
-        text = Path(path).read_bytes().decode("utf-8")
+        text = read_bounded(path).decode("utf-8")
     except UnicodeDecodeError as error:
         raise ModelFileError(path, f"not UTF-8 text ({error.reason})") from None
     if not text.strip():
@@ -199,6 +204,52 @@ def read_model_file(path: PathLike) -> dict[str, Any]:
     if not isinstance(document["architecture"], dict):
         raise ModelFileError(path, "architecture must be a JSON object")
     return document
+
+
+def read_bounded(path: PathLike) -> bytes:
+    """The bytes of the regular file at ``path``, refusing anything longer than MAX_FILE_BYTES.
+
+    Checked before opening (so a device is never opened) and again on the opened descriptor (in
+    case the name changed in between); O_NONBLOCK keeps a FIFO swapped in from blocking the open.
+    """
+    _check_regular(path, os.stat(path).st_mode)
+    descriptor = os.open(path, os.O_RDONLY | _flag("O_NONBLOCK") | _flag("O_CLOEXEC"))
+    try:
+        info = os.fstat(descriptor)
+        _check_regular(path, info.st_mode)
+        if info.st_size > MAX_FILE_BYTES:
+            raise ModelFileError(path, _too_large(f"{info.st_size:,} bytes"))
+        data = _read_at_most(descriptor, MAX_FILE_BYTES + 1)  # it may have grown since fstat
+    finally:
+        os.close(descriptor)
+    if len(data) > MAX_FILE_BYTES:
+        raise ModelFileError(path, _too_large(f"more than {MAX_FILE_BYTES:,} bytes"))
+    return data
+
+
+def _read_at_most(descriptor: int, limit: int) -> bytes:
+    """Up to ``limit`` bytes, in chunks, so a small file never costs a ``limit``-sized buffer."""
+    data = bytearray()
+    while len(data) < limit:
+        chunk = os.read(descriptor, min(_READ_CHUNK, limit - len(data)))
+        if not chunk:
+            break
+        data += chunk
+    return bytes(data)
+
+
+def _check_regular(path: PathLike, mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        raise ModelFileError(
+            path, f"is {_kind(mode)}, not a regular file; model files are read from regular files"
+        )
+
+
+def _too_large(size: str) -> str:
+    return (
+        f"the file has {size}; a model file may have at most {MAX_FILE_BYTES:,} bytes "
+        f"({MAX_FILE_PARAMETERS:,} parameters at {BYTES_PER_NUMBER} bytes each, and the rest)"
+    )
 
 
 def _parse(path: PathLike, text: str) -> Any:

@@ -6,15 +6,20 @@ import errno
 import os
 import random
 import secrets
+import socket
 import stat
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from micrograd_like.model_files import NotARegularFileError
+from micrograd_like import model_files
+from micrograd_like.model_files import ModelFileError, NotARegularFileError
 from micrograd_like.nn import MLP
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,16 +49,20 @@ NOT_REGULAR = {
     "FIFO": "is a FIFO (named pipe)",
     "directory": "is a directory",
     "character device": "is a character device",
+    "socket": "is a socket",
 }
 
 
 def not_regular_file(folder: Path, kind: str) -> Path:
-    """A FIFO, a directory or a device in ``folder`` (the device maybe elsewhere, see above)."""
+    """A FIFO, socket, directory or device in ``folder`` (a device may be elsewhere: see above)."""
     if kind == "character device":
         return make_device(folder)
     path = folder / f"{kind}.json"
     if kind == "FIFO":
         os.mkfifo(path)
+    elif kind == "socket":
+        with socket.socket(socket.AF_UNIX) as listener:
+            listener.bind(str(path))  # the socket file stays after the socket is closed
     else:
         path.mkdir()
     return path
@@ -290,3 +299,121 @@ def test_concurrent_saves_from_threads_never_fail_nor_tear(tmp_path: Path) -> No
     assert failures == []
     assert reader.failure is None and reader.loads > 0
     assert [p.name for p in tmp_path.iterdir()] == ["model.json"]
+
+
+# --- loading: regular files only, and never more than a model file can need ---------------------
+
+
+def finishes_quickly(call: Callable[[], object], seconds: float = 5.0) -> BaseException | None:
+    """Run ``call`` in a thread; fail if it blocks (as opening a FIFO without O_NONBLOCK does)."""
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            call()
+        except BaseException as error:  # handed back to the test
+            raised.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still running after {seconds} s"
+    return raised[0] if raised else None
+
+
+LOADERS: dict[str, Callable[[Path], object]] = {
+    "load": lambda path: small_model().load(path),
+    "from_file": MLP.from_file,
+}
+
+
+@pytest.mark.parametrize("loader", sorted(LOADERS))
+@pytest.mark.parametrize("kind", sorted(NOT_REGULAR))
+def test_load_refuses_what_is_not_a_regular_file(tmp_path: Path, kind: str, loader: str) -> None:
+    path = not_regular_file(tmp_path, kind)
+    error = finishes_quickly(lambda: LOADERS[loader](path))
+    assert isinstance(error, ModelFileError)
+    assert str(error) == (
+        f"{path}: {NOT_REGULAR[kind]}, not a regular file; model files are read from regular files"
+    )
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/null", "/dev/urandom"])
+def test_load_refuses_a_device_at_once(device: str) -> None:
+    started = time.perf_counter()
+    with pytest.raises(ModelFileError, match=f"^{device}: is a character device, not a regular"):
+        MLP.from_file(device)
+    assert time.perf_counter() - started < 1.0
+
+
+def test_load_checks_the_opened_file_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fifo = not_regular_file(tmp_path, "FIFO")
+    regular = tmp_path / "regular.json"
+    small_model().save(regular)
+    real_stat = os.stat
+
+    def swapped_after_stat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        """stat() saw a regular file; by the time of open() the name is a FIFO (a race)."""
+        return real_stat(regular if Path(path) == fifo else path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", swapped_after_stat)
+    error = finishes_quickly(lambda: MLP.from_file(fifo))
+    assert isinstance(error, ModelFileError)
+    assert "is a FIFO (named pipe), not a regular file" in str(error)
+
+
+def test_load_refuses_a_file_larger_than_any_model_file_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "huge.json"
+    with path.open("wb") as stream:
+        stream.truncate(65_048_577)  # sparse: 1,000,000 parameters * 64 bytes + 1 MiB, plus one
+    read_calls: list[int] = []
+    real_read = os.read
+
+    def recording_read(descriptor: int, size: int) -> bytes:
+        read_calls.append(size)
+        return real_read(descriptor, size)
+
+    monkeypatch.setattr(os, "read", recording_read)
+    with pytest.raises(ModelFileError) as caught:
+        MLP.from_file(path)
+    assert str(caught.value) == (
+        f"{path}: the file has 65,048,577 bytes; a model file may have at most 65,048,576 bytes "
+        "(1,000,000 parameters at 64 bytes each, and the rest)"
+    )
+    assert read_calls == []
+
+
+def test_load_reads_no_more_than_the_bound_when_the_size_lies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "growing.json"
+    path.write_bytes(b" " * 5_000)
+    monkeypatch.setattr(model_files, "MAX_FILE_BYTES", 1_000)
+    real_fstat, real_read = os.fstat, os.read
+    received: list[int] = []
+
+    def small_size(descriptor: int) -> os.stat_result:
+        """As if the file grew after fstat(), or sat on a file system that reports size 0."""
+        fields = list(real_fstat(descriptor))
+        fields[stat.ST_SIZE] = 0
+        return os.stat_result(fields)
+
+    def recording_read(descriptor: int, size: int) -> bytes:
+        data = real_read(descriptor, size)
+        received.append(len(data))
+        return data
+
+    monkeypatch.setattr(os, "fstat", small_size)
+    monkeypatch.setattr(os, "read", recording_read)
+    with pytest.raises(ModelFileError, match=r"has more than 1,000 bytes; .* at most 1,000 bytes"):
+        MLP.from_file(path)
+    assert sum(received) == 1_001
+
+
+def test_load_follows_a_symlink_to_a_regular_file(tmp_path: Path) -> None:
+    saved = small_model(seed=4)
+    saved.save(tmp_path / "real.json")
+    (tmp_path / "link.json").symlink_to(tmp_path / "real.json")
+    assert parameters_of(MLP.from_file(tmp_path / "link.json")) == parameters_of(saved)
