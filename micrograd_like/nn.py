@@ -9,10 +9,12 @@ fix them as it does in micrograd: pass ``rng=random.Random(1337)`` to get microg
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
+from numbers import Real
+from typing import Any, cast
 
 from micrograd_like import model_files
 from micrograd_like.engine import Value, is_grad_enabled, linear
@@ -38,7 +40,9 @@ __all__ = [  # the model-file names stay importable from here, where they used t
 ]
 
 Input = Value | float | int
-Inputs = Sequence[Input] | Value | float | int
+# What a model may be called with: a sequence of inputs, or one input. Any real number will do
+# (Fraction, numpy scalars); the engine turns it into a float.
+Inputs = Sequence[Input | Real] | Value | Real | float | int
 
 
 def _identity(x: Value) -> Value:
@@ -137,7 +141,7 @@ class Neuron(Module):
         return self.activation != "linear"
 
     def __call__(self, x: Inputs) -> Value:
-        return self._forward(_as_inputs(x, len(self.w), self))
+        return self._forward(_as_inputs(x, len(self.w), self.__repr__))
 
     def _forward(self, inputs: Sequence[Input]) -> Value:
         """The neuron on inputs already checked by its caller (a Layer checks them once)."""
@@ -174,7 +178,7 @@ class Layer(Module):
         return self.neurons[0].activation
 
     def __call__(self, x: Inputs) -> Value | list[Value]:
-        inputs = _as_inputs(x, self.nin, self)
+        inputs = _as_inputs(x, self.nin, self.__repr__)
         if not is_grad_enabled():  # evaluation: read each input's number once, not per neuron
             inputs = [v.data if isinstance(v, Value) else v for v in inputs]
         out = [n._forward(inputs) for n in self.neurons]
@@ -231,7 +235,7 @@ class MLP(Module):
         ]
 
     def __call__(self, x: Inputs) -> Value | list[Value]:
-        out: Inputs = x
+        out: Inputs = _as_inputs(x, self.layers[0].nin, self._summary)
         for layer in self.layers:
             out = layer(out)  # a bare Value from a one-neuron layer is accepted by the next
         return out  # type: ignore[return-value]
@@ -246,6 +250,11 @@ class MLP(Module):
             "nouts": [len(layer.neurons) for layer in self.layers],
             "activations": [layer.activation for layer in self.layers],
         }
+
+    def _summary(self) -> str:
+        """The first line of the repr: what error messages call this model."""
+        sizes = " -> ".join(str(n) for n in [self.layers[0].nin, *self.architecture()["nouts"]])
+        return f"MLP({sizes}, {len(self.parameters())} parameters)"
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> MLP:
@@ -268,8 +277,7 @@ class MLP(Module):
         return model
 
     def __repr__(self) -> str:
-        sizes = " -> ".join(str(n) for n in [self.layers[0].nin, *self.architecture()["nouts"]])
-        lines = [f"MLP({sizes}, {len(self.parameters())} parameters)("]
+        lines = [f"{self._summary()}("]
         lines += [f"  {layer!r}" for layer in self.layers]
         return "\n".join([*lines, ")"])
 
@@ -279,9 +287,36 @@ def _check_size(size: object, where: str, name: str) -> None:
         raise ValueError(f"{where}: {name} must be a positive integer, got {size!r}")
 
 
-def _as_inputs(x: Inputs, expected: int, module: Module) -> Sequence[Input]:
-    """The inputs as a sequence: a lone Value or number counts as one input."""
-    inputs: Sequence[Input] = [x] if isinstance(x, (Value, float, int)) else x
+def _as_inputs(x: Inputs, expected: int, name: Callable[[], str]) -> Sequence[Input]:
+    """The inputs as a sequence: a lone Value or real number counts as one input.
+
+    ``name`` gives what messages call the module, only when there is a message to write.
+    """
+    if type(x) is list or type(x) is tuple:  # the common case, before any ABC check
+        inputs: Sequence[object] = x
+    elif isinstance(x, (Value, Real)):
+        inputs = [x]
+    else:
+        inputs = _other_inputs(x, name)
     if len(inputs) != expected:
-        raise ValueError(f"{module!r} takes {expected} inputs, got {len(inputs)}")
-    return inputs
+        raise ValueError(f"{name()} takes {expected} inputs, got {len(inputs)}")
+    return cast("Sequence[Input]", inputs)  # each element is checked by the engine as it is used
+
+
+def _other_inputs(x: object, name: Callable[[], str]) -> Sequence[object]:
+    """Inputs given as another ordered collection (a numpy array, say); no dict, set or string.
+
+    A dict would give its keys and a set an arbitrary order, so either would silently feed the
+    model the wrong numbers; a string would give characters.
+    """
+    if isinstance(x, (str, bytes, Mapping, Set)):
+        pass
+    elif isinstance(x, Sequence):
+        return x
+    elif isinstance(x, Iterable):
+        with contextlib.suppress(TypeError):  # a 0-d numpy array is "iterable" until iterated
+            return list(x)
+    raise TypeError(
+        f"{name()} takes a list or tuple of numbers or Values, or one number or Value; "
+        f"got {type(x).__name__}"
+    )
