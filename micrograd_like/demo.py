@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import random
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from micrograd_like.data import (
     Point,
@@ -42,6 +43,9 @@ ALPHA = 1e-4  # weight of the L2 penalty, as in micrograd's demo
 LEARNING_RATE = 0.1  # Adam's, at the start; it falls linearly to a tenth by the last step
 GRID = 50  # cells per side of the decision-boundary picture
 MODEL_FILE = "model.json"
+MAX_NOISE = 10.0  # the datasets are about 2 units across: more noise only buries them
+MAX_POINTS = 10_000  # a step's graph has about 400 nodes per point: some 300 MB at this size
+MAX_STEPS = 1_000_000  # about eight hours at the default size
 
 
 @dataclass
@@ -55,21 +59,41 @@ class Result:
     test_accuracy: float
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that a refused command line is one line, ``demo: ...``, and status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"demo: {message.removeprefix('argument ')}\n")
+
+
 def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m micrograd_like demo",
         description="Train MLP(2, [16, 16, 1]) on a toy dataset with max-margin loss and Adam, "
         "then save a picture of its decision boundary and the model as JSON.",
     )
-    parser.add_argument("--steps", type=_positive_int, default=100, help="training steps (100)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for data and weights (0)")
+    parser.add_argument(
+        "--steps",
+        type=whole_number(1, MAX_STEPS),
+        default=100,
+        help=f"training steps, 1 to {MAX_STEPS:,} (100)",
+    )
+    parser.add_argument(
+        "--seed", type=whole_number(), default=0, help="seed for data and weights (0)"
+    )
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="moons", help="(moons)")
-    parser.add_argument("--noise", type=_non_negative_float, default=0.1, help="(0.1)")
+    parser.add_argument(
+        "--noise",
+        type=real_number(0.0, MAX_NOISE),
+        default=0.1,
+        help=f"standard deviation of the noise added to each point, 0 to {MAX_NOISE:g}; the "
+        "datasets are about 2 across (0.1)",
+    )
     parser.add_argument(
         "--points",
-        type=_positive_int,
+        type=whole_number(1, MAX_POINTS),
         default=100,
-        help="training points; as many again are held out for testing (100)",
+        help=f"training points, 1 to {MAX_POINTS:,}; as many again are held out for testing (100)",
     )
     parser.add_argument("--out", type=Path, default=Path("demo_output"), help="(demo_output/)")
     parser.add_argument(
@@ -88,7 +112,10 @@ def main(argv: Sequence[str]) -> int:
     except SystemExit as stop:  # --help, or a command line argparse refused
         return stop.code if isinstance(stop.code, int) else 2
     if args.picture == "png" and importlib.util.find_spec("matplotlib") is None:
-        print("--picture png needs matplotlib: pip install micrograd_like[plot]", file=sys.stderr)
+        print(
+            "demo: --picture png needs matplotlib: pip install micrograd_like[plot]",
+            file=sys.stderr,
+        )
         return 2
     try:
         args.out.mkdir(parents=True, exist_ok=True)  # before training, so a bad --out fails fast
@@ -327,15 +354,53 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _positive_int(text: str) -> int:
-    number = int(text)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return number
+# --- command-line types: each refusal says what was expected, in argparse's one-line style ------
 
 
-def _non_negative_float(text: str) -> float:
-    number = float(text)
-    if not 0 <= number < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return number
+def whole_number(low: int | None = None, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type for integers in [low, high]; its __name__ is what it expects."""
+    expected = _expected("a whole number", low, high)
+
+    def parse(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:  # also a number of more than 4300 digits
+            number = None
+        if number is None or not _within(number, low, high):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {_quoted(text)}")
+        return number
+
+    parse.__name__ = expected
+    return parse
+
+
+def real_number(low: float, high: float) -> Callable[[str], float]:
+    """An argparse type for finite floats in [low, high]; its __name__ is what it expects."""
+    expected = _expected("a number", low, high)
+
+    def parse(text: str) -> float:
+        try:
+            number = float(text)
+        except ValueError:
+            number = math.nan
+        if not low <= number <= high:  # nan and inf fail here too
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {_quoted(text)}")
+        return number
+
+    parse.__name__ = expected
+    return parse
+
+
+def _expected(what: str, low: float | None, high: float | None) -> str:
+    if low is None:
+        return what
+    return f"{what} >= {low:,}" if high is None else f"{what} from {low:,} to {high:,}"
+
+
+def _within(number: int, low: int | None, high: int | None) -> bool:
+    return (low is None or number >= low) and (high is None or number <= high)
+
+
+def _quoted(text: str) -> str:
+    """The user's text as typed, cut short so a pasted megabyte cannot flood the message."""
+    return repr(text) if len(text) <= 40 else repr(text[:37] + "...")

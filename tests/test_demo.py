@@ -149,14 +149,65 @@ def test_progress_prints_every_tenth_step_elsewhere() -> None:
     assert lines[0] == "step  10/100  loss 0.2500  accuracy 100%"
 
 
-def test_demo_help_and_bad_flags(capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_help_lists_every_flag_and_the_bounds(capsys: pytest.CaptureFixture[str]) -> None:
     assert demo.main(["--help"]) == 0
-    usage = capsys.readouterr().out
+    usage = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
     for flag in ("--steps", "--seed", "--dataset", "--noise", "--points", "--out"):
         assert flag in usage
-    assert demo.main(["--steps", "0"]) == 2
-    assert "must be a positive integer" in capsys.readouterr().err
-    assert demo.main(["--dataset", "iris"]) == 2
+    assert "noise added to each point, 0 to 10;" in usage
+    assert "training points, 1 to 10,000;" in usage
+    assert "training steps, 1 to 1,000,000" in usage
+
+
+BAD_COMMAND_LINES = {
+    "noise 1e308": (
+        ["--noise", "1e308"],
+        "--noise: expected a number from 0.0 to 10.0, got '1e308'",
+    ),
+    "noise above the bound": (["--noise", "10.5"], "--noise: expected a number from 0.0 to 10.0"),
+    "noise too large for a float": (["--noise", "1e999"], "got '1e999'"),
+    "noise inf": (["--noise", "inf"], "--noise: expected a number from 0.0 to 10.0, got 'inf'"),
+    "noise nan": (["--noise", "nan"], "--noise: expected a number from 0.0 to 10.0, got 'nan'"),
+    "negative noise": (["--noise", "-0.1"], "got '-0.1'"),
+    "noise not a number": (["--noise", "lots"], "got 'lots'"),
+    "steps 1e3": (
+        ["--steps", "1e3"],
+        "--steps: expected a whole number from 1 to 1,000,000, got '1e3'",
+    ),
+    "no steps": (["--steps", "0"], "--steps: expected a whole number from 1 to 1,000,000, got '0'"),
+    "too many steps": (["--steps", "1000001"], "got '1000001'"),
+    "steps of 5000 digits": (["--steps", "9" * 5000], "got '" + "9" * 37 + "...'"),
+    "too many points": (
+        ["--points", "10001"],
+        "--points: expected a whole number from 1 to 10,000",
+    ),
+    "points 2.5": (["--points", "2.5"], "--points: expected a whole number from 1 to 10,000"),
+    "seed not a number": (["--seed", "x"], "--seed: expected a whole number, got 'x'"),
+    "unknown dataset": (["--dataset", "iris"], "--dataset: invalid choice: 'iris'"),
+    "unknown option": (["--colour", "red"], "unrecognized arguments: --colour red"),
+    "missing value": (["--steps"], "--steps: expected one argument"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_COMMAND_LINES))
+def test_demo_refuses_a_bad_command_line_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
+    argv, message = BAD_COMMAND_LINES[case]
+    assert demo.main([*argv, "--out", str(tmp_path / "out")]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("demo: --") or captured.err.startswith("demo: unrecognized")
+    assert message in captured.err
+    assert "Traceback" not in captured.err and "usage:" not in captured.err
+    assert captured.err.count("\n") == 1 and len(captured.err) < 200
+    assert captured.out == ""
+    assert not (tmp_path / "out").exists()  # refused before anything was made
+
+
+def test_demo_accepts_the_bounds_themselves() -> None:
+    settings = demo.parse_arguments(["--noise", "10", "--points", "10000", "--steps", "1000000"])
+    assert (settings.noise, settings.points, settings.steps) == (10.0, 10_000, 1_000_000)
+    assert demo.parse_arguments(["--noise", "0", "--points", "1", "--seed", "-7"]).seed == -7
 
 
 def test_dispatcher_runs_the_demo(tmp_path: Path) -> None:
