@@ -6,6 +6,7 @@ seeds of two moons Adam ended at 100% training accuracy in 27, SGD in 25, and Ad
 sooner (median step 29 against 38).
 The decision boundary is a PNG when matplotlib is installed (``pip install micrograd_like[plot]``)
 and otherwise an SVG drawn here with plain strings, so the demo needs nothing beyond the package.
+The model file is replaced atomically, so Ctrl-C (one line, status 130) never leaves half of one.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ MODEL_FILE = "model.json"
 MAX_NOISE = 10.0  # the datasets are about 2 units across: more noise only buries them
 MAX_POINTS = 10_000  # a step's graph has about 400 nodes per point: some 300 MB at this size
 MAX_STEPS = 1_000_000  # about eight hours at the default size
+INTERRUPTED = 130  # the shell's status for a command stopped by Ctrl-C (128 + SIGINT)
 
 
 @dataclass
@@ -106,11 +108,20 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str]) -> int:
-    """Run the demo; returns the exit status."""
+    """Run the demo; returns the exit status (130, with one line, if Ctrl-C stops it)."""
     try:
         args = parse_arguments(argv)
     except SystemExit as stop:  # --help, or a command line argparse refused
         return stop.code if isinstance(stop.code, int) else 2
+    try:
+        return run(args)
+    except KeyboardInterrupt:  # the model file is the old one or the new one: save is atomic
+        print("demo: interrupted", file=sys.stderr)
+        return INTERRUPTED
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train, save and draw as the command line asks; returns the exit status."""
     if args.picture == "png" and importlib.util.find_spec("matplotlib") is None:
         print(
             "demo: --picture png needs matplotlib: pip install micrograd_like[plot]",
@@ -131,12 +142,20 @@ def main(argv: Sequence[str]) -> int:
         progress=Progress(args.steps, sys.stdout),
     )
     print(f"train accuracy {result.train_accuracy:.1%}, test accuracy {result.test_accuracy:.1%}")
+    return save_and_draw(result, args)
+
+
+def save_and_draw(result: Result, args: argparse.Namespace) -> int:
+    """Write the model and the picture; a failure is one line on stderr and status 1."""
     model_path = args.out / MODEL_FILE
     try:
         result.model.save(model_path)
         picture = draw_boundary(result.model, result.split, args.out, args.picture, args.dataset)
     except OSError as error:
         print(_cannot_write(args.out, error), file=sys.stderr)
+        return 1
+    except ValueError as error:  # a non-finite parameter: training diverged, nothing was saved
+        print(f"demo: {error}", file=sys.stderr)
         return 1
     print(f"wrote {model_path} and {picture}")
     return 0
@@ -169,18 +188,15 @@ def train(
     model = MLP(2, [*HIDDEN, 1], rng=rng)
     optimizer = Adam(model.parameters(), lr=LEARNING_RATE)
     losses = []
-    for step in range(steps):
-        scores = [score(model, x) for x in split.train_points]
-        loss = hinge_loss(scores, split.train_labels) + l2_regularization(model.parameters(), ALPHA)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.lr = LEARNING_RATE * (1.0 - 0.9 * step / steps)
-        optimizer.step()
-        losses.append(loss.data)
+    try:
+        for step in range(steps):
+            loss, right = training_step(model, optimizer, split, step, steps)
+            losses.append(loss)
+            if progress:
+                progress.show(step + 1, loss, right)
+    finally:
         if progress:
-            progress.show(step + 1, loss.data, fraction_right(scores, split.train_labels))
-    if progress:
-        progress.close()
+            progress.close()  # ends a line redrawn in place, even when Ctrl-C stops the run
     return Result(
         model,
         split,
@@ -188,6 +204,19 @@ def train(
         accuracy(model, split.train_points, split.train_labels),
         accuracy(model, split.test_points, split.test_labels),
     )
+
+
+def training_step(
+    model: MLP, optimizer: Adam, split: Split, step: int, steps: int
+) -> tuple[float, float]:
+    """Step ``step`` of ``steps`` on the whole training set; returns the loss and fraction right."""
+    scores = [score(model, x) for x in split.train_points]
+    loss = hinge_loss(scores, split.train_labels) + l2_regularization(model.parameters(), ALPHA)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.lr = LEARNING_RATE * (1.0 - 0.9 * step / steps)
+    optimizer.step()
+    return loss.data, fraction_right(scores, split.train_labels)
 
 
 def score(model: MLP, point: Sequence[float]) -> Value:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import math
+import os
 import random
+import signal
+import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -234,3 +239,113 @@ def test_demo_failing_to_write_a_file_is_a_message(
     assert demo.main([*SMALL, "--out", str(tmp_path)]) == 1
     assert capsys.readouterr().err.startswith(f"demo: cannot write to {tmp_path}: ")
     assert [p.name for p in tmp_path.iterdir()] == ["model.json"]
+
+
+# --- Ctrl-C: one line, status 130, and never a partial model file ------------------------------
+
+
+def interrupting(at: int) -> Callable[..., tuple[float, float]]:
+    """demo.training_step, except that step ``at`` is stopped by Ctrl-C."""
+    real_step = demo.training_step
+
+    def step(*args: Any) -> tuple[float, float]:
+        if args[3] == at:  # (model, optimizer, split, step, steps)
+            raise KeyboardInterrupt
+        return real_step(*args)
+
+    return step
+
+
+def main_catching_ctrl_c(argv: list[str]) -> int:
+    """demo.main, failing the test if Ctrl-C escapes it (pytest would stop the whole run)."""
+    try:
+        return demo.main(argv)
+    except KeyboardInterrupt:
+        pytest.fail("KeyboardInterrupt escaped demo.main")
+
+
+def test_ctrl_c_during_training_is_one_line_and_status_130(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(demo, "training_step", interrupting(at=2))
+    assert main_catching_ctrl_c([*SMALL, "--out", str(tmp_path)]) == 130
+    captured = capsys.readouterr()
+    assert captured.err == "demo: interrupted\n"
+    assert captured.out.count("step ") == 2  # steps 0 and 1 ran
+    assert list(tmp_path.iterdir()) == []  # no model file, whole or partial
+
+
+def fsync_interrupted_at(call: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """os.fsync, except that its ``call``-th call (from 1) is stopped by Ctrl-C."""
+    real_fsync, calls = os.fsync, [0]
+
+    def fsync(descriptor: int) -> None:
+        calls[0] += 1
+        if calls[0] == call:
+            raise KeyboardInterrupt
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+
+def test_ctrl_c_while_saving_keeps_the_previous_model_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert demo.main([*SMALL, "--out", str(tmp_path), "--picture", "svg"]) == 0
+    before = (tmp_path / "model.json").read_bytes()
+    capsys.readouterr()
+    fsync_interrupted_at(1, monkeypatch)  # the new model file, written but not yet renamed
+    argv = [*SMALL, "--seed", "1", "--out", str(tmp_path), "--picture", "svg"]
+    assert main_catching_ctrl_c(argv) == 130
+    assert capsys.readouterr().err == "demo: interrupted\n"
+    assert (tmp_path / "model.json").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["decision_boundary.svg", "model.json"]
+
+
+def test_progress_line_is_ended_when_training_is_interrupted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(demo, "training_step", interrupting(at=2))
+    stream = Terminal()
+    with pytest.raises(KeyboardInterrupt):
+        demo.train(steps=5, points=10, progress=demo.Progress(5, stream))
+    assert stream.getvalue().count("\r") == 2 and stream.getvalue().endswith("\n")
+
+
+def test_ctrl_c_from_the_keyboard_prints_one_line_and_exits_130(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "micrograd_like", "demo", "--steps", "10", "--points", "1000"]
+    process = subprocess.Popen(
+        [*command, "--out", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("step  1/10")  # training has begun
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert (process.returncode, err) == (130, "demo: interrupted\n")
+    assert "wrote" not in out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_diverged_model_is_a_message_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real_train = demo.train
+
+    def diverging(*args: Any, **kwargs: Any) -> demo.Result:
+        result = real_train(*args, **kwargs)
+        result.model.parameters()[0].data = math.inf
+        return result
+
+    monkeypatch.setattr(demo, "train", diverging)
+    assert demo.main([*SMALL, "--out", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == (
+        f"demo: {tmp_path / 'model.json'}: parameter 0 is inf, not a finite number "
+        "(did training diverge?); nothing was saved\n"
+    )
+    assert list(tmp_path.iterdir()) == []
