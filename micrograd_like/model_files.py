@@ -29,6 +29,7 @@ __all__ = [
     "ModelFileError",
     "NotARegularFileError",
     "read_model_file",
+    "replace_atomically",
     "write_model_file",
 ]
 

@@ -19,7 +19,7 @@ import pytest
 
 from micrograd_like import __main__ as dispatcher
 from micrograd_like import demo
-from micrograd_like.data import make_moons
+from micrograd_like.data import Split, make_moons
 from micrograd_like.engine import Value, watch
 from micrograd_like.nn import MLP
 
@@ -58,19 +58,85 @@ def test_demo_writes_model_and_picture(tmp_path: Path, capsys: pytest.CaptureFix
         assert pictures[0].read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 
-def svg_shapes(path: Path) -> tuple[list[ElementTree.Element], list[ElementTree.Element]]:
-    root = ElementTree.parse(path).getroot()
-    namespace = "{http://www.w3.org/2000/svg}"
-    return root.findall(f"{namespace}rect"), root.findall(f"{namespace}circle")
+SVG = "{http://www.w3.org/2000/svg}"
 
 
-def test_demo_svg_has_a_cell_per_grid_square_and_a_dot_per_point(tmp_path: Path) -> None:
+def svg_root(path: Path) -> ElementTree.Element:
+    return ElementTree.parse(path).getroot()
+
+
+def with_class(root: ElementTree.Element, tag: str, css: str) -> list[ElementTree.Element]:
+    """Elements ``tag`` whose class attribute includes the word ``css``."""
+    return [e for e in root.iter(f"{SVG}{tag}") if css in (e.get("class") or "").split()]
+
+
+def test_demo_svg_has_a_cell_per_grid_square_and_a_marker_per_point(tmp_path: Path) -> None:
     assert demo.main([*SMALL, "--out", str(tmp_path), "--picture", "svg"]) == 0
-    cells, dots = svg_shapes(tmp_path / "decision_boundary.svg")
+    root = svg_root(tmp_path / "decision_boundary.svg")
+    cells = with_class(root, "g", "cells")[0].findall(f"{SVG}rect")
     assert len(cells) == demo.GRID**2
-    assert len(dots) == 40  # 20 training points and 20 test points
-    assert {dot.get("class") for dot in dots} == {"label-1", "label+1"}
     assert {cell.get("fill") for cell in cells} <= {"#f4c7c3", "#c6dbef"}
+    points = with_class(root, "g", "points")[0]
+    train, test = with_class(points, "circle", "train"), with_class(points, "rect", "test")
+    assert len(train) == 20 and len(test) == 20  # 20 training points and 20 test points
+    assert all(marker.get("fill") in ("#c0392b", "#2166ac") for marker in train)  # filled
+    assert all(marker.get("fill") == "none" for marker in test)  # hollow
+    assert {m.get("class") for m in train + test} == {
+        "train label-1",
+        "train label+1",
+        "test label-1",
+        "test label+1",
+    }
+
+
+def hand_made_split() -> Split:
+    """Two training points and one test point at places whose pixels are easy to check."""
+    return Split([[1.0, 2.0], [0.0, 0.0]], [1, -1], [[2.5, -0.5]], [1])
+
+
+def test_svg_has_ticks_with_labels_on_both_axes_where_the_values_are() -> None:
+    frame = demo.Frame(left=-1.0, bottom=-1.0, size=4.0)
+    grid = [[1.0] * demo.GRID for _ in range(demo.GRID)]
+    root = ElementTree.fromstring(demo.boundary_svg(frame, grid, hand_made_split(), "moons"))
+    for axis in ("x", "y"):
+        labels = [t.text for t in with_class(root, "text", "tick") if axis in t.get("class", "")]
+        assert labels == ["-1", "0", "1", "2", "3"], axis  # round steps of 1 over [-1, 3]
+    lines = with_class(root, "g", "axes")[0].findall(f"{SVG}line")
+    x_ticks = [float(line.get("x1", "")) for line in lines if line.get("x1") == line.get("x2")]
+    y_ticks = [float(line.get("y1", "")) for line in lines if line.get("y1") == line.get("y2")]
+    assert len(x_ticks) == len(y_ticks) == 5
+    points = with_class(root, "g", "points")[0]
+    dot = next(c for c in with_class(points, "circle", "train") if "label+1" in c.get("class", ""))
+    assert float(dot.get("cx", "")) == pytest.approx(x_ticks[2])  # x = 1: the tick labelled 1
+    assert float(dot.get("cy", "")) == pytest.approx(y_ticks[3])  # y = 2: the tick labelled 2
+    square = with_class(points, "rect", "test")[0]
+    middle = float(square.get("x", "")) + float(square.get("width", "")) / 2
+    assert middle == pytest.approx((x_ticks[3] + x_ticks[4]) / 2)  # x = 2.5: between 2 and 3
+
+
+def test_svg_tick_labels_show_the_decimals_of_a_fractional_step() -> None:
+    frame = demo.Frame(left=-0.05, bottom=0.0, size=1.2)
+    root = ElementTree.fromstring(demo.boundary_svg(frame, [[0.0]], hand_made_split(), "t"))
+    labels = [t.text for t in with_class(root, "text", "tick") if "x" in t.get("class", "")]
+    assert labels == ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]
+
+
+def test_svg_has_a_legend_for_markers_and_shades() -> None:
+    frame = demo.Frame(left=-1.0, bottom=-1.0, size=4.0)
+    svg = demo.boundary_svg(frame, [[0.0]], hand_made_split(), "moons")
+    legend = with_class(ElementTree.fromstring(svg), "g", "legend")[0]
+    assert [t.text for t in legend.iter(f"{SVG}text")] == [
+        "train, class -1",
+        "train, class +1",
+        "test, class -1",
+        "test, class +1",
+        "model predicts -1",
+        "model predicts +1",
+    ]
+    assert [c.get("fill") for c in legend.iter(f"{SVG}circle")] == ["#c0392b", "#2166ac"]
+    hollow = [r.get("stroke") for r in legend.iter(f"{SVG}rect") if r.get("fill") == "none"]
+    assert hollow == ["#c0392b", "#2166ac"]
+    assert "moons: decision boundary" in svg
 
 
 def test_demo_falls_back_to_svg_without_matplotlib(
@@ -299,6 +365,22 @@ def test_ctrl_c_while_saving_keeps_the_previous_model_whole(
     assert main_catching_ctrl_c(argv) == 130
     assert capsys.readouterr().err == "demo: interrupted\n"
     assert (tmp_path / "model.json").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["decision_boundary.svg", "model.json"]
+
+
+def test_ctrl_c_while_drawing_keeps_the_new_model_and_the_old_picture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert demo.main([*SMALL, "--out", str(tmp_path), "--picture", "svg"]) == 0
+    model_before = (tmp_path / "model.json").read_bytes()
+    picture_before = (tmp_path / "decision_boundary.svg").read_bytes()
+    fsync_interrupted_at(3, monkeypatch)  # model file, its folder, then the picture
+    argv = [*SMALL, "--seed", "1", "--out", str(tmp_path), "--picture", "svg"]
+    assert main_catching_ctrl_c(argv) == 130
+    assert capsys.readouterr().err.endswith("demo: interrupted\n")
+    assert (tmp_path / "model.json").read_bytes() != model_before
+    MLP.from_file(tmp_path / "model.json")  # whole: it loads
+    assert (tmp_path / "decision_boundary.svg").read_bytes() == picture_before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["decision_boundary.svg", "model.json"]
 
 
