@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import errno
 import os
 import random
@@ -18,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from micrograd_like import model_files
+from micrograd_like import model_files, nn
 from micrograd_like.model_files import ModelFileError, NotARegularFileError
 from micrograd_like.nn import MLP
 
@@ -66,6 +67,24 @@ def not_regular_file(folder: Path, kind: str) -> Path:
     else:
         path.mkdir()
     return path
+
+
+def test_model_file_names_stay_importable_from_nn() -> None:
+    assert nn.ModelFileError is ModelFileError  # so `except nn.ModelFileError` catches load's
+    assert (nn.FILE_FORMAT, nn.MAX_FILE_PARAMETERS) == ("micrograd_like.model", 1_000_000)
+    assert nn.read_model_file is model_files.read_model_file
+
+
+def test_model_files_does_not_import_the_networks() -> None:
+    """nn builds on model_files; an import the other way would be a cycle."""
+    tree = ast.parse((ROOT / "micrograd_like" / "model_files.py").read_text(encoding="utf-8"))
+    imported: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            imported.update(f"{node.module}.{alias.name}" for alias in node.names)
+    assert not [name for name in imported if name.startswith("micrograd_like.nn")]
 
 
 # --- saving ------------------------------------------------------------------------------------

@@ -618,10 +618,10 @@ def test_save_refuses_a_non_finite_parameter_and_writes_nothing(tmp_path: Path) 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json"]
 
 
-def test_save_leaves_no_temporary_file_when_writing_fails(tmp_path: Path) -> None:
+def test_save_refuses_to_replace_a_folder_and_leaves_nothing(tmp_path: Path) -> None:
     folder = tmp_path / "model.json"
-    folder.mkdir()  # os.replace cannot put a file where a folder is
-    with pytest.raises(OSError):
+    folder.mkdir()
+    with pytest.raises(OSError, match=r"model\.json: is a directory, not a regular file"):
         MLP(2, [1], rng=random.Random(0)).save(folder)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json"]
 
