@@ -9,20 +9,40 @@ fix them as it does in micrograd: pass ``rng=random.Random(1337)`` to get microg
 
 from __future__ import annotations
 
-import itertools
-import json
-import math
+import contextlib
 import os
 import random
-from collections import Counter
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
+from numbers import Real
+from typing import Any, cast
 
+from micrograd_like import model_files
 from micrograd_like.engine import Value, is_grad_enabled, linear
+from micrograd_like.model_files import (
+    FILE_FORMAT,
+    FILE_VERSION,
+    MAX_FILE_PARAMETERS,
+    ModelFileError,
+    read_model_file,
+)
+
+__all__ = [  # the model-file names stay importable from here, where they used to live
+    "ACTIVATIONS",
+    "FILE_FORMAT",
+    "FILE_VERSION",
+    "MAX_FILE_PARAMETERS",
+    "MLP",
+    "Layer",
+    "ModelFileError",
+    "Module",
+    "Neuron",
+    "read_model_file",
+]
 
 Input = Value | float | int
-Inputs = Sequence[Input] | Value | float | int
+# What a model may be called with: a sequence of inputs, or one input. Any real number will do
+# (Fraction, numpy scalars); the engine turns it into a float.
+Inputs = Sequence[Input | Real] | Value | Real | float | int
 
 
 def _identity(x: Value) -> Value:
@@ -37,20 +57,6 @@ ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
     "linear": _identity,
 }
 _NEURON_NAMES = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "linear": "Linear"}
-
-FILE_FORMAT = "micrograd_like.model"
-FILE_VERSION = 1
-_FILE_KEYS = ("format", "version", "architecture", "parameters")
-MAX_FILE_PARAMETERS = 1_000_000  # a file asking for more is refused before anything is built
-
-
-class ModelFileError(ValueError):
-    """A model file that cannot be loaded: the message names the file and what is wrong with it."""
-
-    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
-        super().__init__(f"{os.fspath(path)}: {problem}")
-        self.path = os.fspath(path)
-        self.problem = problem
 
 
 class Module:
@@ -73,29 +79,11 @@ class Module:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the architecture and every parameter to ``path`` as JSON (never pickle).
 
-        A non-finite parameter (after a diverging run) raises ValueError and writes nothing.
+        Atomic and safe on a shared disk (see ``model_files.replace_atomically``); a non-finite
+        parameter (after a diverging run) raises ValueError and writes nothing.
         """
         numbers = [p.data for p in self.parameters()]
-        for index, number in enumerate(numbers):
-            if not math.isfinite(number):
-                raise ValueError(
-                    f"{os.fspath(path)}: parameter {index} is {number!r}, not a finite number "
-                    "(did training diverge?); nothing was saved"
-                )
-        document = {
-            "format": FILE_FORMAT,
-            "version": FILE_VERSION,
-            "architecture": self.architecture(),
-            "parameters": numbers,
-        }
-        text = json.dumps(document, indent=1, allow_nan=False)
-        temporary = Path(f"{os.fspath(path)}.tmp")
-        try:
-            temporary.write_text(text + "\n", encoding="utf-8")
-            os.replace(temporary, path)  # a crash mid-write never leaves a half-written model
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
+        model_files.write_model_file(path, self.architecture(), numbers)
 
     def load(self, path: str | os.PathLike[str]) -> None:
         """Set the parameters from a file written by ``save``.
@@ -104,19 +92,10 @@ class Module:
         raises ``ModelFileError`` (a ValueError) naming the file and the problem.
         """
         document = read_model_file(path)
-        self._assign(path, document)
-
-    def _assign(self, path: str | os.PathLike[str], document: dict[str, Any]) -> None:
-        self._check_architecture(path, document["architecture"])
+        model_files.check_architecture(path, document["architecture"], self.architecture())
         count = len(self.parameters())
-        self._set_parameters(_parameter_list(path, document["parameters"], count, "the model has"))
-
-    def _check_architecture(self, path: str | os.PathLike[str], found: object) -> None:
-        expected = self.architecture()
-        if _canonical(found) != _canonical(expected):
-            raise ModelFileError(
-                path, f"the file describes {_short(found)}, but this model is {_short(expected)}"
-            )
+        found = document["parameters"]
+        self._set_parameters(model_files.parameter_list(path, found, count, "the model has"))
 
     def _set_parameters(self, numbers: list[float]) -> None:
         for p, number in zip(self.parameters(), numbers, strict=True):
@@ -162,7 +141,7 @@ class Neuron(Module):
         return self.activation != "linear"
 
     def __call__(self, x: Inputs) -> Value:
-        return self._forward(_as_inputs(x, len(self.w), self))
+        return self._forward(_as_inputs(x, len(self.w), self.__repr__))
 
     def _forward(self, inputs: Sequence[Input]) -> Value:
         """The neuron on inputs already checked by its caller (a Layer checks them once)."""
@@ -199,7 +178,7 @@ class Layer(Module):
         return self.neurons[0].activation
 
     def __call__(self, x: Inputs) -> Value | list[Value]:
-        inputs = _as_inputs(x, self.nin, self)
+        inputs = _as_inputs(x, self.nin, self.__repr__)
         if not is_grad_enabled():  # evaluation: read each input's number once, not per neuron
             inputs = [v.data if isinstance(v, Value) else v for v in inputs]
         out = [n._forward(inputs) for n in self.neurons]
@@ -256,7 +235,7 @@ class MLP(Module):
         ]
 
     def __call__(self, x: Inputs) -> Value | list[Value]:
-        out: Inputs = x
+        out: Inputs = _as_inputs(x, self.layers[0].nin, self._summary)
         for layer in self.layers:
             out = layer(out)  # a bare Value from a one-neuron layer is accepted by the next
         return out  # type: ignore[return-value]
@@ -272,6 +251,11 @@ class MLP(Module):
             "activations": [layer.activation for layer in self.layers],
         }
 
+    def _summary(self) -> str:
+        """The first line of the repr: what error messages call this model."""
+        sizes = " -> ".join(str(n) for n in [self.layers[0].nin, *self.architecture()["nouts"]])
+        return f"MLP({sizes}, {len(self.parameters())} parameters)"
+
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> MLP:
         """Build the MLP a file describes and load its parameters (checked as in ``load``).
@@ -280,18 +264,20 @@ class MLP(Module):
         and architectures of more than ``MAX_FILE_PARAMETERS`` parameters are refused.
         """
         document = read_model_file(path)
-        nin, nouts, activations = _mlp_shape(path, document["architecture"])
-        count = _mlp_parameter_count(path, nin, nouts)
-        numbers = _parameter_list(path, document["parameters"], count, "its architecture needs")
+        architecture = document["architecture"]
+        nin, nouts, activations = model_files.mlp_shape(path, architecture, ACTIVATIONS)
+        count = model_files.mlp_parameter_count(path, nin, nouts)
+        found = document["parameters"]
+        numbers = model_files.parameter_list(path, found, count, "its architecture needs")
         hidden = activations[0] if len(activations) > 1 else "relu"
         model = cls(nin, nouts, activation=hidden, output_activation=activations[-1])
-        model._check_architecture(path, document["architecture"])  # e.g. mixed hidden activations
+        # e.g. mixed hidden activations, which no MLP built here has
+        model_files.check_architecture(path, architecture, model.architecture())
         model._set_parameters(numbers)
         return model
 
     def __repr__(self) -> str:
-        sizes = " -> ".join(str(n) for n in [self.layers[0].nin, *self.architecture()["nouts"]])
-        lines = [f"MLP({sizes}, {len(self.parameters())} parameters)("]
+        lines = [f"{self._summary()}("]
         lines += [f"  {layer!r}" for layer in self.layers]
         return "\n".join([*lines, ")"])
 
@@ -301,165 +287,36 @@ def _check_size(size: object, where: str, name: str) -> None:
         raise ValueError(f"{where}: {name} must be a positive integer, got {size!r}")
 
 
-def _as_inputs(x: Inputs, expected: int, module: Module) -> Sequence[Input]:
-    """The inputs as a sequence: a lone Value or number counts as one input."""
-    inputs: Sequence[Input] = [x] if isinstance(x, (Value, float, int)) else x
+def _as_inputs(x: Inputs, expected: int, name: Callable[[], str]) -> Sequence[Input]:
+    """The inputs as a sequence: a lone Value or real number counts as one input.
+
+    ``name`` gives what messages call the module, only when there is a message to write.
+    """
+    if type(x) is list or type(x) is tuple:  # the common case, before any ABC check
+        inputs: Sequence[object] = x
+    elif isinstance(x, (Value, Real)):
+        inputs = [x]
+    else:
+        inputs = _other_inputs(x, name)
     if len(inputs) != expected:
-        raise ValueError(f"{module!r} takes {expected} inputs, got {len(inputs)}")
-    return inputs
+        raise ValueError(f"{name()} takes {expected} inputs, got {len(inputs)}")
+    return cast("Sequence[Input]", inputs)  # each element is checked by the engine as it is used
 
 
-# --- reading model files: untrusted input, checked completely before anything is assigned -------
+def _other_inputs(x: object, name: Callable[[], str]) -> Sequence[object]:
+    """Inputs given as another ordered collection (a numpy array, say); no dict, set or string.
 
-
-def read_model_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Parse and check a model file's outer structure; raises ModelFileError naming the problem."""
-    try:
-        text = Path(path).read_bytes().decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ModelFileError(path, f"not UTF-8 text ({error.reason})") from None
-    if not text.strip():
-        raise ModelFileError(path, "the file is empty")
-    try:
-        document = json.loads(
-            text, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicates
-        )
-    except json.JSONDecodeError as error:
-        ended_early = error.pos >= len(text.rstrip()) or error.msg.startswith("Unterminated")
-        hint = "; the file looks truncated" if ended_early else ""
-        problem = f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno}){hint}"
-        raise ModelFileError(path, problem) from None
-    except _JsonProblem as problem:
-        raise ModelFileError(path, str(problem)) from None
-    except RecursionError:
-        raise ModelFileError(path, "arrays or objects nested too deeply to read") from None
-    except (ValueError, OverflowError) as error:  # e.g. an integer of more than 4300 digits
-        raise ModelFileError(path, f"cannot be read as JSON: {_short(str(error))}") from None
-    if not isinstance(document, dict):
-        raise ModelFileError(path, f"expected a JSON object, found {type(document).__name__}")
-    _check_keys(path, document, _FILE_KEYS, "the file")
-    if document["format"] != FILE_FORMAT:
-        raise ModelFileError(
-            path, f"format is {_short(document['format'])}, expected {FILE_FORMAT!r}"
-        )
-    version = document["version"]
-    if isinstance(version, bool) or not isinstance(version, int):
-        raise ModelFileError(path, f"version must be an integer, found {_short(version)}")
-    if version != FILE_VERSION:
-        raise ModelFileError(
-            path,
-            f"version {_short(version)} is not supported "
-            f"(this micrograd_like reads {FILE_VERSION})",
-        )
-    if not isinstance(document["architecture"], dict):
-        raise ModelFileError(path, "architecture must be a JSON object")
-    return document
-
-
-class _JsonProblem(Exception):
-    """Raised from inside the JSON parser's hooks; turned into a ModelFileError by the caller."""
-
-
-def _refuse_constant(name: str) -> float:
-    raise _JsonProblem(f"{name} is not a finite number; parameters must be finite")
-
-
-def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    counts = Counter(key for key, _ in pairs)
-    if len(counts) < len(pairs):
-        duplicated = sorted(key for key, count in counts.items() if count > 1)
-        raise _JsonProblem(f"duplicate keys {_short(duplicated)}")
-    return dict(pairs)
-
-
-def _check_keys(
-    path: str | os.PathLike[str], found: dict[str, Any], expected: Sequence[str], what: str
-) -> None:
-    missing = [key for key in expected if key not in found]
-    extra = sorted(key for key in found if key not in expected)
-    if missing or extra:
-        parts = [f"missing {missing}"] if missing else []
-        parts += [f"unexpected {_short(extra)}"] if extra else []
-        raise ModelFileError(path, f"{what} has the wrong keys: {', '.join(parts)}")
-
-
-def _parameter_list(
-    path: str | os.PathLike[str], found: object, count: int, needed_by: str
-) -> list[float]:
-    """The file's parameters as finite floats: exactly ``count``, as ``needed_by`` says."""
-    if not isinstance(found, list):
-        raise ModelFileError(path, f"parameters must be a list of numbers, found {_short(found)}")
-    if len(found) != count:
-        raise ModelFileError(path, f"the file has {len(found)} parameters, but {needed_by} {count}")
-    numbers = []
-    for index, item in enumerate(found):
-        if isinstance(item, bool) or not isinstance(item, (int, float)):
-            raise ModelFileError(path, f"parameter {index} is {_short(item)}, not a number")
-        try:
-            number = float(item)
-        except OverflowError:
-            digits = len(str(abs(item)))
-            raise ModelFileError(
-                path, f"parameter {index} is an integer of {digits} digits, too large for a float"
-            ) from None
-        if not math.isfinite(number):
-            raise ModelFileError(path, f"parameter {index} is {number!r}, not a finite number")
-        numbers.append(number)
-    return numbers
-
-
-def _mlp_shape(
-    path: str | os.PathLike[str], architecture: dict[str, Any]
-) -> tuple[int, list[int], list[str]]:
-    """nin, nouts and activations from an MLP file's architecture, each checked."""
-    _check_keys(path, architecture, ("module", "nin", "nouts", "activations"), "architecture")
-    if architecture["module"] != "MLP":
-        raise ModelFileError(path, f"the file holds a {_short(architecture['module'])}, not an MLP")
-    nin, nouts, activations = (architecture[k] for k in ("nin", "nouts", "activations"))
-    sizes = [nin, *nouts] if isinstance(nouts, list) and nouts else None
-    if sizes is None or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in sizes):
-        found = f"{_short(nin)} and {_short(nouts)}"
-        raise ModelFileError(path, f"nin and nouts must be positive integers, found {found}")
-    if (
-        not isinstance(activations, list)
-        or len(activations) != len(nouts)
-        or any(not isinstance(a, str) or a not in ACTIVATIONS for a in activations)
-    ):
-        raise ModelFileError(
-            path,
-            f"activations must list one of {sorted(ACTIVATIONS)} per layer, "
-            f"found {_short(activations)}",
-        )
-    return nin, nouts, activations
-
-
-def _mlp_parameter_count(path: str | os.PathLike[str], nin: int, nouts: list[int]) -> int:
-    """How many parameters an MLP of this shape has, refusing absurd sizes before any is built."""
-    sizes = [nin, *nouts]
-    count = 0
-    for fan_in, fan_out in itertools.pairwise(sizes):
-        count += (fan_in + 1) * fan_out  # each neuron: fan_in weights and a bias
-        if count > MAX_FILE_PARAMETERS:
-            raise ModelFileError(
-                path,
-                f"the architecture asks for more than {MAX_FILE_PARAMETERS:,} parameters "
-                f"(nin {_short(nin, 40)}, {len(nouts)} layers); files that large are refused",
-            )
-    return count
-
-
-def _canonical(architecture: object) -> str:
-    """A form in which 2 and 2.0, or 1 and true, differ (Python's == says they are equal)."""
-    try:
-        return json.dumps(architecture, sort_keys=True)
-    except (RecursionError, ValueError):  # only a file's architecture can be this hostile,
-        return "<unreadable architecture>"  # so it never matches the model's own
-
-
-def _short(thing: object, limit: int = 120) -> str:
-    """A repr of untrusted data, cut short so a hostile file cannot flood the message."""
-    try:
-        text = repr(thing)
-    except (RecursionError, ValueError):  # nested too deeply, or an integer too long to print
-        return f"a {type(thing).__name__} too large to show"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    A dict would give its keys and a set an arbitrary order, so either would silently feed the
+    model the wrong numbers; a string would give characters.
+    """
+    if isinstance(x, (str, bytes, Mapping, Set)):
+        pass
+    elif isinstance(x, Sequence):
+        return x
+    elif isinstance(x, Iterable):
+        with contextlib.suppress(TypeError):  # a 0-d numpy array is "iterable" until iterated
+            return list(x)
+    raise TypeError(
+        f"{name()} takes a list or tuple of numbers or Values, or one number or Value; "
+        f"got {type(x).__name__}"
+    )

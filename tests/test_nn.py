@@ -8,12 +8,13 @@ import json
 import math
 import random
 from collections.abc import Callable, Iterator
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from micrograd_like import nn
+from micrograd_like import model_files
 from micrograd_like.data import make_moons
 from micrograd_like.engine import Value, topological_order
 from micrograd_like.nn import MLP, Layer, ModelFileError, Module, Neuron
@@ -192,6 +193,93 @@ def test_mlp_one_neuron_hidden_layer_computes_by_hand() -> None:
 def test_mlp_accepts_a_bare_number_for_one_input() -> None:
     model = MLP(1, [2, 1], rng=random.Random(0))
     assert model(0.5).data == model([0.5]).data  # type: ignore[union-attr]
+
+
+def linear_neuron() -> Neuron:
+    """A linear neuron whose output is easy to work out by hand: 2 x0 - x1 + 0.5."""
+    neuron = Neuron(2, nonlin=False)
+    set_weights(neuron, [2.0, -1.0], 0.5)
+    return neuron
+
+
+def real_number_kinds() -> list[tuple[object, object]]:
+    """0.5 and 0.25 as other kinds of real number: Fraction always, numpy's when it is installed."""
+    kinds: list[tuple[object, object]] = [(Fraction(1, 2), Fraction(1, 4)), (0.5, Fraction(1, 4))]
+    if importlib.util.find_spec("numpy") is not None:  # an extra, never a skip
+        import numpy
+
+        kinds += [
+            (numpy.float64(0.5), numpy.float32(0.25)),
+            (numpy.float16(0.5), numpy.longdouble(0.25)),
+        ]
+    return kinds
+
+
+@pytest.mark.parametrize("pair", real_number_kinds(), ids=lambda pair: type(pair[0]).__name__)
+def test_modules_accept_any_real_number_as_an_input(pair: tuple[object, object]) -> None:
+    x0, x1 = pair
+    assert linear_neuron()([x0, x1]).data == 2 * 0.5 - 0.25 + 0.5  # type: ignore[list-item]
+    layer = Layer(2, 1, nonlin=False)
+    set_weights(layer.neurons[0], [2.0, -1.0], 0.5)
+    assert layer((x0, x1)).data == 1.25  # type: ignore[union-attr, arg-type]
+    single = MLP(1, [1], output_activation="linear")
+    set_weights(single.layers[0].neurons[0], [4.0], 1.0)
+    assert single(x0).data == 4 * 0.5 + 1  # type: ignore[union-attr, arg-type]
+
+
+def test_modules_accept_integer_kinds_and_other_sequences() -> None:
+    neuron = linear_neuron()
+    assert neuron(range(3, 5)).data == 2 * 3 - 4 + 0.5
+    assert neuron(x for x in (Fraction(3), 4)).data == 2.5  # type: ignore[arg-type]
+    if importlib.util.find_spec("numpy") is not None:
+        import numpy
+
+        assert neuron([numpy.int64(3), numpy.int8(4)]).data == 2.5
+        assert neuron(numpy.array([3.0, 4.0])).data == 2.5  # type: ignore[arg-type]
+
+
+UNORDERED_OR_NOT_INPUTS = {
+    "dict": {0: 1.0, 1: 2.0},  # would give the keys 0 and 1 as inputs
+    "set": {1.0, 2.0},  # would give them in an arbitrary order
+    "frozenset": frozenset({1.0, 2.0}),
+    "dict_keys": {0: 1.0, 1: 2.0}.keys(),
+    "str": "12",
+    "bytes": b"12",
+    "NoneType": None,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(UNORDERED_OR_NOT_INPUTS))
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        (Neuron(2), r"ReLUNeuron\(2\)"),
+        (Layer(2, 3), r"Layer\(2 -> 3, relu\)"),
+        (MLP(2, [3, 1]), r"MLP\(2 -> 3 -> 1, 13 parameters\)"),
+    ],
+    ids=["Neuron", "Layer", "MLP"],
+)
+def test_modules_refuse_dicts_sets_and_strings_as_inputs(
+    module: Callable[[object], object], name: str, kind: str
+) -> None:
+    with pytest.raises(TypeError, match=f"^{name} takes a list or tuple .*; got {kind}$"):
+        module(UNORDERED_OR_NOT_INPUTS[kind])
+
+
+def test_modules_refuse_a_zero_dimensional_array_naming_it() -> None:
+    if importlib.util.find_spec("numpy") is None:
+        return  # the refusal of other non-iterables is tested above
+    import numpy
+
+    with pytest.raises(TypeError, match=r"^ReLUNeuron\(1\) takes .*; got ndarray$"):
+        Neuron(1)(numpy.array(0.5))  # type: ignore[arg-type]
+
+
+def test_mlp_names_itself_when_given_the_wrong_number_of_inputs() -> None:
+    with pytest.raises(
+        ValueError, match=r"^MLP\(2 -> 3 -> 1, 13 parameters\) takes 2 inputs, got 3$"
+    ):
+        MLP(2, [3, 1])([1.0, 2.0, 3.0])
 
 
 def test_mlp_refuses_bad_sizes() -> None:
@@ -454,7 +542,7 @@ class CountedKey(str):
 def test_duplicate_key_check_compares_keys_a_linear_number_of_times() -> None:
     pairs: list[tuple[str, Any]] = [(CountedKey(f"key{i}"), i) for i in range(2_000)]
     CountedKey.comparisons = 0
-    assert len(nn._refuse_duplicates(pairs)) == 2_000
+    assert len(model_files.refuse_duplicates(pairs)) == 2_000
     assert CountedKey.comparisons < 2 * len(pairs)  # a pairwise check makes about 4 million
 
 
@@ -516,8 +604,8 @@ def deeply_nested(depth: int) -> list[Any]:
 
 def test_error_messages_survive_data_too_deep_to_print() -> None:
     deep = deeply_nested(100_000)
-    assert "list" in nn._short(deep)
-    assert nn._canonical(deep) != nn._canonical(MLP(2, [1]).architecture())
+    assert "list" in model_files.short(deep)
+    assert model_files.canonical(deep) != model_files.canonical(MLP(2, [1]).architecture())
 
 
 def test_save_refuses_a_non_finite_parameter_and_writes_nothing(tmp_path: Path) -> None:
@@ -531,10 +619,10 @@ def test_save_refuses_a_non_finite_parameter_and_writes_nothing(tmp_path: Path) 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json"]
 
 
-def test_save_leaves_no_temporary_file_when_writing_fails(tmp_path: Path) -> None:
+def test_save_refuses_to_replace_a_folder_and_leaves_nothing(tmp_path: Path) -> None:
     folder = tmp_path / "model.json"
-    folder.mkdir()  # os.replace cannot put a file where a folder is
-    with pytest.raises(OSError):
+    folder.mkdir()
+    with pytest.raises(OSError, match=r"model\.json: is a directory, not a regular file"):
         MLP(2, [1], rng=random.Random(0)).save(folder)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json"]
 
