@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,3 +115,65 @@ def test_engine_stays_readable_in_one_sitting() -> None:
 
 def test_package_ships_py_typed() -> None:
     assert (PACKAGE / "py.typed").exists()
+
+
+def python_after_conftest(code: str, **env: str) -> str:
+    """Run ``code`` in a fresh Python that first imports tests/conftest.py; returns its output."""
+    base = {k: v for k, v in os.environ.items() if k not in ("CI", "CI_WITHOUT_TORCH")}
+    result = subprocess.run(
+        [sys.executable, "-c", f"import tests.conftest\n{code}"],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+SHOW_SETTINGS = """
+from hypothesis import settings
+own = settings(max_examples=7)  # what an existing @settings(max_examples=7) decorator gets
+for s in (settings(), own):
+    print(s.max_examples, s.derandomize, s.deadline, "no-database" if s.database is None else "")
+"""
+
+
+def test_ci_profile_is_derandomized_so_ci_runs_repeat() -> None:
+    assert python_after_conftest(SHOW_SETTINGS, CI="true").splitlines() == [
+        "200 True None no-database",
+        "7 True None no-database",  # a test's own count stands; the rest of the profile applies
+    ]
+
+
+def test_dev_profile_is_hypothesis_default_without_a_deadline() -> None:
+    assert python_after_conftest(SHOW_SETTINGS).splitlines() == ["100 False None ", "7 False None "]
+
+
+CALL_REQUIREMENTS = """
+import sys
+sys.modules["torch"] = None  # as if PyTorch were not installed
+from tests import support
+for name in ("require_torch", "require_dot", "require_chromium"):
+    try:
+        getattr(support, name)()
+    except BaseException as outcome:  # pytest's skip and fail are not Exceptions
+        print(name, type(outcome).__name__)
+"""
+
+
+def test_ci_without_torch_skips_only_the_torch_checks() -> None:
+    missing_all = {"CI": "true", "PATH": ""}  # no dot, no Chromium, no torch
+    in_ci = python_after_conftest(CALL_REQUIREMENTS, **missing_all)
+    without_torch = python_after_conftest(CALL_REQUIREMENTS, **missing_all, CI_WITHOUT_TORCH="1")
+    assert in_ci.splitlines() == [
+        "require_torch Failed",
+        "require_dot Failed",
+        "require_chromium Failed",
+    ]
+    assert without_torch.splitlines() == [
+        "require_torch Skipped",
+        "require_dot Failed",
+        "require_chromium Failed",
+    ]
