@@ -15,11 +15,11 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "micrograd_like"
 
 
-def readme_commands() -> list[str]:
-    """The shell commands in the README's fenced bash blocks under 'The two commands'."""
+def readme_commands(language: str = "bash") -> list[str]:
+    """The commands in the README's fenced ``language`` blocks under 'The two commands'."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     section = text.split("## The two commands", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```bash\n(.+?)\n```", section)
+    return re.findall(rf"```{language}\n(.+?)\n```", section)
 
 
 def test_readme_has_a_demo_command_and_a_test_command() -> None:
@@ -28,6 +28,14 @@ def test_readme_has_a_demo_command_and_a_test_command() -> None:
     assert tests.endswith("python -m pytest")
     for command in (demo, tests):
         assert command.startswith("python3 -m venv .venv && "), "each command makes its own venv"
+
+
+def test_readme_windows_commands_are_the_posix_ones_spelled_for_windows() -> None:
+    spelled = [
+        command.replace("python3 -m venv", "py -m venv").replace(".venv/bin/", ".venv\\Scripts\\")
+        for command in readme_commands()
+    ]
+    assert readme_commands("bat") == spelled
 
 
 def test_ci_runs_the_readme_test_command_verbatim() -> None:
