@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,11 +15,11 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "micrograd_like"
 
 
-def readme_commands() -> list[str]:
-    """The shell commands in the README's fenced bash blocks under 'The two commands'."""
+def readme_commands(language: str = "bash") -> list[str]:
+    """The commands in the README's fenced ``language`` blocks under 'The two commands'."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     section = text.split("## The two commands", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```bash\n(.+?)\n```", section)
+    return re.findall(rf"```{language}\n(.+?)\n```", section)
 
 
 def test_readme_has_a_demo_command_and_a_test_command() -> None:
@@ -28,17 +30,31 @@ def test_readme_has_a_demo_command_and_a_test_command() -> None:
         assert command.startswith("python3 -m venv .venv && "), "each command makes its own venv"
 
 
+def test_readme_windows_commands_are_the_posix_ones_spelled_for_windows() -> None:
+    spelled = [
+        command.replace("python3 -m venv", "py -m venv").replace(".venv/bin/", ".venv\\Scripts\\")
+        for command in readme_commands()
+    ]
+    assert readme_commands("bat") == spelled
+
+
+def tracked_files() -> list[str] | None:
+    """The files git tracks here; None outside a git checkout (in an unpacked sdist, say)."""
+    listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True)
+    return listed.stdout.split() if listed.returncode == 0 and listed.stdout else None
+
+
 def test_ci_runs_the_readme_test_command_verbatim() -> None:
+    if tracked_files() is None:
+        pytest.skip("not a git checkout: an sdist carries no .ci/run")
     ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert readme_commands()[1] in ci_lines
 
 
 def test_top_level_is_exactly_the_agreed_shape() -> None:
-    tracked = subprocess.run(
-        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.split()
-    if not tracked:
-        pytest.skip("not a git checkout")
+    tracked = tracked_files()
+    if tracked is None:
+        pytest.skip("not a git checkout (an unpacked sdist, say)")
     top = {name.split("/", 1)[0] for name in tracked if not name.startswith(".")}
     assert top <= {"pyproject.toml", "README.md", "micrograd_like", "tests", "notebooks", "LICENSE"}
 
@@ -123,3 +139,65 @@ def test_engine_opens_with_value_and_its_first_derivative() -> None:
 
 def test_package_ships_py_typed() -> None:
     assert (PACKAGE / "py.typed").exists()
+
+
+def python_after_conftest(code: str, **env: str) -> str:
+    """Run ``code`` in a fresh Python that first imports tests/conftest.py; returns its output."""
+    base = {k: v for k, v in os.environ.items() if k not in ("CI", "CI_WITHOUT_TORCH")}
+    result = subprocess.run(
+        [sys.executable, "-c", f"import tests.conftest\n{code}"],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+SHOW_SETTINGS = """
+from hypothesis import settings
+own = settings(max_examples=7)  # what an existing @settings(max_examples=7) decorator gets
+for s in (settings(), own):
+    print(s.max_examples, s.derandomize, s.deadline, "no-database" if s.database is None else "")
+"""
+
+
+def test_ci_profile_is_derandomized_so_ci_runs_repeat() -> None:
+    assert python_after_conftest(SHOW_SETTINGS, CI="true").splitlines() == [
+        "200 True None no-database",
+        "7 True None no-database",  # a test's own count stands; the rest of the profile applies
+    ]
+
+
+def test_dev_profile_is_hypothesis_default_without_a_deadline() -> None:
+    assert python_after_conftest(SHOW_SETTINGS).splitlines() == ["100 False None ", "7 False None "]
+
+
+CALL_REQUIREMENTS = """
+import sys
+sys.modules["torch"] = None  # as if PyTorch were not installed
+from tests import support
+for name in ("require_torch", "require_dot", "require_chromium"):
+    try:
+        getattr(support, name)()
+    except BaseException as outcome:  # pytest's skip and fail are not Exceptions
+        print(name, type(outcome).__name__)
+"""
+
+
+def test_ci_without_torch_skips_only_the_torch_checks() -> None:
+    missing_all = {"CI": "true", "PATH": ""}  # no dot, no Chromium, no torch
+    in_ci = python_after_conftest(CALL_REQUIREMENTS, **missing_all)
+    without_torch = python_after_conftest(CALL_REQUIREMENTS, **missing_all, CI_WITHOUT_TORCH="1")
+    assert in_ci.splitlines() == [
+        "require_torch Failed",
+        "require_dot Failed",
+        "require_chromium Failed",
+    ]
+    assert without_torch.splitlines() == [
+        "require_torch Skipped",
+        "require_dot Failed",
+        "require_chromium Failed",
+    ]
