@@ -12,6 +12,7 @@ COMMANDS = {
     "demo": ("micrograd_like.demo", "train an MLP on two moons and save the model and a picture"),
     "draw": ("micrograd_like.draw", "draw the graph of an expression such as 'tanh(x*w + b)'"),
     "bench": ("micrograd_like.bench", "time the engine beside micrograd and plain Python"),
+    "check-engine": ("micrograd_like.check_engine", "check any micrograd-style engine's gradients"),
 }
 
 
