@@ -23,6 +23,7 @@ class defined inside a function or in a notebook cannot be re-imported and is re
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import importlib.util
 import json
@@ -44,7 +45,7 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Any, NoReturn, Protocol, TypeVar
 
-# --- numbers the checks agree on --------------------------------------------------------------
+# --- numbers the checks agree on ------------------------------------------------------------------
 
 STEP = 1e-6  # central differences: (f(x + STEP) - f(x - STEP)) / (2 STEP)
 ATOL, RTOL = 1e-5, 1e-4  # a gradient passes when |analytic - numeric| <= ATOL + RTOL * scale
@@ -56,10 +57,11 @@ SENSITIVITY_LIMIT = 200.0  # and the output's sensitivity to any input
 DEPTHS = (10, 100, 1000, 10_000, 100_000)  # deep-chain tries these; the last one must work
 DEFAULT_EXAMPLES, DEFAULT_SEED, DEFAULT_TIMEOUT = 100, 0, 10.0
 MAX_TIMEOUTS = 3  # after this many checks time out, the rest of a target is skipped
+IN_WORKER = "MICROGRAD_LIKE_CONFORMANCE_WORKER"  # set in the child, where the kit must not start
 INPUT_NAMES = "abcdefgh"
 CARD_WIDTH = 100  # the report card wraps hints to fit this many columns
 
-# --- the contract: the optional unary ops and their reference math (the one table) ------------
+# --- the contract: the optional unary ops and their reference math (the one table) ----------------
 
 
 @dataclass(frozen=True)
@@ -202,7 +204,7 @@ BINARY_MISTAKES: dict[str, tuple[tuple[Mistake, ...], tuple[Mistake, ...]]] = {
 }  # fmt: skip
 EXPONENTS = (2.0, 3.0, -1.0, 0.5, -2.0, 1.5, 1.0, 0.0)
 
-# --- formulas ---------------------------------------------------------------------------------
+# --- formulas -------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -266,7 +268,7 @@ def _op_label(step: Step) -> str:
     return step.op
 
 
-# --- reference math: value and exact gradient, or None where a formula leaves safe ground ----
+# --- reference math: value and exact gradient, or None where a formula leaves safe ground ---------
 
 
 def _local(op: str, x: Sequence[float]) -> tuple[float, tuple[float, ...]] | None:
@@ -277,7 +279,7 @@ def _local(op: str, x: Sequence[float]) -> tuple[float, tuple[float, ...]] | Non
         return BINARY[op][1](x[0], x[1]), BINARY_SLOPES[op](x[0], x[1])
     if op == "pow":
         base, n = x
-        if (not n.is_integer() and base < 0.2) or (n < 0 and abs(base) < 0.2):
+        if (not n.is_integer() and base < 0.2) or (n < 1 and abs(base) < 0.2):
             return None
         return base**n, (n * base ** (n - 1) if n else 0.0, 0.0)
     if op == "neg":
@@ -318,7 +320,7 @@ def reference(formula: Formula) -> tuple[float, tuple[float, ...]] | None:
     return values[-1], slopes[-1]
 
 
-# --- running a formula on the engine under test -----------------------------------------------
+# --- running a formula on the engine under test ---------------------------------------------------
 
 
 def _apply(op: str, args: Sequence[Any]) -> Any:
@@ -430,7 +432,7 @@ def run_formula(engine: type, formula: Formula) -> Trial:
     return replace(trial, output=output, analytic=analytic, numeric=tuple(numeric))
 
 
-# --- hints: what kind of bug fits the evidence --------------------------------------------------
+# --- hints: what kind of bug fits the evidence ----------------------------------------------------
 
 
 def diagnose(
@@ -466,7 +468,7 @@ def _args_text(x: Sequence[float]) -> str:
     return ", ".join(f"{v:g}" for v in x)
 
 
-# --- the checks --------------------------------------------------------------------------------
+# --- the checks -----------------------------------------------------------------------------------
 
 
 class Draw(Protocol):
@@ -1084,18 +1086,34 @@ def check_random_graphs(ctx: Context) -> Outcome:
     return Outcome("fail", _failure_detail("random-graphs", trial), _example(trial, hint))
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cycle collector (micrograd-style nodes are cycles through their closures, and
+    its scans of a growing chain take most of the time), then collect what is left."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+        gc.collect()
+
+
 def check_deep_chain(ctx: Context) -> Outcome:
-    """The deepest chain ``a + 1.0 + 1.0 + ...`` that backpropagates: each of DEPTHS in turn."""
+    """The deepest chain ``a + 1.0 + 1.0 + ...`` that backpropagates: each of DEPTHS in turn.
+    The check is about depth, not speed, so the cycle collector is paused meanwhile."""
     works = 0
     for depth in DEPTHS:
         try:
-            a = ctx.engine(0.5)
-            out = a
-            for _ in range(depth):
-                out = out + 1.0
-            out.backward()
-            grad = _number(a.grad, "a.grad")
-            del out, a
+            with _collector_paused():
+                a = ctx.engine(0.5)
+                out = a
+                for _ in range(depth):
+                    out = out + 1.0
+                out.backward()
+                grad = _number(a.grad, "a.grad")
+                del out, a
         except (Exception, SystemExit) as error:
             return _deep_failure(depth, works, _describe(error))
         if not _close(grad, 1.0):
@@ -1168,7 +1186,7 @@ def run_check(ctx: Context, name: str) -> Outcome:
     return OTHER_CHECKS[name](ctx)
 
 
-# --- reports -----------------------------------------------------------------------------------
+# --- reports --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -1352,7 +1370,7 @@ def _cross_reference(report: Report) -> Report:
     return replace(report, checks=tuple(checks))
 
 
-# --- targets ------------------------------------------------------------------------------------
+# --- targets --------------------------------------------------------------------------------------
 
 
 class EngineLoadError(ValueError):
@@ -1428,7 +1446,7 @@ def _class_target(cls: type) -> Target:
     )
 
 
-# --- running targets in child processes ------------------------------------------------------
+# --- running targets in child processes -----------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -1472,6 +1490,7 @@ def _child_env() -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # leave no __pycache__ in a learner's folder
     env["PYTHONHASHSEED"] = "0"
+    env[IN_WORKER] = "1"
     return env
 
 
@@ -1628,6 +1647,11 @@ def check_engines(
 ) -> list[Report]:
     """Check several engines, ``jobs`` at a time (default: one per CPU); a target that cannot
     be found gives a Report with ``error`` set rather than an exception."""
+    if os.environ.get(IN_WORKER):
+        raise RuntimeError(
+            "check_engine was called while the engine was being imported for a check (a script "
+            "that checks itself needs its call under if __name__ == '__main__':)"
+        )
     settings = Settings(examples, seed, timeout)
 
     def one(target: str | type) -> Report:
@@ -1674,7 +1698,7 @@ def assert_engine_correct(
     return report
 
 
-# --- the worker: the child process, the only place the engine's code runs ---------------------
+# --- the worker: the child process, the only place the engine's code runs -------------------------
 
 
 def _load(target: dict[str, Any]) -> type:
