@@ -86,13 +86,17 @@ def main(argv: Sequence[str]) -> int:
         return 2
     except SystemExit as done:  # --help
         return int(done.code or 0)
-    reports = conformance.check_engines(
-        args.targets,
-        examples=args.examples,
-        seed=args.seed,
-        timeout=args.timeout,
-        jobs=args.jobs,
-    )
+    try:
+        reports = conformance.check_engines(
+            args.targets,
+            examples=args.examples,
+            seed=args.seed,
+            timeout=args.timeout,
+            jobs=args.jobs,
+        )
+    except ImportError as error:
+        print(f"check-engine: {error}", file=sys.stderr)
+        return 2
     if args.json:
         data = [r.to_json() for r in reports]
         print(json.dumps(data[0] if len(data) == 1 else data, indent=2))

@@ -337,10 +337,9 @@ def _apply(op: str, args: Sequence[Any]) -> Any:
         return args[0] ** args[1]
     if op == "neg":
         return -args[0]
-    method = getattr(args[0], op, None)
-    if method is None and op == "abs":
-        return abs(args[0])
-    return method() if callable(method) else getattr(args[0], op)()
+    if op == "abs" and not hasattr(args[0], "abs"):
+        return abs(args[0])  # a class may offer abs(v) through __abs__ instead
+    return getattr(args[0], op)()
 
 
 def _number(x: Any, what: str) -> float:
@@ -1245,7 +1244,11 @@ class Report:
         return sum(c.status == "pass" for c in run) / len(run) if run else 0.0
 
     def result(self, name: str) -> CheckResult:
-        return next(c for c in self.checks if c.name == name)
+        """The row of the check called ``name``."""
+        for check in self.checks:
+            if check.name == name:
+                return check
+        raise KeyError(f"{self.engine} has no result for {name!r}")
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -1495,8 +1498,9 @@ def _child_env() -> dict[str, str]:
 
 
 def _read_lines(stream: IO[str], lines: queue.Queue[str | None]) -> None:
-    for line in stream:
-        lines.put(line)
+    with contextlib.suppress(ValueError, OSError):  # the pipe closed under us: the child is gone
+        for line in stream:
+            lines.put(line)
     lines.put(None)
 
 
@@ -1518,8 +1522,9 @@ def _last_words(stderr: IO[str]) -> str:
 
 
 def _kill(process: subprocess.Popen[str]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
+    if hasattr(os, "killpg"):  # the child leads its own process group: end all of it
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
     with contextlib.suppress(ProcessLookupError):
         process.kill()
     process.wait()
@@ -1541,7 +1546,8 @@ def _run_child(run: _Run) -> None:
         )
         assert process.stdout is not None
         lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=_read_lines, args=(process.stdout, lines), daemon=True).start()
+        reader = threading.Thread(target=_read_lines, args=(process.stdout, lines), daemon=True)
+        reader.start()
         current, progress = "load", ""
         deadline = time.monotonic() + run.settings.timeout
         try:
@@ -1590,6 +1596,7 @@ def _run_child(run: _Run) -> None:
         finally:
             if process.poll() is None:
                 _kill(process)
+            reader.join(timeout=5)
             process.stdout.close()
 
 
@@ -1651,6 +1658,11 @@ def check_engines(
         raise RuntimeError(
             "check_engine was called while the engine was being imported for a check (a script "
             "that checks itself needs its call under if __name__ == '__main__':)"
+        )
+    if importlib.util.find_spec("hypothesis") is None:
+        raise ImportError(
+            "the conformance kit needs hypothesis, a test dependency: "
+            "pip install 'micrograd_like[test]' (or pip install hypothesis)"
         )
     settings = Settings(examples, seed, timeout)
 
