@@ -1,4 +1,4 @@
-"""The command line: ``python -m micrograd_like demo | draw | bench``."""
+"""The command line: ``python -m micrograd_like demo | draw | bench | check-engine``."""
 
 from __future__ import annotations
 
@@ -18,6 +18,10 @@ COMMANDS = {
         "draw the graph of an expression such as 'tanh(x*w + b)'",
     ),
     "bench": ("micrograd_like.commands.bench", "time the engine beside micrograd and plain Python"),
+    "check-engine": (
+        "micrograd_like.commands.check_engine",
+        "check any micrograd-style engine's gradients",
+    ),
 }
 
 

@@ -417,3 +417,75 @@ def _repeated_args(spec: _Spec, slot: int) -> tuple[Slot | float, ...]:
         return (Slot(slot), 2.0)
     count = 3 if spec.kind == "linear" else 2 if spec.kind == "sum" else spec.arity
     return (Slot(slot),) * count
+
+
+# --- strategies for the conformance kit ---
+# micrograd_like.conformance describes what it draws through KitDraw, a tiny interface that knows
+# nothing of hypothesis (so the kit's parent process never imports it); these functions run such a
+# description under hypothesis, which makes failures shrink and a seed make runs repeat.
+
+# Its imports are its own, under names of its own, so the top of the module can change freely.
+from collections.abc import Callable as _Callable  # noqa: E402
+from random import Random  # noqa: E402
+from typing import NoReturn as _NoReturn  # noqa: E402
+from typing import TypeVar as _TypeVar  # noqa: E402
+
+from hypothesis import HealthCheck, Phase, find  # noqa: E402
+from hypothesis import reject as _kit_reject  # noqa: E402
+from hypothesis import settings as _KitSettings  # noqa: E402
+from hypothesis import strategies as _kit_st  # noqa: E402
+from hypothesis.errors import NoSuchExample, Unsatisfiable  # noqa: E402
+
+_Drawn = _TypeVar("_Drawn")
+
+
+class KitDraw:
+    """Draws for the conformance kit: every choice goes through hypothesis, so it can shrink."""
+
+    def __init__(self, draw: _kit_st.DrawFn) -> None:
+        self._draw = draw
+
+    def number(self, low: float, high: float) -> float:
+        """A float in [low, high]; shrinks towards simple numbers such as 0, 1 and 0.5."""
+        return self._draw(_kit_st.floats(low, high, allow_nan=False, allow_infinity=False))
+
+    def integer(self, low: int, high: int) -> int:
+        """An int in [low, high]; shrinks towards ``low``, so list simple choices first."""
+        return self._draw(_kit_st.integers(low, high))
+
+    def reject(self) -> _NoReturn:
+        """Throw this draw away (its numbers lie outside an op's domain) and draw another."""
+        _kit_reject()
+
+
+def kit_examples(build: _Callable[[KitDraw], _Drawn]) -> _kit_st.SearchStrategy[_Drawn]:
+    """A strategy whose examples ``build`` makes from a KitDraw."""
+
+    @_kit_st.composite
+    def draw_example(draw: _kit_st.DrawFn) -> _Drawn:
+        return build(KitDraw(draw))
+
+    return draw_example()
+
+
+def kit_smallest_failure(
+    build: _Callable[[KitDraw], _Drawn],
+    fails: _Callable[[_Drawn], bool],
+    *,
+    examples: int,
+    seed: int,
+) -> _Drawn | None:
+    """The smallest example from ``build`` for which ``fails`` is true, or None if ``examples``
+    tries find none. The same seed gives the same tries and the same shrunk example; nothing is
+    written to an example database (the engine under test may live in someone else's folder)."""
+    budget = _KitSettings(
+        max_examples=examples,
+        database=None,
+        deadline=None,
+        phases=(Phase.generate, Phase.shrink),
+        suppress_health_check=list(HealthCheck),
+    )
+    try:
+        return find(kit_examples(build), fails, settings=budget, random=Random(seed))
+    except (NoSuchExample, Unsatisfiable):
+        return None

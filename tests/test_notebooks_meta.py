@@ -23,6 +23,7 @@ NOTEBOOKS = (
     "02_training_an_mlp",
     "03_property_testing_gradients",
     "04_stepping_through_backward",
+    "05_check_your_own_engine",
 )
 MAX_GLUE_LINES = 10
 PICTURE_TYPES = ("image/svg+xml", "image/png")

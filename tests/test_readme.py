@@ -23,6 +23,7 @@ PROMISED_OUTPUT = [
     "minimum at x = 1.251757931391",
     "    v39 = linear_forward(v34, v35, v36, v37, v38)  # linear",
     "loss after 50 steps: 0.2086",
+    "0.875 ['backward-twice', 'deep-chain']",
 ]
 PROMISED_PICTURE_OUTPUT = [
     "1     n3    +   n2 (#0)     1         1      1             0 -> 1",
