@@ -483,3 +483,28 @@ def test_kit_search_shrinks_and_repeats_for_a_seed() -> None:
     assert found[0] is not None and 3.5 < found[0] <= 4.0  # shrunk to a simple number
     assert found[0] == found[1]
     assert kit_smallest_failure(build, lambda x: x > 11, examples=20, seed=1) is None
+
+
+def test_the_kits_reference_math_is_the_op_tables() -> None:
+    # The kit keeps learner slips per op; its value, derivative and kinks must be the table's.
+    from micrograd_like.conformance import UNARY_OPS
+    from micrograd_like.optable import op_named
+
+    for op in UNARY_OPS:
+        entry = op_named(op.name)
+        assert op.kinks == entry.kinks, op.name
+        for x in (op.low, (op.low + op.high) / 2 + 0.123, op.high):
+            if x in op.kinks:
+                continue
+            out = entry.forward(x)
+            (slope,) = entry.local(out, x)
+            assert op.value(x) == pytest.approx(out, rel=1e-12), op.name
+            assert op.derivative(x) == pytest.approx(slope, rel=1e-12), op.name
+
+
+def test_the_kit_knows_every_one_operand_op_of_the_table() -> None:
+    from micrograd_like.conformance import UNARY_OPS
+    from micrograd_like.optable import all_ops
+
+    table = {e.name for e in all_ops() if e.builtin and e.arity == 1 and not e.constants}
+    assert table - {"neg"} == {op.name for op in UNARY_OPS}  # neg is part of every engine
