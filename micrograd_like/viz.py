@@ -2,9 +2,11 @@
 
 ``draw_dot(root)`` draws each value as a record (name | data | grad) and each operation as its own
 small node, as in Karpathy's micrograd lecture pictures, coloured by role, with optional local
-derivatives on the edges. ``render_steps(root, folder)`` draws backward() one edge at a time: SVG
-frames and a self-contained HTML page to step through them. Nodes are numbered by their position in
-``topological_order(root)``, never by ``id()``, so the same graph always gives the same DOT source.
+derivatives on the edges. Edges into a neuron's fused ``linear`` node say which operand is a weight,
+an input or the bias (``w1``, ``x1``, ``b``). ``render_steps(root, folder)`` draws backward() one
+edge at a time: SVG frames and a self-contained HTML page to step through them. Nodes are numbered
+by their position in ``topological_order(root)``, never by ``id()``, so the same graph always gives
+the same DOT source.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ HIGHLIGHT_COLOUR = "#D55E00"
 RANKDIRS = ("LR", "TB", "RL", "BT")
 FORMATS = ("svg", "png", "pdf", "dot", "gv")
 BIG_GRAPH = 100  # value nodes; larger graphs get a cheaper layout
+LINEAR_OPS = ("linear", "linear_const")  # a neuron's weighted sum, one node
+SHOWN_CONSTANTS = 4  # a linear_const label lists this many inputs; its tooltip lists them all
 
 Edge = tuple[Value, int]  # (the node, the index of one of its parents)
 
@@ -98,6 +102,10 @@ def draw_dot(
     legend: bool = True,
 ) -> GraphPicture:
     """The graph that computed root, as a Graphviz Digraph (render it, or show it in Jupyter).
+
+    Edges into a ``linear`` node (a neuron's weighted sum) are labelled ``w1``.., ``x1``.. and
+    ``b``; a ``linear_const`` node, whose inputs are numbers rather than nodes, lists them in its
+    label (``x = (2, -1)``) and, in full, in its tooltip.
 
     Args:
         rankdir: "LR" (left to right, the default), "TB", "RL" or "BT".
@@ -246,17 +254,57 @@ def _add_operation(
     op_class = "current_op" if style.marked_nodes.get(node) == "current" else None
     picture.node(
         op_name,
-        node.op_entry.label(node.constants),
+        _op_label(node),
         shape="ellipse",
         margin="0.02",
+        **_op_tooltip(node),
         **_mark(op_class, style.id_prefix, op_name),
     )
     picture.edge(op_name, f"n{k}", **_mark(op_class, style.id_prefix, f"{op_name}_out"))
+    operands = _operand_names(node)
     for i, parent in enumerate(node.parents):
         attrs = _mark(style.marked_edges.get((node, i)), style.id_prefix, f"{op_name}_in{i}")
+        texts = [operands[i]] if operands else []
         if style.edge_labels is not None:
-            attrs["label"] = style.edge_labels[(node, i)]
+            texts.append(style.edge_labels[(node, i)])
+        if texts:
+            attrs["label"] = "\\n".join(texts)  # dot's line break: "w1" above "local 2"
         picture.edge(f"n{positions[parent]}", op_name, **attrs)
+
+
+# --- a neuron's weighted sum: which operand is which -------------------------------------------
+
+
+def _weight_count(node: Value) -> int:
+    """n for a linear node: its operands are w_1..w_n, x_1..x_n, bias (linear_const: w, bias)."""
+    if node.op == "linear_const":
+        return len(node.constants)
+    return (len(node.parents) - 1) // 2 if node.op == "linear" else 0
+
+
+def _operand_names(node: Value) -> tuple[str, ...]:
+    """What each operand of a linear node is, in order: w1.., x1.. (not for linear_const), b."""
+    if node.op not in LINEAR_OPS:
+        return ()
+    n = _weight_count(node)
+    inputs = [f"x{i}" for i in range(1, n + 1)] if node.op == "linear" else []
+    return (*(f"w{i}" for i in range(1, n + 1)), *inputs, "b")
+
+
+def _op_label(node: Value) -> str:
+    label = node.op_entry.label(node.constants)
+    if node.op != "linear_const":
+        return label
+    shown = [format_number(x) for x in node.constants[:SHOWN_CONSTANTS]]
+    if len(node.constants) > SHOWN_CONSTANTS:
+        shown.append(f"... {len(node.constants)} in all")
+    return f"{label}\\nx = ({', '.join(shown)})"  # the constant inputs are no nodes of their own
+
+
+def _op_tooltip(node: Value) -> dict[str, str]:
+    if node.op != "linear_const":
+        return {}
+    return {"tooltip": f"x = ({', '.join(repr(x) for x in node.constants)})"}
 
 
 def _add_legend(picture: GraphPicture, style: _Style) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import os
+import random
 import re
 import subprocess
 import sys
@@ -12,12 +13,14 @@ from pathlib import Path
 import pytest
 
 from micrograd_like.debug import format_number
-from micrograd_like.engine import Value
+from micrograd_like.engine import Value, linear
+from micrograd_like.nn import MLP
 from micrograd_like.viz import (
     HIGHLIGHT_COLOUR,
     ROLE_COLOURS,
     GraphTooLargeError,
     GraphvizNotFoundError,
+    backward_frames,
     draw_dot,
     graph_summary,
     render,
@@ -299,3 +302,84 @@ def test_svg_of_a_300_node_graph_with_long_edges_renders_quickly() -> None:
     svg = svg_text(picture)  # minutes without the layout limit; seconds with it
     shapes = sum(picture.source.count(f"shape={s}") for s in ("record", "ellipse", "box"))
     assert svg.count('class="node"') == shapes
+
+
+# --- networks: named parameters, which operand is which, micrograd's expanded neuron -----------
+
+
+def node_id(source: str, label: str) -> str:
+    """The DOT name of the value node whose record starts with label."""
+    found = re.findall(rf'^\s*(\S+) \[label="\{{ {re.escape(label)} \|', source, re.MULTILINE)
+    assert len(found) == 1, f"{len(found)} nodes labelled {label!r} in\n{source}"
+    return str(found[0])
+
+
+def edge_labels_into(source: str, head: str) -> dict[str, str]:
+    """Each edge into the node named head, as {tail: its label}, dot's quotes and \\n undone."""
+    pattern = rf'^\s*(\S+) -> {re.escape(head)} \[label=("[^"]*"|\S+)\]'
+    edges = re.findall(pattern, source, re.MULTILINE)
+    return {tail: label.strip('"').replace("\\n", " / ") for tail, label in edges}
+
+
+def op_labels(source: str) -> list[str]:
+    return [label.strip('"') for label in re.findall(r"^\s*\S+_op \[label=(\S+)", source, re.M)]
+
+
+def test_draw_dot_names_an_mlps_parameters_by_layer_neuron_and_weight() -> None:
+    model = MLP(2, [2, 1], rng=random.Random(0))
+    out = model([1.0, -2.0])
+    assert isinstance(out, Value)
+    source = draw_dot(out).source
+    names = ["L1.N1.w1", "L1.N1.w2", "L1.N1.b", "L1.N2.w1", "L1.N2.w2", "L1.N2.b"]
+    names += ["L2.N1.w1", "L2.N1.w2", "L2.N1.b"]
+    for name in names:
+        node_id(source, name)  # exactly one node so named
+    assert "L0." not in source and "N0." not in source and "w0" not in source
+
+
+def labelled_linear() -> tuple[Value, list[Value]]:
+    """linear(w, x, b) on leaves whose labels say nothing of their role, after backward()."""
+    w = [Value(-3.0, label="p"), Value(1.0, label="q")]
+    x = [Value(2.0, label="r"), Value(0.5, label="s")]
+    b = Value(0.25, label="t")
+    out = linear(w, x, b)
+    out.backward()
+    return out, [*w, *x, b]
+
+
+def test_draw_dot_edges_into_a_linear_node_say_weight_input_or_bias() -> None:
+    out, _ = labelled_linear()
+    source = draw_dot(out).source
+    into = edge_labels_into(source, f"{node_id(source, 'n5')}_op")
+    ids = {name: node_id(source, name) for name in "pqrst"}
+    assert into == {ids["p"]: "w1", ids["q"]: "w2", ids["r"]: "x1", ids["s"]: "x2", ids["t"]: "b"}
+
+
+def test_draw_dot_show_local_adds_the_derivative_under_the_operand_name() -> None:
+    out, _ = labelled_linear()
+    source = draw_dot(out, show_local=True).source
+    into = edge_labels_into(source, f"{node_id(source, 'n5')}_op")
+    # by hand: d/dw1 = x1 = 2, d/dw2 = x2 = 0.5, d/dx1 = w1 = -3, d/dx2 = w2 = 1, d/db = 1
+    assert sorted(into.values()) == [
+        "b / local 1",
+        "w1 / local 2",
+        "w2 / local 0.5",
+        "x1 / local -3",
+        "x2 / local 1",
+    ]
+    frame = backward_frames(out)[1].picture.source  # the stepper's pictures say it too
+    assert "w1\\nlocal 2" in frame and "x1\\nlocal -3" in frame
+
+
+def test_draw_dot_linear_const_shows_its_constant_inputs_in_the_op_node() -> None:
+    w = [Value(-3.0, label="p"), Value(1.0, label="q")]
+    out = linear(w, [0.5, -1.25], Value(0.0, label="t"))
+    source = draw_dot(out).source
+    op = f"{node_id(source, 'n3')}_op"
+    assert f'{op} [label="linear\\nx = (0.5, -1.25)"' in source
+    assert 'tooltip="x = (0.5, -1.25)"' in source
+    ids = [node_id(source, name) for name in "pqt"]
+    assert edge_labels_into(source, op) == {ids[0]: "w1", ids[1]: "w2", ids[2]: "b"}
+    many = linear([Value(1.0)] * 6, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], Value(0.0))
+    assert "x = (0.1, 0.2, 0.3, 0.4, ... 6 in all)" in draw_dot(many).source
+    assert 'tooltip="x = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)"' in draw_dot(many).source
