@@ -108,6 +108,8 @@ class Neuron(Module):
 
     ``activation`` ("relu", "tanh", "sigmoid" or "linear") overrides ``nonlin``. Weights start
     uniform in [-1, 1] and the bias at 0, as in micrograd; pass ``rng`` for reproducible weights.
+    Parameters are labelled ``w1``.. and ``b``, inside a Layer ``N2.w1`` and inside an MLP
+    ``L1.N2.w1`` (all numbered from 1), so pictures name them; a label changes no number.
     """
 
     def __init__(
@@ -132,6 +134,7 @@ class Neuron(Module):
         draw = (rng or random.Random()).uniform
         self.w = [Value(draw(-1, 1)) for _ in range(nin)]
         self.b = Value(0.0)
+        self._name_parameters("")
         self.activation = chosen
         self._activate = ACTIVATIONS[chosen]
 
@@ -149,6 +152,12 @@ class Neuron(Module):
 
     def parameters(self) -> list[Value]:
         return [*self.w, self.b]
+
+    def _name_parameters(self, prefix: str) -> None:
+        """Label the weights ``<prefix>w1``.. and the bias ``<prefix>b``, for pictures."""
+        for i, w in enumerate(self.w, start=1):
+            w.label = f"{prefix}w{i}"
+        self.b.label = f"{prefix}b"
 
     def architecture(self) -> dict[str, Any]:
         return {"module": "Neuron", "nin": len(self.w), "activation": self.activation}
@@ -168,6 +177,7 @@ class Layer(Module):
         _check_size(nin, "Layer", "nin")
         _check_size(nout, "Layer", "nout")
         self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
+        self._name_parameters("")
 
     @property
     def nin(self) -> int:
@@ -186,6 +196,11 @@ class Layer(Module):
 
     def parameters(self) -> list[Value]:
         return [p for n in self.neurons for p in n.parameters()]
+
+    def _name_parameters(self, prefix: str) -> None:
+        """Label neuron j's parameters ``<prefix>N<j>.w1``.. (numbered from 1), for pictures."""
+        for j, neuron in enumerate(self.neurons, start=1):
+            neuron._name_parameters(f"{prefix}N{j}.")
 
     def architecture(self) -> dict[str, Any]:
         return {
@@ -233,6 +248,8 @@ class MLP(Module):
             )
             for i in range(len(nouts))
         ]
+        for k, layer in enumerate(self.layers, start=1):
+            layer._name_parameters(f"L{k}.")  # L2.N3.w1: layer, neuron and weight, from 1
 
     def __call__(self, x: Inputs) -> Value | list[Value]:
         out: Inputs = _as_inputs(x, self.layers[0].nin, self._summary)

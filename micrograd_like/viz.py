@@ -2,9 +2,12 @@
 
 ``draw_dot(root)`` draws each value as a record (name | data | grad) and each operation as its own
 small node, as in Karpathy's micrograd lecture pictures, coloured by role, with optional local
-derivatives on the edges. ``render_steps(root, folder)`` draws backward() one edge at a time: SVG
-frames and a self-contained HTML page to step through them. Nodes are numbered by their position in
-``topological_order(root)``, never by ``id()``, so the same graph always gives the same DOT source.
+derivatives on the edges. Edges into a neuron's fused ``linear`` node say which operand is a weight,
+an input or the bias (``w1``, ``x1``, ``b``); ``expand_neurons=True`` draws that node as micrograd's
+chain of ``*`` and ``+`` nodes instead. ``render_steps(root, folder)`` draws backward() one edge at
+a time: SVG frames and a self-contained HTML page to step through them. Nodes are numbered by their
+position in ``topological_order(root)``, never by ``id()``, so the same graph always gives the same
+DOT source.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ HIGHLIGHT_COLOUR = "#D55E00"
 RANKDIRS = ("LR", "TB", "RL", "BT")
 FORMATS = ("svg", "png", "pdf", "dot", "gv")
 BIG_GRAPH = 100  # value nodes; larger graphs get a cheaper layout
+LINEAR_OPS = ("linear", "linear_const")  # a neuron's weighted sum, one node
+SHOWN_CONSTANTS = 4  # a linear_const label lists this many inputs; its tooltip lists them all
 
 Edge = tuple[Value, int]  # (the node, the index of one of its parents)
 
@@ -84,6 +89,7 @@ class _Style:
     marked_edges: Mapping[Edge, str] = field(default_factory=dict)
     id_prefix: str = ""  # SVG ids <prefix>n<k>, unique when frames share one page
     legend: bool = True
+    expand_neurons: bool = False
 
 
 def draw_dot(
@@ -96,17 +102,26 @@ def draw_dot(
     highlight: Iterable[Value] = (),
     max_nodes: int = 300,
     legend: bool = True,
+    expand_neurons: bool = False,
 ) -> GraphPicture:
     """The graph that computed root, as a Graphviz Digraph (render it, or show it in Jupyter).
+
+    Edges into a ``linear`` node (a neuron's weighted sum) are labelled ``w1``.., ``x1``.. and
+    ``b``; a ``linear_const`` node, whose inputs are numbers rather than nodes, lists them in its
+    label (``x = (2, -1)``) and, in full, in its tooltip.
 
     Args:
         rankdir: "LR" (left to right, the default), "TB", "RL" or "BT".
         show_local: label each edge with its local derivative d(node)/d(operand).
         roles: fill inputs, parameters (the leaves listed in ``parameters``) and the output.
         highlight: values to outline in a strong colour.
-        max_nodes: refuse larger graphs with GraphTooLargeError rather than hand them to dot.
+        max_nodes: refuse larger pictures with GraphTooLargeError rather than hand them to dot.
+        expand_neurons: draw each ``linear`` node as micrograd builds a neuron,
+            ``((b + w1*x1) + w2*x2) + ...``: a ``*`` and a ``+`` node per weight, with the data
+            and grad each would hold (every product and partial sum has the neuron's grad).
+            Only the picture changes; the graph keeps its one node.
     """
-    order = _order_within(root, max_nodes, "draw_dot")
+    order = _order_within(root, max_nodes, "draw_dot", expand_neurons)
     positions = {node: k for k, node in enumerate(order)}
     marked = {}
     for node in highlight:
@@ -120,20 +135,25 @@ def draw_dot(
         edge_labels=_local_labels(order) if show_local else None,
         marked_nodes=marked,
         legend=legend,
+        expand_neurons=expand_neurons,
     )
     return _picture(order, style, "computation_graph")
 
 
-def _order_within(root: Value, max_nodes: int, what: str) -> list[Value]:
+def _order_within(root: Value, max_nodes: int, what: str, expanded: bool = False) -> list[Value]:
     if not isinstance(root, Value):
         raise TypeError(f"{what}: expected a Value to draw, got {type(root).__name__}")
     order = topological_order(root)
-    if len(order) > max_nodes:
+    count = len(order) + (sum(_expansion_size(node) for node in order) if expanded else 0)
+    if count > max_nodes:
+        drawn = f"{count} value nodes"
+        if expanded:
+            drawn += f" ({len(order)} before expand_neurons)"
         raise GraphTooLargeError(
-            f"{what}: the graph has {len(order)} value nodes, more than max_nodes={max_nodes}; "
+            f"{what}: the graph has {drawn}, more than max_nodes={max_nodes}; "
             "draw a smaller part of it (a sub-expression), print graph_summary(root) instead, "
-            f"or pass max_nodes={len(order)} if you really want dot to lay it out",
-            len(order),
+            f"or pass max_nodes={count} if you really want dot to lay it out",
+            count,
             max_nodes,
         )
     return order
@@ -199,18 +219,27 @@ def _picture(order: Sequence[Value], style: _Style, name: str) -> GraphPicture:
     )
     names = node_names(order)
     positions = {node: k for k, node in enumerate(order)}
+    present = set(style.roles.values())
     for k, node in enumerate(order):
         picture.node(f"n{k}", _record(names[node], node, style), **_value_attrs(k, node, style))
-        if node.op:
+        if style.expand_neurons and _expansion_size(node):
+            _add_expanded_linear(picture, k, node, positions, style)
+            if node.op == "linear_const":
+                present.add("input")  # its constant inputs become input leaves
+        elif node.op:
             _add_operation(picture, k, node, positions, style)
     if style.legend and style.roles:
-        _add_legend(picture, style)
+        _add_legend(picture, style, present)
     return picture
 
 
 def _record(name: str, node: Value, style: _Style) -> str:
-    data, grad = format_number(node.data), format_number(style.grads[node])
-    return f"{{ {_escape_record(name)} | data {data} | grad {grad} }}"
+    return _record_text(name, node.data, style.grads[node])
+
+
+def _record_text(name: str, data: float, grad: float) -> str:
+    shown = f"data {format_number(data)} | grad {format_number(grad)}"
+    return f"{{ {_escape_record(name)} | {shown} }}"
 
 
 def _escape_record(text: str) -> str:
@@ -246,21 +275,136 @@ def _add_operation(
     op_class = "current_op" if style.marked_nodes.get(node) == "current" else None
     picture.node(
         op_name,
-        node.op_entry.label(node.constants),
+        _op_label(node),
         shape="ellipse",
         margin="0.02",
+        **_op_tooltip(node),
         **_mark(op_class, style.id_prefix, op_name),
     )
     picture.edge(op_name, f"n{k}", **_mark(op_class, style.id_prefix, f"{op_name}_out"))
+    operands = _operand_names(node)
     for i, parent in enumerate(node.parents):
         attrs = _mark(style.marked_edges.get((node, i)), style.id_prefix, f"{op_name}_in{i}")
+        texts = [operands[i]] if operands else []
         if style.edge_labels is not None:
-            attrs["label"] = style.edge_labels[(node, i)]
+            texts.append(style.edge_labels[(node, i)])
+        if texts:
+            attrs["label"] = "\\n".join(texts)  # dot's line break: "w1" above "local 2"
         picture.edge(f"n{positions[parent]}", op_name, **attrs)
 
 
-def _add_legend(picture: GraphPicture, style: _Style) -> None:
-    present = set(style.roles.values())
+# --- a neuron's weighted sum: which operand is which, or micrograd's picture of it ------------
+
+
+def _weight_count(node: Value) -> int:
+    """n for a linear node: its operands are w_1..w_n, x_1..x_n, bias (linear_const: w, bias)."""
+    if node.op == "linear_const":
+        return len(node.constants)
+    return (len(node.parents) - 1) // 2 if node.op == "linear" else 0
+
+
+def _operand_names(node: Value) -> tuple[str, ...]:
+    """What each operand of a linear node is, in order: w1.., x1.. (not for linear_const), b."""
+    if node.op not in LINEAR_OPS:
+        return ()
+    n = _weight_count(node)
+    inputs = [f"x{i}" for i in range(1, n + 1)] if node.op == "linear" else []
+    return (*(f"w{i}" for i in range(1, n + 1)), *inputs, "b")
+
+
+def _op_label(node: Value) -> str:
+    label = node.op_entry.label(node.constants)
+    if node.op != "linear_const":
+        return label
+    shown = [format_number(x) for x in node.constants[:SHOWN_CONSTANTS]]
+    if len(node.constants) > SHOWN_CONSTANTS:
+        shown.append(f"... {len(node.constants)} in all")
+    return f"{label}\\nx = ({', '.join(shown)})"  # the constant inputs are no nodes of their own
+
+
+def _op_tooltip(node: Value) -> dict[str, str]:
+    if node.op != "linear_const":
+        return {}
+    return {"tooltip": f"x = ({', '.join(repr(x) for x in node.constants)})"}
+
+
+def _expansion_size(node: Value) -> int:
+    """The value nodes expand_neurons adds for node: products, partial sums, constant inputs."""
+    n = _weight_count(node)
+    if not n:
+        return 0
+    return 2 * n - 1 + (n if node.op == "linear_const" else 0)
+
+
+def _add_expanded_linear(
+    picture: GraphPicture, k: int, node: Value, positions: Mapping[Value, int], style: _Style
+) -> None:
+    """A linear node as micrograd's neuron builds it: ``sum((wi*xi ...), b)``, that is
+    ``((b + w1*x1) + w2*x2) + ...``, one ``*`` and one ``+`` node per weight; drawn only.
+
+    Each product and partial sum holds the number micrograd's node would (float arithmetic in the
+    same order, so the last sum is node's data), and node's grad: ``+`` passes its grad on to both
+    operands unchanged. A constant input becomes a leaf of its own, as micrograd's ``Value(x)``.
+    """
+    n = _weight_count(node)
+    grad = style.grads[node]
+    constant = node.op == "linear_const"
+    bias = node.parents[-1]
+    running_name, running = f"n{positions[bias]}", bias.data
+    running_edge = _operand_edge(node, len(node.parents) - 1, style)
+    for i in range(1, n + 1):
+        weight = node.parents[i - 1]
+        if constant:
+            x_name, x = f"n{k}_x{i}", node.constants[i - 1]
+            x_attrs = {"shape": "record"}
+            if style.roles:
+                x_attrs.update(style="filled", fillcolor=ROLE_COLOURS["input"])
+            picture.node(x_name, _record_text(f"x{i}", x, weight.data * grad), **x_attrs)
+            x_edge = _inner_edge(weight.data, style)
+        else:
+            x_node = node.parents[n + i - 1]
+            x_name, x = f"n{positions[x_node]}", x_node.data
+            x_edge = _operand_edge(node, n + i - 1, style)
+        product_name, product = f"n{k}_p{i}", weight.data * x
+        picture.node(product_name, _record_text(f"w{i}*x{i}", product, grad), shape="record")
+        _expanded_op(picture, product_name, "*")
+        w_edge = _operand_edge(node, i - 1, style)
+        picture.edge(f"n{positions[weight]}", f"{product_name}_op", **w_edge)
+        picture.edge(x_name, f"{product_name}_op", **x_edge)
+        total = running + product  # micrograd's order: the bias first, then each product
+        sum_name = f"n{k}" if i == n else f"n{k}_s{i}"  # the last sum is node itself
+        if i < n:
+            picture.node(sum_name, _record_text(_partial_sum(i), total, grad), shape="record")
+        _expanded_op(picture, sum_name, "+")
+        picture.edge(running_name, f"{sum_name}_op", **running_edge)
+        picture.edge(product_name, f"{sum_name}_op", **_inner_edge(1.0, style))
+        running_name, running, running_edge = sum_name, total, _inner_edge(1.0, style)
+
+
+def _partial_sum(i: int) -> str:
+    """The name of the i-th partial sum: b + w1*x1 + w2*x2, or b + w1*x1 + ... + w5*x5."""
+    terms = [f"w{j}*x{j}" for j in range(1, i + 1)]
+    if len(terms) > 3:
+        terms = [terms[0], "...", terms[-1]]
+    return " + ".join(["b", *terms])
+
+
+def _expanded_op(picture: GraphPicture, value_name: str, symbol: str) -> None:
+    picture.node(f"{value_name}_op", symbol, shape="ellipse", margin="0.02")
+    picture.edge(f"{value_name}_op", value_name)
+
+
+def _operand_edge(node: Value, index: int, style: _Style) -> dict[str, str]:
+    """The attributes of the edge from node's operand ``index``: its show_local label, if on."""
+    return {} if style.edge_labels is None else {"label": style.edge_labels[(node, index)]}
+
+
+def _inner_edge(local: float, style: _Style) -> dict[str, str]:
+    """An edge inside an expanded neuron, whose local derivative is ``local``."""
+    return {} if style.edge_labels is None else {"label": f"local {format_number(local)}"}
+
+
+def _add_legend(picture: GraphPicture, style: _Style, present: set[str]) -> None:
     with picture.subgraph(name="cluster_legend") as legend:
         legend.attr(label="roles", fontname="Helvetica", fontsize="10", color="grey")
         if style.id_prefix:

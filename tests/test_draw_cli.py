@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from micrograd_like.commands.draw import main
+from micrograd_like.viz import ROLE_COLOURS
 from tests.support import require_dot
+from tests.test_viz import node_line
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,6 +52,33 @@ def test_draw_options_rankdir_and_show_local(
     assert status == 0
     assert "rankdir=TB" in source
     assert '[label="local 5"]' in source and '[label="local 3"]' in source  # d(xy)/dx = y
+
+
+def test_draw_params_colours_the_named_leaves_as_parameters(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "g.dot"
+    plain = ["tanh(x*w + b)", "--set", "x=2", "w=-3", "b=6.88", "-o", str(target)]
+    status, _, err = run([*plain, "--params", "w", "b"], capsys)
+    assert status == 0, err
+    source = target.read_text(encoding="utf-8")
+    parameter, data_input = ROLE_COLOURS["parameter"], ROLE_COLOURS["input"]
+    assert f'fillcolor="{parameter}"' in node_line(source, "w")
+    assert f'fillcolor="{parameter}"' in node_line(source, "b")
+    assert f'fillcolor="{data_input}"' in node_line(source, "x")
+    assert "legend_parameter" in source
+    run(plain, capsys)  # without --params every leaf is an input
+    assert parameter not in target.read_text(encoding="utf-8")
+
+
+def test_draw_params_refuses_a_name_not_in_the_expression(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["x*w", "--set", "x=2", "w=3", "--params", "w", "v", "-o", str(tmp_path / "g.dot")]
+    status, _, err = run(argv, capsys)
+    assert status == 2
+    assert "--params v: not a name in the expression (its names: x, w)" in err
+    assert not (tmp_path / "g.dot").exists()
 
 
 def test_draw_reuses_one_leaf_per_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -163,6 +192,7 @@ def test_draw_help_and_unknown_options(capsys: pytest.CaptureFixture[str]) -> No
     status, out, _ = run(["--help"], capsys)
     assert status == 0
     assert "--set NAME=NUMBER" in out and "--show-local" in out and "--rankdir" in out
+    assert "--params NAME [NAME ...]" in out
     status, _, err = run(["x", "--colour", "red"], capsys)
     assert status == 2
     assert "unrecognized arguments: --colour" in err

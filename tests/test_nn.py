@@ -317,6 +317,50 @@ def parameters_of(module: Module) -> list[float]:
     return [p.data for p in module.parameters()]
 
 
+MLP_2_2_1_LABELS = [
+    *("L1.N1.w1", "L1.N1.w2", "L1.N1.b"),
+    *("L1.N2.w1", "L1.N2.w2", "L1.N2.b"),
+    *("L2.N1.w1", "L2.N1.w2", "L2.N1.b"),
+]
+
+
+def test_mlp_labels_parameters_by_layer_neuron_and_weight_from_one() -> None:
+    assert [p.label for p in MLP(2, [2, 1]).parameters()] == MLP_2_2_1_LABELS
+
+
+def test_neuron_and_layer_label_their_own_parameters() -> None:
+    assert [p.label for p in Neuron(3).parameters()] == ["w1", "w2", "w3", "b"]
+    expected = ["N1.w1", "N1.w2", "N1.b", "N2.w1", "N2.w2", "N2.b"]
+    assert [p.label for p in Layer(2, 2).parameters()] == expected
+
+
+def test_parameter_labels_change_no_number() -> None:
+    draws = random.Random(3)
+    expected = []  # micrograd's order: each neuron's weights, drawn in turn, then its bias 0
+    for nin, nout in ((2, 2), (2, 1)):
+        for _ in range(nout):
+            expected += [draws.uniform(-1, 1) for _ in range(nin)] + [0.0]
+    model = MLP(2, [2, 1], rng=random.Random(3))
+    assert parameters_of(model) == expected
+    w11, w12, b1, w21, w22, b2, v1, v2, c = expected  # by hand, in micrograd's order
+    h1 = max(0.0, b1 + w11 * 1.5 + w12 * -2.0)
+    h2 = max(0.0, b2 + w21 * 1.5 + w22 * -2.0)
+    out = model([1.5, -2.0])
+    assert isinstance(out, Value)
+    assert out.data == c + v1 * h1 + v2 * h2
+
+
+def test_load_and_from_file_keep_parameter_labels(tmp_path: Path) -> None:
+    path = tmp_path / "model.json"
+    MLP(2, [2, 1], rng=random.Random(0)).save(path)
+    model = MLP(2, [2, 1], rng=random.Random(1))
+    model.layers[1].neurons[0].b.label = "score bias"  # a user's own label survives load too
+    model.load(path)
+    assert [p.label for p in model.parameters()] == [*MLP_2_2_1_LABELS[:-1], "score bias"]
+    assert [p.label for p in MLP.from_file(path).parameters()] == MLP_2_2_1_LABELS
+    assert "label" not in path.read_text()  # the file format is unchanged
+
+
 def test_save_load_round_trip_is_exact(tmp_path: Path) -> None:
     saved = MLP(2, [4, 3, 1], activation="tanh", rng=random.Random(5))
     path = tmp_path / "model.json"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import html
 import io
 import re
 from pathlib import Path
@@ -29,6 +30,7 @@ PROMISED_PICTURE_OUTPUT = [
     "1     n3    +   n2 (#0)     1         1      1             0 -> 1",
     "3     n2    *   x (#0)      1         3      3             1 -> 4",
     "4     n2    *   y (#1)      1         2      2             0 -> 2",
+    "['L2.N1.w1', 'L2.N1.w2', 'L2.N1.b']",
 ]
 
 
@@ -72,6 +74,10 @@ def test_readme_picture_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyP
     for text in PROMISED_PICTURE_OUTPUT:
         assert text in output, text
     assert (tmp_path / "graph.svg").read_text(encoding="utf-8").startswith("<?xml")
+    network = html.unescape((tmp_path / "network.svg").read_text(encoding="utf-8"))
+    assert ">L1.N2.w1<" in network and ">w1<" in network and ">x = (0.5, -1.2)<" in network
+    expanded = html.unescape((tmp_path / "micrograd.svg").read_text(encoding="utf-8"))
+    assert ">b + w1*x1<" in expanded and ">L2.N1.b<" in expanded
     assert (tmp_path / "steps" / "index.html").exists()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import os
+import random
 import re
 import subprocess
 import sys
@@ -12,12 +13,14 @@ from pathlib import Path
 import pytest
 
 from micrograd_like.debug import format_number
-from micrograd_like.engine import Value
+from micrograd_like.engine import Value, linear
+from micrograd_like.nn import MLP, Neuron
 from micrograd_like.viz import (
     HIGHLIGHT_COLOUR,
     ROLE_COLOURS,
     GraphTooLargeError,
     GraphvizNotFoundError,
+    backward_frames,
     draw_dot,
     graph_summary,
     render,
@@ -299,3 +302,169 @@ def test_svg_of_a_300_node_graph_with_long_edges_renders_quickly() -> None:
     svg = svg_text(picture)  # minutes without the layout limit; seconds with it
     shapes = sum(picture.source.count(f"shape={s}") for s in ("record", "ellipse", "box"))
     assert svg.count('class="node"') == shapes
+
+
+# --- networks: named parameters, which operand is which, micrograd's expanded neuron -----------
+
+
+def node_id(source: str, label: str) -> str:
+    """The DOT name of the value node whose record starts with label."""
+    found = re.findall(rf'^\s*(\S+) \[label="\{{ {re.escape(label)} \|', source, re.MULTILINE)
+    assert len(found) == 1, f"{len(found)} nodes labelled {label!r} in\n{source}"
+    return str(found[0])
+
+
+def edge_labels_into(source: str, head: str) -> dict[str, str]:
+    """Each edge into the node named head, as {tail: its label}, dot's quotes and \\n undone."""
+    pattern = rf'^\s*(\S+) -> {re.escape(head)} \[label=("[^"]*"|\S+)\]'
+    edges = re.findall(pattern, source, re.MULTILINE)
+    return {tail: label.strip('"').replace("\\n", " / ") for tail, label in edges}
+
+
+def op_labels(source: str) -> list[str]:
+    return [label.strip('"') for label in re.findall(r"^\s*\S+_op \[label=(\S+)", source, re.M)]
+
+
+def test_draw_dot_names_an_mlps_parameters_by_layer_neuron_and_weight() -> None:
+    model = MLP(2, [2, 1], rng=random.Random(0))
+    out = model([1.0, -2.0])
+    assert isinstance(out, Value)
+    source = draw_dot(out).source
+    names = ["L1.N1.w1", "L1.N1.w2", "L1.N1.b", "L1.N2.w1", "L1.N2.w2", "L1.N2.b"]
+    names += ["L2.N1.w1", "L2.N1.w2", "L2.N1.b"]
+    for name in names:
+        node_id(source, name)  # exactly one node so named
+    assert "L0." not in source and "N0." not in source and "w0" not in source
+
+
+def labelled_linear() -> tuple[Value, list[Value]]:
+    """linear(w, x, b) on leaves whose labels say nothing of their role, after backward()."""
+    w = [Value(-3.0, label="p"), Value(1.0, label="q")]
+    x = [Value(2.0, label="r"), Value(0.5, label="s")]
+    b = Value(0.25, label="t")
+    out = linear(w, x, b)
+    out.backward()
+    return out, [*w, *x, b]
+
+
+def test_draw_dot_edges_into_a_linear_node_say_weight_input_or_bias() -> None:
+    out, _ = labelled_linear()
+    source = draw_dot(out).source
+    into = edge_labels_into(source, f"{node_id(source, 'n5')}_op")
+    ids = {name: node_id(source, name) for name in "pqrst"}
+    assert into == {ids["p"]: "w1", ids["q"]: "w2", ids["r"]: "x1", ids["s"]: "x2", ids["t"]: "b"}
+
+
+def test_draw_dot_show_local_adds_the_derivative_under_the_operand_name() -> None:
+    out, _ = labelled_linear()
+    source = draw_dot(out, show_local=True).source
+    into = edge_labels_into(source, f"{node_id(source, 'n5')}_op")
+    # by hand: d/dw1 = x1 = 2, d/dw2 = x2 = 0.5, d/dx1 = w1 = -3, d/dx2 = w2 = 1, d/db = 1
+    assert sorted(into.values()) == [
+        "b / local 1",
+        "w1 / local 2",
+        "w2 / local 0.5",
+        "x1 / local -3",
+        "x2 / local 1",
+    ]
+    frame = backward_frames(out)[1].picture.source  # the stepper's pictures say it too
+    assert "w1\\nlocal 2" in frame and "x1\\nlocal -3" in frame
+
+
+def test_draw_dot_linear_const_shows_its_constant_inputs_in_the_op_node() -> None:
+    w = [Value(-3.0, label="p"), Value(1.0, label="q")]
+    out = linear(w, [0.5, -1.25], Value(0.0, label="t"))
+    source = draw_dot(out).source
+    op = f"{node_id(source, 'n3')}_op"
+    assert f'{op} [label="linear\\nx = (0.5, -1.25)"' in source
+    assert 'tooltip="x = (0.5, -1.25)"' in source
+    ids = [node_id(source, name) for name in "pqt"]
+    assert edge_labels_into(source, op) == {ids[0]: "w1", ids[1]: "w2", ids[2]: "b"}
+    many = linear([Value(1.0)] * 6, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], Value(0.0))
+    assert "x = (0.1, 0.2, 0.3, 0.4, ... 6 in all)" in draw_dot(many).source
+    assert 'tooltip="x = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)"' in draw_dot(many).source
+
+
+def hand_neuron() -> tuple[Value, Neuron]:
+    """A linear neuron on constant inputs, w = (0.5, -2, 1.5), b = 0.25, x = (2, 0.75, -3).
+
+    By hand: the products are 1, -1.5 and -4.5; micrograd sums b first: 0.25 + 1 = 1.25, then
+    1.25 - 1.5 = -0.25, then -0.25 - 4.5 = -4.75. backward(4) gives every node of the sum grad 4
+    and constant input x_i grad w_i * 4: 2, -8 and 6.
+    """
+    neuron = Neuron(3, activation="linear")
+    for w, number in zip(neuron.w, [0.5, -2.0, 1.5], strict=True):
+        w.data = number
+    neuron.b.data = 0.25
+    out = neuron([2.0, 0.75, -3.0])
+    out.backward(4.0)
+    return out, neuron
+
+
+def test_expand_neurons_draws_micrograds_products_and_running_sums() -> None:
+    out, _ = hand_neuron()
+    source = draw_dot(out, expand_neurons=True).source
+    assert sorted(op_labels(source)) == ["*", "*", "*", "+", "+", "+"]
+    assert 'label="{ n4 | data -4.75 | grad 4 }"' in source  # the neuron's own node
+    products = [node_id(source, f"w{i}*x{i}") for i in (1, 2, 3)]
+    sums = [node_id(source, "b + w1*x1"), node_id(source, "b + w1*x1 + w2*x2"), "n4"]
+    inputs = [node_id(source, f"x{i}") for i in (1, 2, 3)]
+    for i, data in zip((1, 2, 3), ["1", "-1.5", "-4.5"], strict=True):
+        assert f'label="{{ w{i}*x{i} | data {data} | grad 4 }}"' in source
+    assert 'label="{ b + w1*x1 | data 1.25 | grad 4 }"' in source
+    assert 'label="{ b + w1*x1 + w2*x2 | data -0.25 | grad 4 }"' in source
+    assert 'label="{ x1 | data 2 | grad 2 }"' in source
+    assert 'label="{ x2 | data 0.75 | grad -8 }"' in source
+    assert 'label="{ x3 | data -3 | grad 6 }"' in source
+    # the wiring: w_i and x_i into the i-th *, then ((b + p1) + p2) + p3
+    weights = [node_id(source, f"w{i}") for i in (1, 2, 3)]
+    for w, x, product in zip(weights, inputs, products, strict=True):
+        assert f"{w} -> {product}_op" in source and f"{x} -> {product}_op" in source
+        assert f"{product}_op -> {product}" in source
+    running = [node_id(source, "b"), *sums[:2]]
+    for before, product, total in zip(running, products, sums, strict=True):
+        assert f"{before} -> {total}_op" in source and f"{product} -> {total}_op" in source
+        assert f"{total}_op -> {total}" in source
+    assert out.op == "linear_const" and len(out.parents) == 4  # the graph itself is unchanged
+
+
+def test_expand_neurons_draws_n_products_and_n_sums_per_neuron_of_an_mlp() -> None:
+    model = MLP(2, [2, 1], rng=random.Random(0))
+    x = [Value(1.0, label="in1"), Value(-2.0, label="in2")]
+    out = model(x)
+    assert isinstance(out, Value)
+    out.backward()
+    plain = draw_dot(out, parameters=model.parameters()).source
+    source = draw_dot(out, parameters=model.parameters(), expand_neurons=True).source
+    assert sorted(op_labels(source)) == ["*"] * 6 + ["+"] * 6 + ["ReLU"] * 2
+    assert sorted(op_labels(plain)) == ["ReLU"] * 2 + ["linear"] * 3
+    assert draw_dot(out, parameters=model.parameters()).source == plain  # nothing was changed
+    # the output neuron's inputs are the hidden ReLUs: its first product is L2.N1.w1 * relu 1
+    w, h = model.layers[1].neurons[0].w[0], out.parents[2]
+    assert f'"{{ w1*x1 | data {format_number(w.data * h.data)} | grad 1 }}"' in source
+
+
+def test_expand_neurons_show_local_labels_every_edge_of_the_expansion() -> None:
+    out, _ = hand_neuron()
+    source = draw_dot(out, expand_neurons=True, show_local=True).source
+    first = f"{node_id(source, 'w1*x1')}_op"
+    # d(w1*x1)/dw1 = x1 = 2 and d(w1*x1)/dx1 = w1 = 0.5; every + passes 1
+    into = edge_labels_into(source, first)
+    assert into == {node_id(source, "w1"): "local 2", node_id(source, "x1"): "local 0.5"}
+    assert set(edge_labels_into(source, "n4_op").values()) == {"local 1"}
+    out, _ = labelled_linear()  # inputs that are Values: w = (-3, 1), x = (2, 0.5)
+    source = draw_dot(out, expand_neurons=True, show_local=True).source
+    second = f"{node_id(source, 'w2*x2')}_op"
+    into = edge_labels_into(source, second)
+    assert into == {node_id(source, "q"): "local 0.5", node_id(source, "s"): "local 1"}
+
+
+def test_expand_neurons_colours_constant_inputs_and_counts_them_against_max_nodes() -> None:
+    out, neuron = hand_neuron()
+    source = draw_dot(out, parameters=neuron.parameters(), expand_neurons=True).source
+    assert f'fillcolor="{ROLE_COLOURS["input"]}"' in node_line(source, "x2")
+    assert "legend_input" in source
+    # 5 value nodes (w1 w2 w3 b and the sum), expanded: + 3 products, 2 partial sums, 3 inputs
+    with pytest.raises(GraphTooLargeError, match=r"13 value nodes \(5 before expand_neurons\)"):
+        draw_dot(out, expand_neurons=True, max_nodes=12)
+    assert "n4_op" in draw_dot(out, expand_neurons=True, max_nodes=13).source

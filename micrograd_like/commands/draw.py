@@ -1,6 +1,6 @@
 """The ``draw`` command: picture the graph of a small expression after backward().
 
-``python -m micrograd_like draw "tanh(x*w + b)" --set x=2 w=-3 b=6.88 -o graph.svg``
+``python -m micrograd_like draw "tanh(x*w + b)" --set x=2 w=-3 b=6.88 --params w b -o graph.svg``
 
 An expression that starts with a minus (``"-x*w"``) works as it is, or after ``--``.
 
@@ -197,7 +197,7 @@ def _arguments() -> argparse.ArgumentParser:
         prog="python -m micrograd_like draw",
         description="Draw the computation graph of an expression, with data and gradients "
         "after backward(). Allowed: " + ALLOWED + ".",
-        epilog='example: draw "tanh(x*w + b)" --set x=2 w=-3 b=6.88 -o graph.svg',
+        epilog='example: draw "tanh(x*w + b)" --set x=2 w=-3 b=6.88 --params w b -o graph.svg',
     )
     parser.add_argument(
         "expression",
@@ -229,6 +229,15 @@ def _arguments() -> argparse.ArgumentParser:
     parser.add_argument(
         "--show-local", action="store_true", help="label each edge with its local derivative"
     )
+    parser.add_argument(
+        "--params",
+        dest="parameters",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="NAME",
+        help="names to colour as parameters (as draw_dot's parameters=); other names are inputs",
+    )
     return parser
 
 
@@ -243,6 +252,7 @@ def main(argv: Sequence[str]) -> int:
         numbers = parse_assignments(options.assignments)
         _check_output_suffix(Path(options.output))
         values = _leaves(variables(expression), numbers)
+        _check_parameters(options.parameters, values)
     except ExpressionError as error:
         print(f"draw: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -306,13 +316,27 @@ def _leaves(names: Sequence[str], numbers: Mapping[str, float]) -> dict[str, Val
     return {name: Value(numbers[name], label=name) for name in names}
 
 
+def _check_parameters(parameters: Sequence[str], values: Mapping[str, Value]) -> None:
+    unknown = [name for name in parameters if name not in values]
+    if unknown:
+        names = ", ".join(values) or "none"
+        raise ExpressionError(
+            f"--params {' '.join(unknown)}: not a name in the expression (its names: {names})"
+        )
+
+
 def _draw(expression: ast.expr, values: Mapping[str, Value], options: argparse.Namespace) -> int:
     from micrograd_like import viz  # graphviz is imported only when drawing
 
     try:
         output = evaluate(expression, values)
         output.backward()
-        picture = viz.draw_dot(output, rankdir=options.rankdir, show_local=options.show_local)
+        picture = viz.draw_dot(
+            output,
+            rankdir=options.rankdir,
+            show_local=options.show_local,
+            parameters=[values[name] for name in options.parameters],
+        )
         path = viz.render(picture, options.output)
     except (ArithmeticError, ValueError, viz.GraphvizNotFoundError, OSError) as error:
         print(f"draw: {error}", file=sys.stderr)
