@@ -205,7 +205,6 @@ def test_readme_pdb_recipe_works_from_line_1_as_written(tmp_path: Path) -> None:
     assert argv[:3] == ["python", "-m", "pdb"]
     (tmp_path / argv[3]).write_text(script, encoding="utf-8")
     commands = [line.removeprefix("(Pdb) ") for line in transcript if line.startswith("(Pdb) ")]
-    assert commands[0] == 'from micrograd_like.debug import stop_in; stop_in("tanh")'
     lines = pdb_session([sys.executable, *argv[1:]], [*commands, "quit"], tmp_path)
     shown = "\n".join(lines)
     for number, (expected, actual) in enumerate(zip(transcript, lines, strict=False), start=1):
