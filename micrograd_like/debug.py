@@ -1,9 +1,11 @@
-"""Tools for watching backpropagation: a step-by-step table of backward() and anomaly mode.
+"""Tools for watching backpropagation: a step-by-step table, a breakpoint per op, anomaly mode.
 
 ``steps_table(root)`` prints every edge backward() visits with its upstream gradient, local
-derivative and contribution. ``detect_anomaly()`` remembers the source line that made each node and
-stops at the first nan or infinity, forward or backward, saying which op and which line made it
-(the idea follows PyTorch's ``torch.autograd.detect_anomaly``, extended to the forward pass).
+derivative and contribution. ``stop_in("tanh")`` makes the next backward() stop in a debugger just
+before tanh's local derivative runs; it can be typed at a debugger's first prompt, before the
+script has imported anything. ``detect_anomaly()`` remembers the source line that made each node
+and stops at the first nan or infinity, forward or backward, saying which op and which line made
+it (the idea follows PyTorch's ``torch.autograd.detect_anomaly``, extended to the forward pass).
 """
 
 from __future__ import annotations
@@ -12,11 +14,16 @@ import linecache
 import math
 import os
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
 
+from micrograd_like import engine
 from micrograd_like.engine import BackwardStep, Value, backward_steps, topological_order, watch
+from micrograd_like.optable import Op, all_ops
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -101,6 +108,108 @@ def steps_table(root: Value, seed: float = 1.0) -> str:
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
         for line in lines
+    )
+
+
+# --- a breakpoint in an op's local derivative -----------------------------------------------
+
+
+_CHAIN_RULE = engine.backpropagate.__code__  # the one loop behind backward(), grad(), the stepper
+_arming = threading.Lock()
+
+
+class StopIn:
+    """A breakpoint armed by ``stop_in``: it fires once, then the op's entry is as it was.
+
+    ``disarm()`` (or the end of a ``with stop_in(...):`` block) takes it back if it never fired.
+    """
+
+    def __init__(self, entry: Op) -> None:
+        self.entry = entry
+        self.local = entry.local  # the real local derivative, put back when disarmed
+        self.armed = False
+
+    def __repr__(self) -> str:
+        local = getattr(self.local, "__qualname__", "its local derivative")
+        if self.armed:
+            return f"<stop_in {self.entry.name!r}: the next backward stops before {local}>"
+        return f"<stop_in {self.entry.name!r}: disarmed>"
+
+    def arm(self) -> StopIn:
+        real = self.local
+
+        def stop_before_local(out: Any, *operands: Any) -> Any:
+            if sys._getframe(1).f_code is _CHAIN_RULE and self.disarm():
+                print(f"stop_in: backward reached {self.entry.name}; step into {real.__name__}"
+                      "(out, *operands) to see its arguments", file=sys.stderr)  # fmt: skip
+                breakpoint()  # PYTHONBREAKPOINT picks the debugger; pdb by default
+            return real(out, *operands)  # one `step` from here is inside the local derivative
+
+        stop_before_local.__name__ = getattr(real, "__name__", "local")  # as anomaly mode shows it
+        stop_before_local.__doc__ = real.__doc__
+        object.__setattr__(self.entry, "local", stop_before_local)  # Op entries are frozen
+        self.armed = True
+        return self
+
+    def disarm(self) -> bool:
+        """Put the op's own local derivative back; True if this call took the breakpoint away."""
+        with _arming:
+            if not self.armed:
+                return False
+            object.__setattr__(self.entry, "local", self.local)
+            self.armed = False
+            _armed.pop(self.entry, None)
+            return True
+
+    def __enter__(self) -> StopIn:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.disarm()
+
+
+_armed: dict[Op, StopIn] = {}
+
+
+def stop_in(op: str | Op) -> StopIn:
+    """Make the next backward() (or grad(), or the stepper) stop just before ``op``'s local
+    derivative runs, through ``breakpoint()``; one ``step`` then lands inside it, its operands as
+    arguments. It fires once; arming an armed op again changes nothing.
+
+    It needs nothing imported beforehand, so it works at a debugger's first prompt::
+
+        python -m pdb train.py
+        (Pdb) from micrograd_like.debug import stop_in; stop_in("tanh")
+        (Pdb) continue
+
+    ``PYTHONBREAKPOINT`` chooses the debugger (pdb when unset; VS Code and PyCharm install their
+    own hook; ``0`` turns every breakpoint off). ``with stop_in("tanh"): ...`` disarms at the end of
+    the block if the breakpoint never fired.
+    """
+    entry = op if isinstance(op, Op) else _entry_named(op)
+    with _arming:
+        armed = _armed.get(entry)
+        if armed is None:
+            armed = _armed[entry] = StopIn(entry).arm()
+        return armed
+
+
+def _entry_named(name: object) -> Op:
+    """The op table's entry named ``name``; a ValueError lists every name there is."""
+    entries = list(all_ops())
+    for entry in entries:
+        if entry.name == name:
+            return entry
+    drawn_as = [entry.name for entry in entries if entry.shown_as == name]
+    hint = f" ({name!r} is how pictures show {' and '.join(drawn_as)})" if drawn_as else ""
+    raise ValueError(
+        f"stop_in: no op named {name!r}{hint}; the op table has "
+        f"{', '.join(entry.name for entry in entries)}"
     )
 
 
