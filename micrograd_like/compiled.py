@@ -29,9 +29,9 @@ from micrograd_like.engine import (
     evaluate,
     is_grad_enabled,
     topological_order,
-    watch_data_reads,
 )
 from micrograd_like.optable import REAL, Op, op_named_or_none
+from micrograd_like.recording import watch_data_reads
 
 __all__ = ["CompiledFunction", "TracingError", "compile_fn"]
 

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Union
 from micrograd_like import optable
 from micrograd_like.checks import check_derivatives, checked_float, checked_label, checked_result
 from micrograd_like.optable import NON_NEGATIVE, POSITIVE, Op, register
-from micrograd_like.recording import data_read_hook, recording, recording_changed
+from micrograd_like.recording import data_read_hook, recording, recording_changed, watch_data_reads
 
 Operand = Union["Value", float, int]
 Unary = Callable[["Value"], "Value"]  # the type of a method made from a one-operand op entry
@@ -184,7 +184,8 @@ class Value:
         """d(a**b)/da = b * a**(b-1), d(a**b)/db = a**b * log(a) (nan where a < 0, as PyTorch)"""
         return b * _power(a, b - 1), _exponent_slope(out, a)
 
-    _pow_value = Op("pow_value", 2, pow_forward, pow_value_local, "**", doc="a ** b, both Values")
+    _pow_value = Op("pow_value", 2, pow_forward, pow_value_local, "**", smooth=POSITIVE,
+                    doc="a ** b, both Values")  # fmt: skip
 
     # --- derived operations: one line each, built from the primitives --------------------------
 
@@ -477,8 +478,9 @@ def backpropagate(
         upstream, made_at = gradients[node], node._stamp
         # local[i] = d(node)/d(parents[i]), from the op's <name>_local function
         try:
-            if create_graph:
-                local = node._op.local(node, *parents, *node._consts)
+            if create_graph:  # a local that reads data as a float would cut the new graph
+                with watch_data_reads(_refuse_read_in(node)):
+                    local = node._op.local(node, *parents, *node._consts)
             else:
                 local = node._op.local(node._data, *map(_data_of, parents), *node._consts)
         except ArithmeticError as error:
@@ -487,11 +489,10 @@ def backpropagate(
             _tell(watchers, node, local, upstream, gradients)
         if made_at < writes:  # some data was written since node was made: was it a parent's?
             _check_fresh(node)
-        try:
-            for parent, derivative in zip(parents, local, strict=True):
-                gradients[parent] += derivative * upstream  # the chain rule
-        except ValueError:  # zip: a custom local gave the wrong number of derivatives
-            raise _wrong_count(node, local) from None
+        if not node._op.builtin and len(local) != len(parents):
+            raise _wrong_count(node, local)
+        for parent, derivative in zip(parents, local, strict=True):
+            gradients[parent] += derivative * upstream  # the chain rule
     return gradients
 
 
@@ -511,6 +512,22 @@ def _wrong_count(node: Value, local: Any) -> ValueError:
         f"{node.op}: {name} gave {len(local)} derivative(s) for {len(node._prev)} operand(s) at "
         f"{tuple(map(_data_of, node._prev))!r}; a local derivative gives one per operand"
     )
+
+
+def _refuse_read_in(node: Value) -> Callable[[Value, str], None]:
+    """A data-read hook for a local derivative building a graph: only comparisons may read."""
+
+    def refuse(value: Value, how: str) -> None:
+        if how not in ("<", "<=", ">", ">="):
+            name = getattr(node._op.local, "__name__", "its local derivative")
+            raise TypeError(
+                f"{node.op}: {name} read a Value's data ({how}) while grad(create_graph=True) "
+                "builds the derivative as a graph, so the second derivative would treat it as a "
+                "constant. Write the local with +, -, *, /, ** and the helpers in "
+                "micrograd_like.ops (ops.cos, ops.exp, ...), which take numbers and Values"
+            )
+
+    return refuse
 
 
 def _check_fresh(node: Value) -> None:
@@ -764,6 +781,12 @@ def _exponent_slope(out: Any, a: Any) -> Any:
     base = _number(a)
     if base > 0:
         return out * (a.log() if isinstance(a, Value) else math.log(a))
+    if base < 0 and isinstance(a, Value):  # a graph cannot hold nan: say so instead
+        raise ValueError(
+            f"pow_value: d(a**b)/db = a**b * log(a) is undefined at a = {base!r} (backward gives "
+            "nan there); grad(create_graph=True) cannot build it. If the exponent is a constant, "
+            "pass it as a plain number: x ** 2.0"
+        )
     return 0.0 if base == 0 else math.nan
 
 
@@ -814,4 +837,3 @@ def _negated(other: object, op: str) -> Operand:
 from micrograd_like.recording import is_grad_enabled as is_grad_enabled  # noqa: E402
 from micrograd_like.recording import no_grad as no_grad  # noqa: E402
 from micrograd_like.recording import watch as watch  # noqa: E402
-from micrograd_like.recording import watch_data_reads as watch_data_reads  # noqa: E402

@@ -61,6 +61,7 @@ class Op:
     domain: Interval = REAL  # where the first operand may lie
     kinks: tuple[float, ...] = ()  # operand values where the derivative jumps
     constants: int = 0  # trailing constants a node keeps (the k of x ** k)
+    smooth: Interval | None = None  # where every derivative exists, if narrower than the domain
     builtin: bool = True
     doc: str = field(default="", compare=False)
 

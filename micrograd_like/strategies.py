@@ -213,6 +213,10 @@ def _probe(spec: _Spec, args: Sequence[Slot | float], data: Sequence[float]) -> 
     """
     if any(abs(data[a.index] - k) < MARGIN for a in _slots(args) for k in spec.kinks):
         return None
+    smooth = spec.apply.smooth if isinstance(spec.apply, Op) else None
+    first = data[args[0].index] if isinstance(args[0], Slot) else args[0]
+    if smooth is not None and first - MARGIN not in smooth:  # a**b's log(a) needs a > 0
+        return None
     here = _evaluate(spec, args, data, 0.0)
     if here is None or abs(here[0]) > VALUE_LIMIT or any(abs(d) > SLOPE_LIMIT for d in here[1]):
         return None
@@ -252,7 +256,7 @@ def _raw_operand(spec: _Spec, position: int, magnitude: float) -> st.SearchStrat
     if spec.kind == "pow" and position == 1:
         return st.sampled_from(EXPONENTS)
     if position == 0 and isinstance(spec.apply, Op):
-        within = spec.apply.domain
+        within = spec.apply.smooth or spec.apply.domain
         low, high = max(within.low, -magnitude), min(within.high, magnitude)
         if low > -magnitude:  # keep finite differences away from the edge of the domain
             low += 1 / SLOPE_LIMIT

@@ -1,0 +1,273 @@
+"""Promises under attack: no silently wrong gradient, whatever order, thread or mutation."""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+import threading
+from fractions import Fraction
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+
+from micrograd_like.debug import steps_table
+from micrograd_like.engine import (
+    StaleGraphError,
+    Value,
+    backward_steps,
+    grad,
+    linear,
+    sum_of,
+    topological_order,
+)
+from micrograd_like.nn import MLP
+from micrograd_like.strategies import expressions
+
+# --- 1. data changed after a node was made from it --------------------------------------------
+
+
+def test_backward_refuses_data_changed_after_the_graph_was_built_naming_value_and_op() -> None:
+    x = Value(2.0, label="x")
+    z = (x * x).tanh()
+    x.data = 3.0
+    with pytest.raises(StaleGraphError, match=r"backward through mul: operand 0 of the mul node"):
+        z.backward()
+    assert x.grad == 0.0  # nothing half-applied
+
+
+def test_grad_and_the_stepper_refuse_stale_data_too() -> None:
+    x = Value(2.0, label="x")
+    z = x.exp() * 3.0
+    x.data = 1.0
+    with pytest.raises(StaleGraphError, match="label='x'"):
+        grad(z, [x])
+    with pytest.raises(StaleGraphError):
+        list(backward_steps(z))
+    with pytest.raises(StaleGraphError):
+        steps_table(z)
+
+
+def test_rewriting_a_computed_node_is_detected_even_at_the_root() -> None:
+    x = Value(0.5)
+    t = x.tanh()
+    t.data = 0.9  # tanh_local reads the output: its derivative would be 1 - 0.81, of no point
+    with pytest.raises(StaleGraphError, match=r"the data of Value\(data=0\.9.* was changed"):
+        t.backward()
+
+
+def test_data_written_before_the_graph_is_built_is_fine_and_so_are_optimizer_steps() -> None:
+    model = MLP(2, [3, 1], rng=random.Random(0))
+    for _ in range(3):  # write, build, backward: an ordinary training loop
+        model.zero_grad()
+        out = model([0.5, -1.0])
+        assert isinstance(out, Value)
+        out.backward()
+        for p in model.parameters():
+            p.data -= 0.1 * p.grad
+
+
+def test_a_write_to_an_unrelated_value_does_not_condemn_a_graph() -> None:
+    x, other = Value(2.0), Value(5.0)
+    z = x * x
+    other.data = 6.0  # a later write, but not to anything z was computed from
+    z.backward()
+    assert x.grad == 4.0
+
+
+# --- 2. threads --------------------------------------------------------------------------------
+
+
+def test_concurrent_backward_on_graphs_sharing_nodes_gives_every_leaf_its_exact_sum() -> None:
+    # Threads switch every microsecond, so a chain rule flowing through shared .grad fields
+    # mid-flight (the old engine) corrupts about half of these trials.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        _share_two_graphs_between_two_threads()
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def _share_two_graphs_between_two_threads() -> None:
+    for _ in range(20):
+        leaves = [Value(0.1 * (i + 1)) for i in range(8)]
+        shared = sum_of([leaf * leaf for leaf in leaves]).tanh()  # intermediates both graphs use
+        roots = [shared * (k + 1.0) for k in range(2)]
+        single = grad(roots[0], leaves) + grad(roots[1], leaves)
+        expected = [a.data + b.data for a, b in zip(single[:8], single[8:], strict=True)]
+        start = threading.Barrier(2)
+
+        def run(root: Value, start: threading.Barrier = start) -> None:
+            start.wait()
+            for _ in range(50):
+                root.backward()
+
+        threads = [threading.Thread(target=run, args=(root,)) for root in roots]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for leaf, e in zip(leaves, expected, strict=True):
+            assert leaf.grad == pytest.approx(50 * e, rel=1e-12)
+
+
+# --- 3. backward twice is exactly twice ----------------------------------------------------------
+
+
+def test_backward_twice_is_exactly_twice_on_the_classic_counterexample() -> None:
+    x = Value(0.3)
+    y = x * 0.1 + x * 0.1 + x * 0.1
+    y.backward()
+    once = x.grad
+    y.backward()
+    assert x.grad == 2 * once  # bit for bit: one sum per call, added once
+
+
+@settings(max_examples=100, deadline=None)
+@given(expressions(min_ops=20, max_ops=50))
+def test_backward_twice_gives_exactly_twice_the_leaf_gradients_on_random_graphs(
+    expression: Any,
+) -> None:
+    leaves = [Value(x) for x in expression.inputs]
+    out = expression(leaves)
+    out.backward()
+    once = [leaf.grad for leaf in leaves]
+    intermediates = {node: node.grad for node in topological_order(out) if node.parents}
+    out.backward()
+    assert [leaf.grad for leaf in leaves] == [2 * g for g in once]
+    assert {node: node.grad for node in intermediates} == intermediates  # fresh each call
+
+
+# --- 4. pictures and the stepper never change a gradient ----------------------------------------
+
+
+def test_the_stepper_after_backward_leaves_every_gradient_as_it_was() -> None:
+    x, w = Value(2.0), Value(-3.0)
+    out = (x * w + 1.0).tanh()
+    out.backward()
+    before = {node: node.grad for node in topological_order(out)}
+    list(backward_steps(out))
+    steps_table(out)
+    assert {node: node.grad for node in topological_order(out)} == before
+
+
+# --- 6. arguments are checked where they enter ---------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [math.nan, math.inf, True, "1"])
+def test_the_stepper_refuses_bad_seeds_as_backward_does(seed: Any) -> None:
+    out = Value(2.0) * 3.0
+    with pytest.raises((TypeError, ValueError), match=r"backward_steps\(seed\) got"):
+        backward_steps(out, seed)
+    with pytest.raises((TypeError, ValueError), match=r"backward_steps\(seed\) got"):
+        steps_table(out, seed)
+
+
+def test_grad_takes_any_iterable_of_inputs() -> None:
+    x, y = Value(2.0), Value(3.0)
+    out = x * y
+    assert [g.data for g in grad(out, (v for v in (x, y)))] == [3.0, 2.0]
+    assert [g.data for g in grad(out, {x: 0}.keys())] == [3.0]
+
+
+@pytest.mark.parametrize(
+    ("local", "error"),
+    [
+        (lambda out, a: (math.nan,), ValueError),
+        (lambda out, a: ("1",), TypeError),
+        (lambda out, a: 1.0, TypeError),
+    ],
+)
+def test_from_op_checks_its_derivatives_as_custom_op_does(local: Any, error: type) -> None:
+    with pytest.raises(error, match="myop"):
+        Value.from_op(2.0, (Value(1.0),), "myop", local)
+
+
+@pytest.mark.parametrize("name", ["tanh", "add", "relu", "", 3])
+def test_from_op_refuses_builtin_and_empty_op_names(name: Any) -> None:
+    with pytest.raises(ValueError, match="custom_op"):
+        Value.from_op(2.0, (Value(1.0),), name, lambda out, a: (1.0,))
+
+
+@pytest.mark.parametrize("number", [Fraction(1, 4), 3, 2.5])
+def test_fractions_and_ints_are_numbers_wherever_a_number_is_accepted(number: Any) -> None:
+    x = Value(number)
+    assert x.data == float(number)
+    assert (x + number).data == 2 * float(number)
+    assert (x * Value(1.0)).data == float(number)
+
+
+def test_numpy_scalars_and_zero_dimensional_arrays_are_numbers() -> None:
+    numpy = pytest.importorskip("numpy")  # an optional extra; the test extra has matplotlib's
+    for number in (numpy.float64(0.5), numpy.int64(3), numpy.array(0.25)):
+        assert Value(number).data == float(number)
+        assert (Value(1.0) * number).data == float(number)
+
+
+@pytest.mark.parametrize("label", [3, None, b"x"])
+def test_labels_must_be_strings(label: Any) -> None:
+    with pytest.raises(TypeError, match="a label is a string"):
+        Value(1.0, label=label)
+
+
+# --- 8. errors name the op and the value --------------------------------------------------------
+
+
+def test_division_by_a_tiny_float_follows_ieee_and_two_tiny_values_divide_fine() -> None:
+    assert (Value(3.0) / 1e-310).data == math.inf  # overflow, as float arithmetic does
+    a, b = Value(1e-310), Value(2e-310)
+    q = a / b
+    q.backward()
+    assert q.data == 0.5
+    assert b.grad == -q.data / b.data  # -a/b**2 without forming b**2
+
+
+def test_a_huge_int_is_refused_by_size_not_by_its_digits() -> None:
+    with pytest.raises(OverflowError, match=r"Value\(\) got an integer of 5001 digits"):
+        Value(10**5000)
+
+
+def test_a_custom_local_using_math_under_create_graph_is_named_with_the_fix() -> None:
+    from micrograd_like.ops import custom_op
+
+    wave = custom_op(lambda out, x: (math.cos(x),), name="wave")(math.sin)
+    x = Value(0.3)
+    (first,) = grad(wave(x), [x])
+    assert first.data == math.cos(0.3)  # on numbers, math is fine
+    with pytest.raises(TypeError, match=r"wave: <lambda> read a Value's data.*ops\.cos"):
+        grad(wave(x), [x], create_graph=True)
+
+
+def test_a_kinked_custom_local_may_compare_under_create_graph() -> None:
+    from micrograd_like.ops import custom_op
+
+    bent = custom_op(lambda out, x: (1.0 if x > 0 else -1.0,), name="bent", kinks=[0.0])(abs)
+    x = Value(-2.0)
+    (slope,) = grad(bent(x), [x], create_graph=True)
+    assert slope.data == -1.0
+
+
+# --- 9. ** where PyTorch defines a gradient -------------------------------------------------------
+
+
+def test_zero_to_a_value_power_gives_the_exponent_gradient_zero() -> None:
+    base, y = Value(0.0), Value(2.5)
+    (base**y).backward()
+    assert y.grad == 0.0
+
+
+def test_a_negative_base_to_an_integer_value_power_gets_its_gradient() -> None:
+    e = Value(-7.0)
+    (e ** Value(2.0)).backward()
+    assert e.grad == -14.0
+
+
+# --- 10. sum_of's order --------------------------------------------------------------------------
+
+
+def test_sum_of_is_plain_left_to_right_float_addition() -> None:
+    terms = [1e16, 1.0, -1e16, 1.0]
+    assert sum_of(terms).data == ((((0.0 + 1e16) + 1.0) + -1e16) + 1.0)  # == 1.0, not 2.0
+    assert linear([Value(1.0)], [2.0], Value(0.5)).data == 0.5 + 1.0 * 2.0
