@@ -271,3 +271,16 @@ def test_sum_of_is_plain_left_to_right_float_addition() -> None:
     terms = [1e16, 1.0, -1e16, 1.0]
     assert sum_of(terms).data == ((((0.0 + 1e16) + 1.0) + -1e16) + 1.0)  # == 1.0, not 2.0
     assert linear([Value(1.0)], [2.0], Value(0.5)).data == 0.5 + 1.0 * 2.0
+
+
+def test_sqrt_at_zero_has_an_infinite_slope_named_in_backward() -> None:
+    x = Value(0.0)
+    root = x.sqrt()
+    assert root.data == 0.0
+    with pytest.raises(ZeroDivisionError, match=r"sqrt: its derivative at \(0\.0\) is not"):
+        root.backward()
+
+
+def test_help_on_an_op_shows_its_formula_and_derivative() -> None:
+    assert "d tanh(x)/dx = 1 - tanh(x)**2" in (Value.tanh.__doc__ or "")
+    assert "d(a*b)/da = b" in (Value.__mul__.__doc__ or "")
