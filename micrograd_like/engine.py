@@ -838,6 +838,9 @@ def _unpickled(cls: type[Value], ancestors: Sequence[Value], fields: tuple[Any, 
 
 
 Value.__reduce__ = _reduce  # type: ignore[method-assign,assignment]
+for _attribute, _member in list(vars(Value).items()):  # an op's method is named by its op
+    if "." not in getattr(_member, "__qualname__", "."):  # pickle finds it where it lives
+        _member.__qualname__ = f"Value.{_attribute}"  # nn keeps Value.relu & co. in models
 
 
 # Part of the engine's API, kept in a module of their own so that this one opens with Value.
