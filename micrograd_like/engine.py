@@ -833,6 +833,39 @@ def _negated(other: object, op: str) -> Operand:
     return -other if isinstance(other, Value) else -checked_float(other, f"Value {op} ...")
 
 
+# --- pickle and copy.deepcopy: a graph node by node, ancestors first, so any depth works ------
+from weakref import WeakSet  # noqa: E402
+
+_pickling: WeakSet[Value] = WeakSet()  # nodes saved after their parents: they list none
+
+
+def _reduce(self: Value) -> tuple[Any, ...]:
+    """A graph's nodes in pickle's memo, parents first: no recursion as deep as the graph."""
+    ancestors: Sequence[Value] = ()
+    if self._prev and self not in _pickling:  # the first node met lists those before it
+        ancestors = topological_order(self)[:-1]
+        _pickling.update(ancestors)  # each is saved after its parents, never inside them
+    _pickling.discard(self)
+    fields = (self._data, self.grad, self.label, self._op.name, self._prev, self._consts)
+    return _unpickled, (type(self), ancestors, (*fields, self._stamp)), self.__dict__ or None
+
+
+def _unpickled(cls: type[Value], ancestors: Sequence[Value], fields: tuple[Any, ...]) -> Value:
+    """A node from its pickle, its op found by name (a leaf's is ""); ancestors came first."""
+    global _writes
+    value: Value = _new_value(cls)
+    value._data, value.grad, value.label, op, value._prev, value._consts, value._stamp = fields
+    value._op = optable.op_named(op) if op else LEAF
+    _writes = max(_writes, abs(value._stamp))  # a later write is newer than any this graph saw
+    return value
+
+
+Value.__reduce__ = _reduce  # type: ignore[method-assign,assignment]
+for _attribute, _member in list(vars(Value).items()):  # an op's method is named by its op
+    if "." not in getattr(_member, "__qualname__", "."):  # pickle finds it where it lives
+        _member.__qualname__ = f"Value.{_attribute}"  # nn keeps Value.relu & co. in models
+
+
 # Part of the engine's API, kept in a module of their own so that this one opens with Value.
 from micrograd_like.recording import is_grad_enabled as is_grad_enabled  # noqa: E402
 from micrograd_like.recording import no_grad as no_grad  # noqa: E402
