@@ -29,8 +29,10 @@ Derivatives = tuple[Any, ...]
 class Value:
     """A scalar node: ``data``, ``grad``, its ``parents``, its ``op``, a ``label``; see README."""
 
-    __slots__ = ("__dict__", "__weakref__", "_consts", "_data", "_op", "_prev", "_stamp", "grad",
-                 "label")  # fmt: skip
+    __slots__ = {"__dict__": "", "__weakref__": "", "_consts": "", "_data": "", "_op": "",
+                 "_prev": "", "_stamp": "",
+                 "grad": "d(root)/d(this node) after root.backward(); leaves add up",
+                 "label": "a name for pictures and messages; it changes no number"}  # fmt: skip
 
     def __init__(self, data: float, label: str = "") -> None:
         self._data = (

@@ -428,10 +428,6 @@ def test_help_describes_the_nodes_fields(name: str) -> None:
     assert documented(help_text(), name), f"help(Value) lists {name} without saying what it is"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="grad and label are plain slots with no docstring: give __slots__ as a dict of docs",
-)
 @pytest.mark.parametrize("name", ["grad", "label"])
 def test_help_describes_grad_and_label(name: str) -> None:
     assert documented(help_text(), name), f"help(Value) lists {name} without saying what it is"
