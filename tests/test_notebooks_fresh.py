@@ -79,6 +79,9 @@ def _text_rules() -> list[tuple[re.Pattern[str], str]]:
         if len(path) > 1:
             rules.append((re.escape(path), paths[path]))
     rules.append((r"\b0x[0-9a-fA-F]{6,16}\b", "0x?"))
+    # Hypothesis adds this line when it sees a CI variable (its own "ci" profile): not ours.
+    rules.append((r"\n?You can reproduce this test case by temporarily adding @reproduce_failure"
+                  r"\([^)]*\) as a decorator on your test function\n", ""))  # fmt: skip
     return [(re.compile(pattern), replacement) for pattern, replacement in rules]
 
 
