@@ -248,7 +248,7 @@ def test_random_graphs_second_derivatives_match_differences(expression: Expressi
 
 
 @settings(
-    max_examples=4,
+    max_examples=50,  # about 40 ms each
     deadline=None,
     phases=[Phase.explicit, Phase.generate],  # shrinking a 50-op graph takes minutes
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

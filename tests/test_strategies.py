@@ -183,7 +183,7 @@ def test_expressions_reuse_nodes() -> None:
 
 
 @settings(
-    max_examples=5,
+    max_examples=30,  # about 25 ms each
     deadline=None,
     phases=[Phase.generate],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
