@@ -81,8 +81,13 @@ class _Row:
 
 
 def numerical_grad(f: Function, inputs: Inputs, eps: float = 1e-6) -> list[float]:
-    """df/dx_i ~ (f(x + eps e_i) - f(x - eps e_i)) / (2 eps) for every input, as floats."""
-    point = _point(inputs, eps, "numerical_grad")
+    """df/dx_i ~ (f(x + eps e_i) - f(x - eps e_i)) / (2 eps) for every input, as floats.
+
+    ``eps`` must be a real number with 0 < eps < 1; anything else is refused (TypeError for a
+    non-number, ValueError for nan, inf, zero, negative or too large), naming the value.
+    """
+    eps = _step(eps, "numerical_grad")
+    point = _point(inputs, "numerical_grad")
     columns = _central_differences(_value_of(f), point, eps)
     return [column[0].central for column in columns]
 
@@ -95,8 +100,16 @@ def gradcheck(
     An input passes when ``|analytic - numeric| <= atol + rtol * |numeric|``. Inputs that are
     Values lend their data and label only: f gets fresh leaves, so their ``.grad`` is untouched
     (Values that f closes over do accumulate gradient, as in any backward()).
+
+    ``eps`` must satisfy 0 < eps < 1, and ``atol`` and ``rtol`` must be finite real numbers
+    >= 0: a TypeError or ValueError names the argument and its value otherwise. Infinite
+    tolerances are refused rather than honoured: with ``atol=inf`` every finite derivative,
+    however wrong, would pass, so the call would look like a check and check nothing (nan is
+    refused too, as it would fail every row for no reason the table could show). To skip a
+    check, do not call it; to loosen it, give a large finite tolerance.
     """
-    point = _point(inputs, eps, "gradcheck")
+    eps, atol, rtol = _settings("gradcheck", eps, atol, rtol)
+    point = _point(inputs, "gradcheck")
     leaves = point.leaves()
     _call(f, leaves, "gradcheck").backward()
     columns = _central_differences(_value_of(f), point, eps)
@@ -111,8 +124,12 @@ def gradgradcheck(
     f: Function, inputs: Inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-4
 ) -> None:
     """Raise GradcheckError unless every second derivative d2f/dx_i dx_j, from grad() with
-    create_graph=True, agrees with central differences of the first derivatives."""
-    point = _point(inputs, eps, "gradgradcheck")
+    create_graph=True, agrees with central differences of the first derivatives.
+
+    ``eps``, ``atol`` and ``rtol`` are checked as in ``gradcheck`` (no infinite tolerances).
+    """
+    eps, atol, rtol = _settings("gradgradcheck", eps, atol, rtol)
+    point = _point(inputs, "gradgradcheck")
     leaves = point.leaves()
     firsts = grad(_call(f, leaves, "gradgradcheck"), leaves, create_graph=True)
     hessian = [[d.data for d in grad(first, leaves)] for first in firsts]
@@ -135,10 +152,43 @@ def gradgradcheck(
 # --- evaluating f -----------------------------------------------------------------------------
 
 
-def _point(inputs: Inputs, eps: float, where: str) -> _Point:
-    """Check the inputs and step, and keep each input's number and label."""
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not 0 < eps < 1:
-        raise ValueError(f"{where}: eps must be a small positive number, got {eps!r}")
+def _real(value: object, name: str, where: str) -> float:
+    """``value`` as a float if it is a real number (not a bool), else a TypeError naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{where}: {name} must be a real number, got {value!r} of type {type(value).__name__}"
+        )
+    return float(value)
+
+
+def _step(eps: object, where: str) -> float:
+    """The finite-difference step: a real number with 0 < eps < 1 (so not nan, not inf)."""
+    step = _real(eps, "eps", where)
+    if not 0 < step < 1:
+        raise ValueError(f"{where}: eps must be a small positive number (0 < eps < 1), got {eps!r}")
+    return step
+
+
+def _tolerance(value: object, name: str, where: str) -> float:
+    """A tolerance: a finite real number >= 0. Infinity would let any wrong derivative pass."""
+    tolerance = _real(value, name, where)
+    if math.isnan(tolerance) or tolerance < 0:
+        raise ValueError(f"{where}: {name} must be a number >= 0, got {value!r}")
+    if math.isinf(tolerance):
+        raise ValueError(
+            f"{where}: {name} must be finite, got {value!r}: an infinite tolerance lets every "
+            "derivative pass, however wrong; give a large finite number to loosen the check"
+        )
+    return tolerance
+
+
+def _settings(where: str, eps: object, atol: object, rtol: object) -> tuple[float, float, float]:
+    """The checked step and tolerances of one check, as floats."""
+    return _step(eps, where), _tolerance(atol, "atol", where), _tolerance(rtol, "rtol", where)
+
+
+def _point(inputs: Inputs, where: str) -> _Point:
+    """Check the inputs, and keep each input's number and label."""
     data: list[float] = []
     labels: list[str] = []
     for index, x in enumerate(inputs):

@@ -33,6 +33,14 @@ def require_torch() -> None:
     )
 
 
+def require_playwright() -> None:
+    require(
+        importlib.util.find_spec("playwright") is not None,
+        "Playwright",
+        "pip install -e '.[test]'",
+    )
+
+
 def chromium_path() -> str | None:
     """The system Chromium, if any; browser tests never download one."""
     for name in ("chromium", "chromium-browser", "google-chrome"):

@@ -301,3 +301,50 @@ def test_draw_refuses_a_literal_too_large_for_a_float(
     status, _, err = run(["x * 1e999", "--set", "x=1", "-o", str(tmp_path / "g.dot")], capsys)
     assert status == 2
     assert "the number 1e309 is too large for a float" in err  # how Python writes 1e999
+
+
+HOSTILE = {
+    "a decimal literal past Python's digit limit": ("1" * 5000 + " * x", "digits; no float holds"),
+    "the same inside parentheses": ("x * (" + "9" * 4400 + ")", "digits; no float holds"),
+    "a hexadecimal literal past the limit": ("0x" + "f" * 5000 + " * x", "too large for a float"),
+    "a refused node on a huge literal": ("(0x" + "f" * 5000 + ").real", "attribute access"),
+    "100,000 minus signs": ("-" * 100_000 + "x", "nested too deeply"),
+    "100,000 minus signs on a refused node": ("-" * 100_000 + "x.y", "nested too deeply"),
+    "5,000 parentheses": ("(" * 5000 + "x" + ")" * 5000, "cannot parse"),
+    "5,000 open parentheses": ("(" * 5000 + "x", "cannot parse"),
+    "a long chain of +": ("x" + "+x" * 100_000, "nested too deeply"),
+    "5,000 tildes": ("~" * 5000 + "x", "nested too deeply"),
+    "nested lambdas, refused, too deep to write back": ("lambda: " * 2000 + "x", "a lambda"),
+    "a refused comparison of a deep chain": ("-" * 1000 + "x < 1", "a comparison"),
+    "a refused call of a deep chain": ("(" + "-" * 1000 + "x)(x)", "is not allowed"),
+}
+
+
+@pytest.mark.parametrize("after_dashes", [False, True], ids=["positional", "after --"])
+@pytest.mark.parametrize(("expression", "complaint"), HOSTILE.values(), ids=list(HOSTILE))
+def test_draw_refuses_hostile_expressions_in_one_line(
+    expression: str,
+    complaint: str,
+    after_dashes: bool,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    options = ["--set", "x=1", "-o", str(tmp_path / "g.dot")]
+    argv = [*options, "--", expression] if after_dashes else [expression, *options]
+    status, out, err = run(argv, capsys)
+    assert "Traceback" not in err
+    assert status == 2, err[:300]
+    assert err.startswith("draw: ") and err.count("\n") == 1, err[:300]
+    assert complaint in err
+    assert len(err) < 600
+    assert out == "" and list(tmp_path.iterdir()) == []
+
+
+def test_draw_says_in_one_line_when_an_allowed_expression_is_too_deep_to_build(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # parses and passes the whitelist, but building 1,500 nested nodes outruns the recursion limit
+    status, _, err = run(["x" + "+x" * 1500, "--set", "x=1", "-o", str(tmp_path / "g.dot")], capsys)
+    assert "Traceback" not in err
+    assert status == 1
+    assert err.startswith("draw: ") and err.count("\n") == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -151,6 +152,65 @@ def test_gradcheck_refuses_bad_arguments() -> None:
         gradcheck(lambda v: v[0], [1.0], eps=0.0)
     with pytest.raises(ValueError, match="no inputs"):
         gradcheck(lambda v: Value(1.0), [])
+
+
+CHECKS = {"gradcheck": gradcheck, "gradgradcheck": gradgradcheck}
+BAD_TOLERANCES = [
+    (-1e-5, ValueError, r"must be a number >= 0, got -1e-05"),
+    (math.nan, ValueError, r"must be a number >= 0, got nan"),
+    (math.inf, ValueError, r"must be finite, got inf"),
+    (-math.inf, ValueError, r"must be a number >= 0, got -inf"),
+    ("1e-5", TypeError, r"must be a real number, got '1e-5' of type str"),
+    (None, TypeError, r"must be a real number, got None of type NoneType"),
+    (True, TypeError, r"must be a real number, got True of type bool"),
+    (1e-5j, TypeError, r"must be a real number, got 1e-05j of type complex"),
+]
+
+
+@pytest.mark.parametrize("check", CHECKS)
+@pytest.mark.parametrize("name", ["atol", "rtol"])
+@pytest.mark.parametrize(("bad", "error", "says"), BAD_TOLERANCES)
+def test_checks_refuse_bad_tolerances_naming_them(
+    check: str, name: str, bad: object, error: type[Exception], says: str
+) -> None:
+    with pytest.raises(error, match=rf"^{check}: {name} {says}"):
+        CHECKS[check](lambda v: v[0] * v[0], [1.0], **{name: bad})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("check", CHECKS)
+@pytest.mark.parametrize("name", ["atol", "rtol"])
+def test_an_infinite_tolerance_cannot_pass_a_wrong_derivative(check: str, name: str) -> None:
+    # doubled_softplus' derivative is twice the truth: with an infinite tolerance the call is
+    # refused, never waved through (the old checker passed it silently)
+    with pytest.raises(ValueError, match=f"{name} must be finite"):
+        CHECKS[check](lambda v: doubled_softplus(v[0]), [0.4], **{name: math.inf})
+
+
+def test_zero_tolerances_are_allowed() -> None:
+    # x * 2 has derivative exactly 2; the central difference of an exact line is exact here
+    gradcheck(lambda v: v[0] * 2.0, [0.5], eps=0.25, atol=0.0, rtol=0.0)
+
+
+BAD_STEPS = [
+    (0.0, ValueError, r"must be a small positive number \(0 < eps < 1\), got 0\.0"),
+    (-1e-6, ValueError, r"must be a small positive number \(0 < eps < 1\), got -1e-06"),
+    (1.0, ValueError, r"must be a small positive number \(0 < eps < 1\), got 1\.0"),
+    (math.nan, ValueError, r"must be a small positive number \(0 < eps < 1\), got nan"),
+    (math.inf, ValueError, r"must be a small positive number \(0 < eps < 1\), got inf"),
+    ("1e-6", TypeError, r"must be a real number, got '1e-6' of type str"),
+    (None, TypeError, r"must be a real number, got None of type NoneType"),
+    (False, TypeError, r"must be a real number, got False of type bool"),
+]
+
+
+@pytest.mark.parametrize("check", ["numerical_grad", *CHECKS])
+@pytest.mark.parametrize(("bad", "error", "says"), BAD_STEPS)
+def test_checks_refuse_bad_steps_naming_them(
+    check: str, bad: object, error: type[Exception], says: str
+) -> None:
+    function = {"numerical_grad": numerical_grad, **CHECKS}[check]
+    with pytest.raises(error, match=rf"^{check}: eps {says}"):
+        function(lambda v: v[0] * v[0], [1.0], eps=bad)  # type: ignore[operator]
 
 
 def test_gradgradcheck_passes_smooth_second_derivatives() -> None:

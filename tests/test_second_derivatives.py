@@ -1,4 +1,4 @@
-"""Second and higher derivatives from grad(create_graph=True): vs differences, torch, a formula."""
+"""Second and higher derivatives of every op of the op table: vs differences, torch, a formula."""
 
 from __future__ import annotations
 
@@ -10,26 +10,31 @@ import pytest
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
-from micrograd_like.engine import Value, grad
+from micrograd_like.engine import Value, grad, topological_order
 from micrograd_like.gradcheck import gradgradcheck
 from micrograd_like.ops import self_power, softplus
-from micrograd_like.strategies import BUILTIN_OPS, Expression, expressions, operands
+from micrograd_like.optable import all_ops, op_named
+from micrograd_like.strategies import BUILTIN_OPS, Expression, expressions
 from tests.support import require_torch
-from tests.test_engine_properties import ENGINE_OPS, STRATEGY_OF, Function, builtin_case
+from tests.test_engine_properties import OPS, Function, builtin_case, layout, operands_of
+
+Derivatives = tuple[float, list[float], list[list[float]]]  # value, gradient, Hessian
 
 
 def draw_case(data: st.DataObject, op: str) -> tuple[list[float], Function]:
-    numbers = data.draw(operands(STRATEGY_OF[op]), label="operands")
+    numbers = data.draw(operands_of(op), label="operands")
     return builtin_case(op, numbers)
 
 
-def engine_hessian(f: Function, inputs: list[float]) -> list[list[float]]:
+def engine_derivatives(f: Function, inputs: list[float]) -> Derivatives:
     leaves = [Value(x) for x in inputs]
-    firsts = grad(f(leaves), leaves, create_graph=True)
-    return [[d.data for d in grad(first, leaves)] for first in firsts]
+    out = f(leaves)
+    firsts = grad(out, leaves, create_graph=True)
+    hessian = [[d.data for d in grad(first, leaves)] for first in firsts]
+    return out.data, [d.data for d in firsts], hessian
 
 
-@pytest.mark.parametrize("op", ENGINE_OPS)
+@pytest.mark.parametrize("op", OPS)
 @settings(max_examples=50, deadline=None)
 @given(data=st.data())
 def test_op_second_derivatives_match_differences(op: str, data: st.DataObject) -> None:
@@ -45,41 +50,93 @@ def test_pow_value_mixed_second_derivative_at_zero_exponent() -> None:
     assert d2_da_db.data == pytest.approx(0.5, rel=1e-15)
 
 
+@pytest.mark.xfail(
+    strict=True,  # when the engine is fixed this passes, fails as XPASS: drop the mark and the
+    raises=ValueError,  # assume(not powers_a_negative_base(...)) in the random-graph tests below
+    reason="engine bug: d(a**b)/db at a < 0 is nan, which a graph of Values cannot hold, and "
+    "backpropagate reports the ValueError as a wrong count of derivatives",
+)
+def test_second_derivatives_of_a_negative_base_to_a_constant_power() -> None:
+    # x ** 2.0 as a pow_value node (what strategies.expressions draws): d2/dx2 = 2 at x = -1
+    pow_value = op_named("pow_value")
+    gradgradcheck(lambda v: pow_value(v[0], 2.0), [-1.0])
+
+
+def powers_a_negative_base(expression: Expression) -> bool:
+    """Whether the graph has a pow_value node with a negative base (the xfail test above)."""
+    order = topological_order(expression(list(expression.inputs)))
+    return any(node.op == "pow_value" and node.parents[0].data < 0 for node in order)
+
+
 # --- against torch's double backward, in float64 -------------------------------------------------
 
 
+def _torch_linear(torch: Any, a: list[Any]) -> Any:
+    n = (len(a) - 1) // 2
+    total = a[-1]  # bias first, then each product, as the engine adds them
+    for w, x in zip(a[:n], a[n : 2 * n], strict=True):
+        total = total + w * x
+    return total
+
+
+# Our op names and PyTorch's counterparts, on operands laid out as strategies.operands draws
+# them (numbers where the layout keeps constants, tensors elsewhere).
+TORCH: dict[str, Callable[[Any, list[Any]], Any]] = {
+    "add": lambda torch, a: a[0] + a[1],
+    "sub": lambda torch, a: a[0] - a[1],
+    "mul": lambda torch, a: a[0] * a[1],
+    "div": lambda torch, a: a[0] / a[1],
+    "neg": lambda torch, a: -a[0],
+    "relu": lambda torch, a: torch.relu(a[0]),
+    "tanh": lambda torch, a: torch.tanh(a[0]),
+    "sigmoid": lambda torch, a: torch.sigmoid(a[0]),
+    "exp": lambda torch, a: torch.exp(a[0]),
+    "log": lambda torch, a: torch.log(a[0]),
+    "sin": lambda torch, a: torch.sin(a[0]),
+    "cos": lambda torch, a: torch.cos(a[0]),
+    "sqrt": lambda torch, a: torch.sqrt(a[0]),
+    "abs": lambda torch, a: torch.abs(a[0]),
+    "pow": lambda torch, a: a[0] ** a[1],
+    "pow_value": lambda torch, a: a[0] ** a[1],
+    "linear": _torch_linear,
+    "linear_const": _torch_linear,
+    "sum": lambda torch, a: sum(a[1:], a[0]),
+}
+TORCH_RTOL, TORCH_ATOL = 1e-9, 1e-12  # values, first and second derivatives alike
+
+
+def torch_counterpart(op: str) -> Callable[[Any, list[Any]], Any]:
+    assert op in TORCH, f"op {op!r} has no PyTorch counterpart: add one to TORCH in {__name__}"
+    return TORCH[op]
+
+
+def test_every_op_has_a_torch_counterpart() -> None:
+    # runs without torch: an op added to the table fails here until TORCH says what it is
+    assert [op for op in OPS if op not in TORCH] == []
+
+
 def torch_function(op: str, numbers: tuple[float, ...]) -> Callable[[list[Any]], Any]:
-    """The same op for torch tensors, on the same inputs builtin_case makes."""
+    """The op for torch tensors, on the inputs builtin_case makes of the same numbers."""
     import torch
 
-    n = (len(numbers) - 1) // 2
-    if op == "** number":
-        return lambda t: t[0] ** numbers[1]
-    if op == "linear of numbers":
-        return lambda t: t[-1] + sum(w * x for w, x in zip(t[:n], numbers[n : 2 * n], strict=True))
-    functions: dict[str, Callable[[list[Any]], Any]] = {
-        "+": lambda t: t[0] + t[1],
-        "-": lambda t: t[0] - t[1],
-        "*": lambda t: t[0] * t[1],
-        "/": lambda t: t[0] / t[1],
-        "** Value": lambda t: t[0] ** t[1],
-        "neg": lambda t: -t[0],
-        "relu": lambda t: torch.relu(t[0]),
-        "tanh": lambda t: torch.tanh(t[0]),
-        "sigmoid": lambda t: torch.sigmoid(t[0]),
-        "exp": lambda t: torch.exp(t[0]),
-        "log": lambda t: torch.log(t[0]),
-        "linear": lambda t: t[-1] + sum(w * x for w, x in zip(t[:n], t[n : 2 * n], strict=True)),
-        "sum_of": lambda t: sum(t[1:], t[0]),
-    }
-    return functions[op]
+    counterpart = torch_counterpart(op)
+    variables = layout(op).variables(len(numbers))
+
+    def function(tensors: list[Any]) -> Any:
+        args: list[Any] = list(numbers)
+        for position, tensor in zip(variables, tensors, strict=True):
+            args[position] = tensor
+        return counterpart(torch, args)
+
+    return function
 
 
-def torch_hessian(f: Callable[[list[Any]], Any], inputs: list[float]) -> list[list[float]]:
+def torch_derivatives(f: Callable[[list[Any]], Any], inputs: list[float]) -> Derivatives:
     import torch
 
     xs = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in inputs]
-    firsts = torch.autograd.grad(f(xs), xs, create_graph=True, allow_unused=True)
+    out = f(xs)
+    firsts = torch.autograd.grad(out, xs, create_graph=True, allow_unused=True)
     rows = []
     for first in firsts:
         if first is None or not first.requires_grad:  # a constant first derivative
@@ -87,24 +144,53 @@ def torch_hessian(f: Callable[[list[Any]], Any], inputs: list[float]) -> list[li
             continue
         seconds = torch.autograd.grad(first, xs, allow_unused=True)
         rows.append([0.0 if s is None else s.item() for s in seconds])
-    return rows
+    gradient = [0.0 if first is None else first.item() for first in firsts]
+    return out.item(), gradient, rows
 
 
-@pytest.mark.parametrize("op", ENGINE_OPS)
+def assert_same_derivatives(ours: Derivatives, theirs: Derivatives) -> None:
+    assert ours[0] == pytest.approx(theirs[0], rel=TORCH_RTOL, abs=TORCH_ATOL), "values"
+    assert ours[1] == pytest.approx(theirs[1], rel=TORCH_RTOL, abs=TORCH_ATOL), "first derivatives"
+    for got_row, expected_row in zip(ours[2], theirs[2], strict=True):
+        assert got_row == pytest.approx(expected_row, rel=TORCH_RTOL, abs=TORCH_ATOL), (
+            "second derivatives"
+        )
+
+
+@pytest.mark.parametrize("op", OPS)
 @settings(max_examples=30, deadline=None)
 @given(data=st.data())
-def test_op_second_derivatives_match_torch(op: str, data: st.DataObject) -> None:
+def test_op_derivatives_match_torch(op: str, data: st.DataObject) -> None:
     require_torch()
-    numbers = data.draw(operands(STRATEGY_OF[op]), label="operands")
-    if op == "** Value":
+    numbers = data.draw(operands_of(op), label="operands")
+    if op == "pow_value":
         # torch's pow backward replaces d/da by a constant 0 where the exponent is 0, so its
         # mixed derivative there is 0, not a**(b-1) (1 + b log a) = 1/a; finite differences
         # (test_pow_value_mixed_second_derivative_at_zero_exponent) side with the formula.
         assume(numbers[1] != 0)
     inputs, f = builtin_case(op, numbers)
-    expected = torch_hessian(torch_function(op, numbers), inputs)
-    for got_row, expected_row in zip(engine_hessian(f, inputs), expected, strict=True):
-        assert got_row == pytest.approx(expected_row, rel=1e-10, abs=1e-12)
+    expected = torch_derivatives(torch_function(op, numbers), inputs)
+    assert_same_derivatives(engine_derivatives(f, inputs), expected)
+
+
+KINKED = [(entry.name, kink) for entry in all_ops() if entry.builtin for kink in entry.kinks]
+
+
+@pytest.mark.parametrize(("op", "kink"), KINKED)
+def test_kinked_ops_match_torch_at_their_kinks(op: str, kink: float) -> None:
+    # relu and abs at 0: both engines take the derivative there to be 0, and the second too
+    require_torch()
+    inputs, f = builtin_case(op, (kink,))
+    expected = torch_derivatives(torch_function(op, (kink,)), inputs)
+    assert_same_derivatives(engine_derivatives(f, inputs), expected)
+
+
+@pytest.mark.parametrize("op", ["relu", "abs"])
+def test_relu_and_abs_take_zero_derivatives_at_zero(op: str) -> None:
+    # what the torch test above expects of both engines at the kink, checked here without torch
+    assert (op, 0.0) in KINKED
+    inputs, f = builtin_case(op, (0.0,))
+    assert engine_derivatives(f, inputs) == (0.0, [0.0], [[0.0]])
 
 
 # --- the sixth derivative of tanh, against its closed form ----------------------------------------
@@ -157,15 +243,18 @@ def test_tanh_sixth_derivative_matches_closed_form(x: float) -> None:
 @settings(max_examples=50, deadline=None)
 @given(expressions(ops=[*BUILTIN_OPS, softplus, self_power], max_ops=12))
 def test_random_graphs_second_derivatives_match_differences(expression: Expression) -> None:
+    assume(not powers_a_negative_base(expression))  # the engine bug of the xfail test above
     gradgradcheck(expression, expression.inputs)
 
 
 @settings(
-    max_examples=4,
+    max_examples=50,  # about 40 ms each
     deadline=None,
     phases=[Phase.explicit, Phase.generate],  # shrinking a 50-op graph takes minutes
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(expressions(ops=BUILTIN_OPS, min_ops=50, max_ops=60, max_inputs=2))
 def test_random_graphs_of_fifty_ops_second_derivatives(expression: Expression) -> None:
+    assert expression.size >= 50
+    assume(not powers_a_negative_base(expression))  # the engine bug of the xfail test above
     gradgradcheck(expression, expression.inputs)

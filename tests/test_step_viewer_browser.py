@@ -6,7 +6,7 @@ from pathlib import Path
 
 from micrograd_like.engine import Value
 from micrograd_like.viz import render_steps
-from tests.support import require_chromium, require_dot
+from tests.support import require_chromium, require_dot, require_playwright
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -24,6 +24,7 @@ VISIBLE = "section.frame:not([hidden])"
 def test_step_viewer_moves_the_highlight_with_buttons_and_arrow_keys(tmp_path: Path) -> None:
     require_dot()
     chromium = require_chromium()
+    require_playwright()  # skips on a developer machine without it, fails in CI, as dot does
     from playwright.sync_api import sync_playwright  # only this test needs a browser driver
 
     x, w = Value(2.0, label="x"), Value(-0.5, label="w")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import ast
 import math
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -24,6 +25,7 @@ EXIT_USAGE = 2
 EXIT_FAILED = 1
 SHOWN_CHARACTERS = 60  # how much of a long expression an error message repeats
 SHORT_OPTIONS = ("-h", "-o")  # argparse's and ours: "-o" alone is the option, not minus o
+_LONG_OPTION = re.compile(r"--([A-Za-z]|$)")  # --set, --out=g.svg, and -- itself
 
 # The functions an expression may call: every one-operand op of the op table (neg is written -x).
 FUNCTIONS: dict[str, Callable[[Value], Value]] = {
@@ -55,20 +57,53 @@ class ExpressionError(ValueError):
     """The expression uses something outside the whitelist, or names with no value."""
 
 
+class TooDeepError(ExpressionError):
+    """The expression is nested too deeply for Python's parser or for checking it."""
+
+
 def parse_expression(text: str) -> ast.expr:
-    """Parse text and check every node against the whitelist; nothing is evaluated."""
+    """Parse text and check every node against the whitelist; nothing is evaluated.
+
+    Whatever the text, the only error is an ExpressionError, a one-line message: Python's parser
+    fails on deep nesting with RecursionError or MemoryError, and on a decimal literal past its
+    4,300-digit limit for ints; a hexadecimal one parses, but ``ast.unparse`` fails on it.
+    """
+    source = text.strip()
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse(source, mode="eval")
     except SyntaxError as error:
-        raise ExpressionError(f"cannot parse {_shortened(text)!r}: {error.msg}") from None
+        why = _too_many_digits(source) or error.msg
+        raise ExpressionError(f"cannot parse {_shortened(text)!r}: {why}") from None
     except (RecursionError, MemoryError):
-        raise ExpressionError("the expression is nested too deeply to parse") from None
-    for node in ast.walk(tree.body):
-        _check_allowed(node)
+        raise TooDeepError("the expression is nested too deeply to parse") from None
+    try:
+        for node in ast.walk(tree.body):
+            _check_allowed(node, source)
+    except (RecursionError, MemoryError):  # a last resort: _shown guards what it knows of
+        raise TooDeepError("the expression is nested too deeply to check") from None
     return tree.body
 
 
-def _check_allowed(node: ast.AST) -> None:
+def _digit_limit() -> int:
+    """Python's limit on the digits of an int read from a string (0: none, before 3.10.7)."""
+    limit: int = getattr(sys, "get_int_max_str_digits", lambda: 0)()
+    return limit
+
+
+def _too_many_digits(source: str) -> str:
+    """Why a whole-number literal of the source cannot be read, if it has more digits than
+    Python reads into an int (its own message is about sys.set_int_max_str_digits); else ''."""
+    limit = _digit_limit()
+    for literal in re.finditer(r"(?<![\w.])\d[\d_]*(?![\w.])", source) if limit else ():
+        if sum(c.isdigit() for c in literal.group()) > limit:
+            return (
+                f"the number {_shortened(literal.group())} has more than {limit} digits; "
+                "no float holds it (the limit is 1.8e308)"
+            )
+    return ""
+
+
+def _check_allowed(node: ast.AST, source: str) -> None:
     if isinstance(node, (ast.Name, ast.operator, ast.unaryop, ast.expr_context)):
         return
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
@@ -77,23 +112,34 @@ def _check_allowed(node: ast.AST) -> None:
         return
     constant = node.value if isinstance(node, ast.Constant) else None
     if isinstance(constant, (int, float)) and not isinstance(constant, bool):
-        _check_fits_a_float(constant, ast.unparse(node))
+        _check_fits_a_float(node, constant, source)
         return
     if isinstance(node, ast.Call):
-        _check_call(node)
+        _check_call(node, source)
         return
-    raise ExpressionError(f"{_describe(node)} is not allowed; use only {ALLOWED}")
+    raise ExpressionError(f"{_describe(node, source)} is not allowed; use only {ALLOWED}")
 
 
-def _check_fits_a_float(number: float, written: str) -> None:
+def _check_fits_a_float(node: ast.AST, number: float, source: str) -> None:
     try:
         fits = math.isfinite(float(number))
     except OverflowError:
         fits = False
     if not fits:
         raise ExpressionError(
-            f"the number {_shortened(written)} is too large for a float (the limit is 1.8e308)"
+            f"the number {_shown(node, source)} is too large for a float (the limit is 1.8e308)"
         )
+
+
+def _shown(node: ast.AST, source: str = "") -> str:
+    """The node as Python writes it (``1e309`` for ``1e999``), shortened; where Python cannot
+    write it (an int past 4,300 digits, nesting deeper than the recursion limit), as it was
+    typed in ``source``, the text the node was parsed from."""
+    try:
+        return _shortened(ast.unparse(node))
+    except (ValueError, RecursionError, MemoryError):
+        typed = ast.get_source_segment(source, node) if source else None
+        return _shortened(typed) if typed else f"a {type(node).__name__} too large to show"
 
 
 def _shortened(text: str) -> str:
@@ -103,10 +149,10 @@ def _shortened(text: str) -> str:
     return f"{text[:SHOWN_CHARACTERS]}... ({len(text)} characters)"
 
 
-def _check_call(call: ast.Call) -> None:
+def _check_call(call: ast.Call, source: str) -> None:
     if not isinstance(call.func, ast.Name) or call.func.id not in FUNCTIONS:
         raise ExpressionError(
-            f"calling {_shortened(ast.unparse(call.func))!r} is not allowed; the functions are "
+            f"calling {_shown(call.func, source)!r} is not allowed; the functions are "
             + ", ".join(FUNCTIONS)
         )
     if call.keywords or len(call.args) != 1 or isinstance(call.args[0], ast.Starred):
@@ -115,7 +161,7 @@ def _check_call(call: ast.Call) -> None:
         )
 
 
-def _describe(node: ast.AST) -> str:
+def _describe(node: ast.AST, source: str = "") -> str:
     kinds = {
         ast.Attribute: "attribute access",
         ast.Subscript: "subscripting",
@@ -130,7 +176,7 @@ def _describe(node: ast.AST) -> str:
     }
     comprehension = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
     kind = "a comprehension" if isinstance(node, comprehension) else kinds.get(type(node))
-    shown = _shortened(ast.unparse(node)) if isinstance(node, ast.expr) else type(node).__name__
+    shown = _shown(node, source) if isinstance(node, ast.expr) else type(node).__name__
     return f"{kind or type(node).__name__} ({shown!r})"
 
 
@@ -158,7 +204,7 @@ def _build(node: ast.expr, values: Mapping[str, Value]) -> Value | float:
     if isinstance(node, ast.Call):
         name = node.func.id if isinstance(node.func, ast.Name) else ""
         if name not in FUNCTIONS:
-            raise ExpressionError(f"calling {_shortened(ast.unparse(node.func))!r} is not allowed")
+            raise ExpressionError(f"calling {_shown(node.func)!r} is not allowed")
         return FUNCTIONS[name](_as_value(_build(node.args[0], values)))
     if isinstance(node, ast.BinOp):
         left, right = _build(node.left, values), _build(node.right, values)
@@ -288,12 +334,16 @@ def _take_expression(argv: list[str]) -> tuple[str | None, list[str]]:
 
 
 def _is_negated_expression(argument: str) -> bool:
-    if not argument.startswith("-") or argument.startswith("--") or argument in SHORT_OPTIONS:
+    if not argument.startswith("-") or argument in SHORT_OPTIONS or _LONG_OPTION.match(argument):
         return False
+    if not argument.startswith(("-h", "-o")):
+        return True  # "-x.y", "---x": no option of ours starts so; the whitelist names the problem
     try:
         parse_expression(argument)
+    except TooDeepError:
+        return True  # "--" * 50000 + "x" is no option; main says it is too deep, in one line
     except ExpressionError:
-        return False  # an option such as -ograph.svg, or a mistake argparse will name
+        return False  # an option such as -ograph.svg or --set, or a mistake argparse will name
     return True
 
 
