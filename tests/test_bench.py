@@ -37,6 +37,7 @@ def row_engines(table: list[str]) -> set[str]:
     return {line.split()[0] for line in table[1:] if line.startswith("  ") and line.split()}
 
 
+@pytest.mark.slow
 def test_bench_quick_run_prints_a_row_for_every_installed_engine() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "micrograd_like", "bench", "--quick", "--rounds", "1"],

@@ -270,6 +270,7 @@ def correct_engine() -> Iterator[type]:
         sys.path.remove(str(ENGINES))
 
 
+@pytest.mark.slow
 def test_the_correct_engine_raises_no_false_alarm_over_twenty_seeds(correct_engine: type) -> None:
     drawn = [name for name in CHECKS if name not in ("load", "deep-chain")]  # deep-chain draws none
     for seed in range(20):

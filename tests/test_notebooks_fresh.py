@@ -270,6 +270,7 @@ def missing_tools() -> list[str]:
     return missing
 
 
+@pytest.mark.slow  # and tracebacks or reprs may word things differently on other Pythons
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_outputs_are_what_the_code_prints_today(path: Path) -> None:
     kernel_runs_this_python()

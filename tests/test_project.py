@@ -143,7 +143,7 @@ def test_package_ships_py_typed() -> None:
 
 def python_after_conftest(code: str, **env: str) -> str:
     """Run ``code`` in a fresh Python that first imports tests/conftest.py; returns its output."""
-    base = {k: v for k, v in os.environ.items() if k not in ("CI", "CI_WITHOUT_TORCH")}
+    base = {k: v for k, v in os.environ.items() if k not in ("CI", "CI_WITHOUT_TORCH", "CI_QUICK")}
     result = subprocess.run(
         [sys.executable, "-c", f"import tests.conftest\n{code}"],
         cwd=ROOT,
@@ -168,6 +168,13 @@ def test_ci_profile_is_derandomized_so_ci_runs_repeat() -> None:
     assert python_after_conftest(SHOW_SETTINGS, CI="true").splitlines() == [
         "200 True None no-database",
         "7 True None no-database",  # a test's own count stands; the rest of the profile applies
+    ]
+
+
+def test_ci_quick_profile_on_other_pythons_is_derandomized_with_fewer_examples() -> None:
+    assert python_after_conftest(SHOW_SETTINGS, CI="true", CI_QUICK="1").splitlines() == [
+        "50 True None no-database",
+        "7 True None no-database",
     ]
 
 

@@ -50,22 +50,24 @@ def test_pow_value_mixed_second_derivative_at_zero_exponent() -> None:
     assert d2_da_db.data == pytest.approx(0.5, rel=1e-15)
 
 
-@pytest.mark.xfail(
-    strict=True,  # when the engine is fixed this passes, fails as XPASS: drop the mark and the
-    raises=ValueError,  # assume(not powers_a_negative_base(...)) in the random-graph tests below
-    reason="engine bug: d(a**b)/db at a < 0 is nan, which a graph of Values cannot hold, and "
-    "backpropagate reports the ValueError as a wrong count of derivatives",
-)
-def test_second_derivatives_of_a_negative_base_to_a_constant_power() -> None:
-    # x ** 2.0 as a pow_value node (what strategies.expressions draws): d2/dx2 = 2 at x = -1
+def test_second_derivatives_through_a_negative_base_to_a_value_power_are_refused_by_name() -> None:
+    # d(a**b)/db = a**b log(a) is nan at a < 0 (as PyTorch); a graph of Values cannot hold nan,
+    # so building the second derivative says so instead of a bare or misleading error
     pow_value = op_named("pow_value")
-    gradgradcheck(lambda v: pow_value(v[0], 2.0), [-1.0])
+    with pytest.raises(
+        ValueError, match=r"pow_value: d\(a\*\*b\)/db = a\*\*b \* log\(a\) is undefined"
+    ):
+        gradgradcheck(lambda v: pow_value(v[0], 2.0), [-1.0])
 
 
-def powers_a_negative_base(expression: Expression) -> bool:
-    """Whether the graph has a pow_value node with a negative base (the xfail test above)."""
-    order = topological_order(expression(list(expression.inputs)))
-    return any(node.op == "pow_value" and node.parents[0].data < 0 for node in order)
+def test_the_strategies_keep_a_value_power_to_a_positive_base() -> None:
+    @settings(max_examples=60, deadline=None)
+    @given(expressions(["pow_value", "neg", "add"], min_ops=3, max_ops=8))
+    def positive_bases(expression: Expression) -> None:
+        order = topological_order(expression(list(expression.inputs)))
+        assert all(node.parents[0].data > 0 for node in order if node.op == "pow_value")
+
+    positive_bases()
 
 
 # --- against torch's double backward, in float64 -------------------------------------------------
@@ -243,7 +245,6 @@ def test_tanh_sixth_derivative_matches_closed_form(x: float) -> None:
 @settings(max_examples=50, deadline=None)
 @given(expressions(ops=[*BUILTIN_OPS, softplus, self_power], max_ops=12))
 def test_random_graphs_second_derivatives_match_differences(expression: Expression) -> None:
-    assume(not powers_a_negative_base(expression))  # the engine bug of the xfail test above
     gradgradcheck(expression, expression.inputs)
 
 
@@ -256,5 +257,4 @@ def test_random_graphs_second_derivatives_match_differences(expression: Expressi
 @given(expressions(ops=BUILTIN_OPS, min_ops=50, max_ops=60, max_inputs=2))
 def test_random_graphs_of_fifty_ops_second_derivatives(expression: Expression) -> None:
     assert expression.size >= 50
-    assume(not powers_a_negative_base(expression))  # the engine bug of the xfail test above
     gradgradcheck(expression, expression.inputs)
