@@ -12,6 +12,7 @@ import math
 import operator
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Union
 
@@ -29,10 +30,11 @@ Derivatives = tuple[Any, ...]
 class Value:
     """A scalar node: ``data``, ``grad``, its ``parents``, its ``op``, a ``label``; see README."""
 
-    __slots__ = {"__dict__": "", "__weakref__": "", "_consts": "", "_data": "", "_op": "",
-                 "_prev": "", "_stamp": "",
+    __slots__ = {"__dict__": "", "__weakref__": "", "_acc": "", "_consts": "", "_data": "",
+                 "_op": "", "_prev": "", "_stamp": "",
                  "grad": "d(root)/d(this node) after root.backward(); leaves add up",
                  "label": "a name for pictures and messages; it changes no number"}  # fmt: skip
+    _acc: Any  # a chain-rule pass's buffer (see _one_pass); set only during a pass
 
     def __init__(self, data: float, label: str = "") -> None:
         self._data = (
@@ -319,13 +321,12 @@ class Value:
     def backward(self, seed: float = 1.0) -> None:
         """Fill in d(self)/d(node) for every node: leaves accumulate, intermediates start fresh."""
         seed = checked_float(seed, "backward(seed)")
-        gradients = backpropagate(self, seed)
-        with _writing_grads:  # backward() in two threads: each call's sums land whole
-            for node, gradient in gradients.items():
+        with _one_pass():
+            for node in backpropagate(self, seed):
                 if node._prev:
-                    node.grad = gradient
+                    node.grad = node._acc
                 else:
-                    node.grad += gradient
+                    node.grad += node._acc  # one sum per call: twice is exactly twice
 
     def _apply(self, op: Op, others: tuple[object, ...]) -> Value:
         return _compute(op, (self, *(_lift(x, op.name) for x in others)))
@@ -462,22 +463,25 @@ LEAF = Op("", 0, float, leaf_local, doc="a leaf: data given, not computed")
 
 def backpropagate(
     root: Value, seed: Any = 1.0, *, create_graph: bool = False, watchers: Sequence[Any] = ()
-) -> dict[Value, Any]:
-    """d(root)/d(node) for every node, in a buffer of this call's own; no ``.grad`` changes.
+) -> list[Value]:
+    """d(root)/d(node) into each node's private ``_acc`` slot; no ``.grad`` changes.
 
-    backward(), backward_steps() and grad() are views of this one loop. With ``create_graph``
-    the derivatives are Values, so the result can be differentiated again.
+    backward(), backward_steps() and grad() are views of this one loop; they call it inside
+    ``_one_pass()`` and read ``_acc`` of the nodes it returns, in topological order. With
+    ``create_graph`` the derivatives are Values, so the result can be differentiated again.
     """
     order = topological_order(root)
     watchers = (*watchers, *recording.get().step_hooks)
     writes = _writes  # a node made after the last write cannot hold stale data
-    gradients: dict[Value, Any] = dict.fromkeys(order, _NO_GRADIENT if create_graph else 0.0)
-    gradients[root] = seed
+    nothing_yet = _NO_GRADIENT if create_graph else 0.0
+    for node in order:
+        node._acc = nothing_yet
+    root._acc = seed
     for node in reversed(order):  # every node comes after all the nodes that consume it
         parents = node._prev
         if not parents:
             continue
-        upstream, made_at = gradients[node], node._stamp
+        upstream, made_at = node._acc, node._stamp
         # local[i] = d(node)/d(parents[i]), from the op's <name>_local function
         try:
             if create_graph:  # a local that reads data as a float would cut the new graph
@@ -488,14 +492,14 @@ def backpropagate(
         except ArithmeticError as error:
             raise _local_failed(node, error) from error
         if watchers:  # the stepper and anomaly mode see each edge before it is added
-            _tell(watchers, node, local, upstream, gradients)
+            _tell(watchers, node, local, upstream)
         if made_at < writes:  # some data was written since node was made: was it a parent's?
             _check_fresh(node)
         if not node._op.builtin and len(local) != len(parents):
             raise _wrong_count(node, local)
         for parent, derivative in zip(parents, local, strict=True):
-            gradients[parent] += derivative * upstream  # the chain rule
-    return gradients
+            parent._acc += derivative * upstream  # the chain rule
+    return order
 
 
 def _local_failed(node: Value, error: ArithmeticError) -> ArithmeticError:
@@ -547,7 +551,29 @@ class _NoGradient:
 
 
 _NO_GRADIENT = _NoGradient()
-_writing_grads = threading.Lock()
+_pass_lock = threading.Lock()
+_pass_thread: list[int] = []  # the thread inside a pass, if any
+
+
+@contextmanager
+def _one_pass() -> Iterator[None]:
+    """One chain-rule pass at a time, whose buffer is the nodes' ``_acc`` slots.
+
+    Threads take turns (under the GIL they lose nothing), so two backward() calls on graphs that
+    share nodes never mix their sums. A pass started from a hook inside a pass is refused.
+    """
+    me = threading.get_ident()
+    if _pass_thread and _pass_thread[0] == me:
+        raise RuntimeError(
+            "backward(), grad() or the stepper was called from a hook inside a backward pass; "
+            "run it after the pass instead"
+        )
+    with _pass_lock:
+        _pass_thread.append(me)
+        try:
+            yield
+        finally:
+            _pass_thread.clear()
 
 
 class StaleGraphError(RuntimeError):
@@ -570,13 +596,11 @@ class StaleGraphError(RuntimeError):
         self.operand = index
 
 
-def _tell(
-    watchers: Sequence[Any], node: Value, local: Any, upstream: Any, gradients: dict[Value, Any]
-) -> None:
+def _tell(watchers: Sequence[Any], node: Value, local: Any, upstream: Any) -> None:
     """One BackwardStep per edge of ``node``, with the sums the chain-rule loop is about to make."""
     running: dict[Value, Any] = {}
     for index, (parent, derivative) in enumerate(zip(node._prev, local, strict=False)):
-        before = running.get(parent, gradients[parent])
+        before = running.get(parent, parent._acc)
         running[parent] = after = before + derivative * upstream
         step = BackwardStep.of(node, index, upstream, derivative, before, after)
         for watcher in watchers:
@@ -634,7 +658,8 @@ def backward_steps(root: Value, seed: float = 1.0) -> Iterator[BackwardStep]:
     """backward(), one edge at a time, as records; it changes no ``.grad`` (a view, not a pass)."""
     seed = checked_float(seed, "backward_steps(seed)")
     steps: list[BackwardStep] = []
-    backpropagate(root, seed, watchers=(steps.append,))
+    with _one_pass():
+        backpropagate(root, seed, watchers=(steps.append,))
     return iter(steps)
 
 
@@ -647,10 +672,10 @@ def grad(output: Value, inputs: Iterable[Value], *, create_graph: bool = False) 
     wanted = list(inputs)
     if not isinstance(output, Value) or not all(isinstance(x, Value) for x in wanted):
         raise TypeError(f"grad: output and inputs must be Values, got {output!r} and {wanted!r}")
-    with recording_changed(build_graph=create_graph):
+    with recording_changed(build_graph=create_graph), _one_pass():
         seed = Value(1.0) if create_graph else 1.0
-        gradients = backpropagate(output, seed, create_graph=create_graph)
-    return [_as_value(gradients.get(x, 0.0)) for x in wanted]
+        reached = set(backpropagate(output, seed, create_graph=create_graph))
+        return [_as_value(x._acc if x in reached else 0.0) for x in wanted]
 
 
 def _as_value(gradient: Any) -> Value:
@@ -711,14 +736,19 @@ def linear(weights: Sequence[Value], inputs: Sequence[Operand], bias: Value) -> 
         raise ValueError(
             f"linear: {len(weights)} weights but {len(inputs)} inputs; they must match"
         )
+    # The sums below are _weighted's, written on the nodes' data: building a list of floats
+    # first cost a fused neuron 43% more instructions (callgrind), 7% of a moons step.
+    total = bias._data
     for x in inputs:
         if isinstance(x, Value):  # some inputs are nodes: all become operands
-            xs = [x if isinstance(x, Value) else _lift(x, "linear") for x in inputs]
-            data = _weighted(map(_data_of, weights), map(_data_of, xs), bias._data)
-            return _node(data, (*weights, *xs, bias), _LINEAR)
+            xs = [x if type(x) is Value else _lift(x, "linear") for x in inputs]
+            for w, v in zip(weights, xs, strict=True):
+                total += w._data * v._data
+            return _node(total, (*weights, *xs, bias), _LINEAR)
     constants = tuple([checked_float(x, "linear input") for x in inputs])
-    data = _weighted(map(_data_of, weights), constants, bias._data)
-    return _node(data, (*weights, bias), _LINEAR_CONST, constants)
+    for w, c in zip(weights, constants, strict=True):
+        total += w._data * c
+    return _node(total, (*weights, bias), _LINEAR_CONST, constants)
 
 
 def sum_local(out: Any, *terms: Any) -> Derivatives:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -313,7 +314,8 @@ HOSTILE = {
     "5,000 parentheses": ("(" * 5000 + "x" + ")" * 5000, "cannot parse"),
     "5,000 open parentheses": ("(" * 5000 + "x", "cannot parse"),
     "a long chain of +": ("x" + "+x" * 100_000, "nested too deeply"),
-    "5,000 tildes": ("~" * 5000 + "x", "nested too deeply"),
+    # 3.10's parser takes 5,000 tildes, and the whitelist refuses ~; 3.11's stops first
+    "5,000 tildes": ("~" * 5000 + "x", r"nested too deeply|unary operator .* is not allowed"),
     "nested lambdas, refused, too deep to write back": ("lambda: " * 2000 + "x", "a lambda"),
     "a refused comparison of a deep chain": ("-" * 1000 + "x < 1", "a comparison"),
     "a refused call of a deep chain": ("(" + "-" * 1000 + "x)(x)", "is not allowed"),
@@ -335,7 +337,7 @@ def test_draw_refuses_hostile_expressions_in_one_line(
     assert "Traceback" not in err
     assert status == 2, err[:300]
     assert err.startswith("draw: ") and err.count("\n") == 1, err[:300]
-    assert complaint in err
+    assert re.search(complaint, err), err[:300]
     assert len(err) < 600
     assert out == "" and list(tmp_path.iterdir()) == []
 
@@ -346,5 +348,5 @@ def test_draw_says_in_one_line_when_an_allowed_expression_is_too_deep_to_build(
     # parses and passes the whitelist, but building 1,500 nested nodes outruns the recursion limit
     status, _, err = run(["x" + "+x" * 1500, "--set", "x=1", "-o", str(tmp_path / "g.dot")], capsys)
     assert "Traceback" not in err
-    assert status == 1
+    assert status == 2  # the expression is at fault, as with one too deep to parse
     assert err.startswith("draw: ") and err.count("\n") == 1

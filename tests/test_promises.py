@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from micrograd_like.debug import steps_table
 from micrograd_like.engine import (
@@ -284,3 +285,15 @@ def test_sqrt_at_zero_has_an_infinite_slope_named_in_backward() -> None:
 def test_help_on_an_op_shows_its_formula_and_derivative() -> None:
     assert "d tanh(x)/dx = 1 - tanh(x)**2" in (Value.tanh.__doc__ or "")
     assert "d(a*b)/da = b" in (Value.__mul__.__doc__ or "")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.floats(-10, 10), min_size=3, max_size=21).filter(lambda v: len(v) % 2 == 1))
+def test_linear_computes_exactly_its_table_entrys_forward(numbers: list[float]) -> None:
+    from micrograd_like.optable import op_named
+
+    n = (len(numbers) - 1) // 2
+    ws, xs, b = [Value(w) for w in numbers[:n]], numbers[n : 2 * n], Value(numbers[-1])
+    assert linear(ws, [Value(x) for x in xs], b).data == op_named("linear").forward(*numbers)
+    const = op_named("linear_const").forward(*numbers[:n], numbers[-1], *xs)
+    assert linear(ws, xs, b).data == const

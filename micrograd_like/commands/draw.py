@@ -391,9 +391,9 @@ def _draw(expression: ast.expr, values: Mapping[str, Value], options: argparse.N
     except (ArithmeticError, ValueError, viz.GraphvizNotFoundError, OSError) as error:
         print(f"draw: {error}", file=sys.stderr)
         return EXIT_FAILED
-    except RecursionError:
+    except RecursionError:  # the expression's fault, like one too deep to parse: a usage error
         print("draw: the expression is nested too deeply to build", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_USAGE
     print(f"wrote {path}: output {_number(output.data)}")
     for name, leaf in values.items():
         print(f"  d(output)/d({name}) = {_number(leaf.grad)}")
