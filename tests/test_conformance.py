@@ -44,6 +44,10 @@ from micrograd_like.conformance import (
 )
 from micrograd_like.strategies import kit_smallest_failure
 
+# The kit starts child processes for every engine (about a minute in all): CI runs it on the
+# default Python, and CI_QUICK=1 skips it on the others to keep CI well under 15 minutes.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 ENGINES = ROOT / "tests" / "engines"
 EXAMPLES = 30
@@ -270,7 +274,6 @@ def correct_engine() -> Iterator[type]:
         sys.path.remove(str(ENGINES))
 
 
-@pytest.mark.slow
 def test_the_correct_engine_raises_no_false_alarm_over_twenty_seeds(correct_engine: type) -> None:
     drawn = [name for name in CHECKS if name not in ("load", "deep-chain")]  # deep-chain draws none
     for seed in range(20):
