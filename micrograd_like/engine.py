@@ -373,6 +373,7 @@ def _install_methods(cls: type[Value]) -> None:
                 register(entry)
             if attribute.startswith("__") or not attribute.startswith("_"):
                 method = _unary_method(entry) if entry.arity == 1 else _binary_method(entry)
+                method.__qualname__ = f"{cls.__name__}.{attribute}"  # where pickle finds it
                 setattr(cls, attribute, method)
 
 
@@ -893,9 +894,6 @@ def _unpickled(cls: type[Value], ancestors: Sequence[Value], fields: tuple[Any, 
 
 
 Value.__reduce__ = _reduce  # type: ignore[method-assign,assignment]
-for _attribute, _member in list(vars(Value).items()):  # an op's method is named by its op
-    if "." not in getattr(_member, "__qualname__", "."):  # pickle finds it where it lives
-        _member.__qualname__ = f"Value.{_attribute}"  # nn keeps Value.relu & co. in models
 
 
 # Part of the engine's API, kept in a module of their own so that this one opens with Value.
