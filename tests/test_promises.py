@@ -297,3 +297,18 @@ def test_linear_computes_exactly_its_table_entrys_forward(numbers: list[float]) 
     assert linear(ws, [Value(x) for x in xs], b).data == op_named("linear").forward(*numbers)
     const = op_named("linear_const").forward(*numbers[:n], numbers[-1], *xs)
     assert linear(ws, xs, b).data == const
+
+
+def test_a_pass_started_from_a_hook_inside_a_pass_is_refused_by_name() -> None:
+    from micrograd_like.engine import watch
+
+    x = Value(2.0)
+    out = x * x
+
+    def nested(step: object) -> None:
+        (Value(1.0) * 3.0).backward()
+
+    with watch(on_step=nested), pytest.raises(RuntimeError, match="from a hook inside a backward"):
+        out.backward()
+    out.backward()  # the refused pass let go of the lock
+    assert x.grad == 4.0
