@@ -328,9 +328,6 @@ class Value:
                 else:
                     node.grad += node._acc  # one sum per call: twice is exactly twice
 
-    def _apply(self, op: Op, others: tuple[object, ...]) -> Value:
-        return _compute(op, (self, *(_lift(x, op.name) for x in others)))
-
 
 # --- each op entry declared in Value's body becomes the method that applies it ---------------
 
