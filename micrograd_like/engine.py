@@ -28,7 +28,11 @@ Derivatives = tuple[Any, ...]
 
 
 class Value:
-    """A scalar node: ``data``, ``grad``, its ``parents``, its ``op``, a ``label``; see README."""
+    """A scalar node: ``data``, ``grad``, its ``parents``, its ``op``, a ``label``.
+
+    It acts like its number where that is safe (``float(v)``, ``format``, ``<``), but ``==`` and
+    ``hash`` are identity: graphs are sets and dicts of nodes, and two leaves holding 3.0 are two.
+    """
 
     __slots__ = {"__dict__": "", "__weakref__": "", "_acc": "", "_consts": "", "_data": "",
                  "_op": "", "_prev": "", "_stamp": "",
