@@ -17,6 +17,7 @@ from numbers import Real
 from typing import Any, cast
 
 from micrograd_like import model_files
+from micrograd_like.checks import is_real
 from micrograd_like.engine import Value, is_grad_enabled, linear
 from micrograd_like.model_files import (
     FILE_FORMAT,
@@ -311,7 +312,7 @@ def _as_inputs(x: Inputs, expected: int, name: Callable[[], str]) -> Sequence[In
     """
     if type(x) is list or type(x) is tuple:  # the common case, before any ABC check
         inputs: Sequence[object] = x
-    elif isinstance(x, (Value, Real)):
+    elif isinstance(x, (Value, Real)) or is_real(x):  # is_real: a 0-d numpy array too
         inputs = [x]
     else:
         inputs = _other_inputs(x, name)

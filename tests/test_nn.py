@@ -266,13 +266,13 @@ def test_modules_refuse_dicts_sets_and_strings_as_inputs(
         module(UNORDERED_OR_NOT_INPUTS[kind])
 
 
-def test_modules_refuse_a_zero_dimensional_array_naming_it() -> None:
-    if importlib.util.find_spec("numpy") is None:
-        return  # the refusal of other non-iterables is tested above
-    import numpy
-
-    with pytest.raises(TypeError, match=r"^ReLUNeuron\(1\) takes .*; got ndarray$"):
-        Neuron(1)(numpy.array(0.5))  # type: ignore[arg-type]
+def test_a_zero_dimensional_array_is_one_number_as_everywhere_else() -> None:
+    numpy = pytest.importorskip("numpy")  # matplotlib, in the test extra, brings it
+    neuron = Neuron(1, rng=random.Random(0))
+    expected = neuron([0.5])
+    out = neuron(numpy.array(0.5))
+    assert isinstance(out, Value) and isinstance(expected, Value)
+    assert out.data == expected.data
 
 
 def test_mlp_names_itself_when_given_the_wrong_number_of_inputs() -> None:
