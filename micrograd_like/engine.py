@@ -709,14 +709,22 @@ def _weighted(ws: Iterable[float], xs: Iterable[float], total: float) -> float:
     return total
 
 
+def _check_layout(numbers: Sequence[float], layout: str) -> None:
+    """A weighted sum takes 2n + 1 operands; any other count would silently drop one."""
+    if len(numbers) % 2 == 0:
+        raise ValueError(f"linear: takes 2n + 1 operands ({layout}), got {len(numbers)}")
+
+
 def _weighted_sum(*numbers: float) -> float:
     """linear's forward on w_1..w_n, x_1..x_n, bias."""
+    _check_layout(numbers, "w_1..w_n, x_1..x_n, bias")
     n = (len(numbers) - 1) // 2
     return _weighted(numbers[:n], numbers[n : 2 * n], numbers[-1])
 
 
 def _weighted_sum_const(*numbers: float) -> float:
     """linear_const's forward on w_1..w_n, bias, x_1..x_n."""
+    _check_layout(numbers, "w_1..w_n, bias, x_1..x_n")
     n = (len(numbers) - 1) // 2
     return _weighted(numbers[:n], numbers[n + 1 :], numbers[n])
 

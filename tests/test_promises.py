@@ -312,3 +312,11 @@ def test_a_pass_started_from_a_hook_inside_a_pass_is_refused_by_name() -> None:
         out.backward()
     out.backward()  # the refused pass let go of the lock
     assert x.grad == 4.0
+
+
+@pytest.mark.parametrize("name", ["linear", "linear_const"])
+def test_a_linear_entry_called_with_an_even_operand_count_is_refused(name: str) -> None:
+    from micrograd_like.optable import op_named
+
+    with pytest.raises(ValueError, match=r"linear: takes 2n \+ 1 operands .* got 4"):
+        op_named(name)(1.0, 2.0, 3.0, 4.0)
