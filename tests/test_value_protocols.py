@@ -431,3 +431,11 @@ def test_help_describes_the_nodes_fields(name: str) -> None:
 @pytest.mark.parametrize("name", ["grad", "label"])
 def test_help_describes_grad_and_label(name: str) -> None:
     assert documented(help_text(), name), f"help(Value) lists {name} without saying what it is"
+
+
+def test_a_node_made_by_from_op_cannot_be_loaded_back_and_says_why() -> None:
+    # The README: "nodes made by Value.from_op cannot be loaded" (their op is in no table).
+    node = Value.from_op(2.0, (Value(1.0),), "one_off", lambda out, a: (2.0,))
+    data = pickle.dumps(node)
+    with pytest.raises(KeyError, match="no op named 'one_off'"):
+        pickle.loads(data)
