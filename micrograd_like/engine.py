@@ -433,14 +433,12 @@ def _node(data: float, parents: tuple[Value, ...], op: Op, consts: tuple[float, 
         out._op = LEAF
         out._consts = ()
         out._stamp = 0
-    if now is not _PLAIN:  # somebody watches (anomaly mode, a tracer)
-        for hook in now.node_hooks:
-            hook(out)
+    for hook in now.node_hooks:  # anomaly mode and tracers watch here
+        hook(out)
     return out
 
 
 _REAL = optable.REAL
-_PLAIN = recording.get()  # the default: build the graph, no watchers
 _install_methods(Value)
 _new_value = object.__new__
 _data_of = operator.attrgetter("_data")
