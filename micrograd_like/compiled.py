@@ -23,9 +23,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from micrograd_like.checks import checked_float
 from micrograd_like.engine import (
     Value,
-    checked_number,
     evaluate,
     is_grad_enabled,
     topological_order,
@@ -373,7 +373,7 @@ class CompiledFunction:
         """f's value at ``inputs`` and d(f)/d(param) for each parameter, in order."""
         if len(inputs) != self.n_inputs:
             raise TypeError(f"{self.filename}: expected {self.n_inputs} inputs, got {len(inputs)}")
-        numbers = [checked_number(x, f"{self.filename}: input {i}") for i, x in enumerate(inputs)]
+        numbers = [checked_float(x, f"{self.filename}: input {i}") for i, x in enumerate(inputs)]
         try:
             return self._function(numbers, [p.data for p in self.params])
         except (ArithmeticError, ValueError) as error:
@@ -433,7 +433,7 @@ def compile_fn(
     if isinstance(checks, bool) or not isinstance(checks, int) or checks < 0:
         raise ValueError(f"compile_fn: checks must be a whole number >= 0, got {checks!r}")
     inputs = [
-        checked_number(x, f"compile_fn: example input {i}") for i, x in enumerate(example_inputs)
+        checked_float(x, f"compile_fn: example input {i}") for i, x in enumerate(example_inputs)
     ]
     params = list(params)
     if len(set(params)) != len(params) or not all(isinstance(p, Value) for p in params):
@@ -446,7 +446,7 @@ def compile_fn(
         )
     reference = _trace(f, inputs, params)
     weights = [p.data for p in params]
-    given = [([checked_number(x, "compile_fn: check input") for x in point], weights)
+    given = [([checked_float(x, "compile_fn: check input") for x in point], weights)
              for point in check_inputs]  # fmt: skip
     _check_same_structure(f, reference.steps, given, params, False)
     others = _other_points(inputs, params, checks, rng or random.Random(0))

@@ -340,7 +340,7 @@ def _unary_method(entry: Op) -> Callable[[Value], Value]:
     """The Value method that applies a one-operand op: its forward, in its domain, then a node."""
     forward, domain = entry.forward, entry.domain
 
-    def unary(self: Value) -> Value:
+    def unary(self: Value) -> Value:  # evaluate(), inlined: 2.2% of a moons step (callgrind)
         x = self._data
         if domain is not _REAL and x not in domain:
             raise ValueError(f"{entry.name}() of {x!r}: {domain.says}")
@@ -848,11 +848,6 @@ def _read(value: Value, how: str) -> float:
     if hook is not None:
         hook(value, how)
     return value._data
-
-
-def checked_number(data: object, where: str) -> float:
-    """A finite float from user data, or an error saying ``where`` and what is wrong."""
-    return checked_float(data, where)
 
 
 # --- checking what users pass in -------------------------------------------------------------

@@ -135,7 +135,7 @@ MethodT = TypeVar("MethodT", bound=Callable[..., Any])
 
 def named_method(method: MethodT, entry: Op) -> MethodT:
     """The method as help() and tracebacks show it: the op's name, formula and derivative."""
-    method.__name__ = method.__qualname__ = entry.name
+    method.__name__ = entry.name
     method.__doc__ = f"{entry.doc}; {entry.local.__doc__}"
     return method
 

@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 
 from micrograd_like import engine
+from micrograd_like.checks import checked_float
 from micrograd_like.engine import (
     StaleGraphError,
     Value,
     backpropagate,
     backward_steps,
-    checked_number,
     grad,
     linear,
     no_grad,
@@ -201,10 +201,10 @@ def test_backward_steps_seed_error_names_backward_steps() -> None:
         backward_steps(Value(1.0) * 2, "a")  # type: ignore[arg-type]
 
 
-def test_checked_number_names_where_and_converts() -> None:
-    assert checked_number(3, "somewhere") == 3.0
+def test_checked_float_names_where_and_converts() -> None:
+    assert checked_float(3, "somewhere") == 3.0
     with pytest.raises(TypeError, match=r"^somewhere got 'a' of type str"):
-        checked_number("a", "somewhere")
+        checked_float("a", "somewhere")
 
 
 # --- from_op: one-off ops ------------------------------------------------------------------------
