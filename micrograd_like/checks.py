@@ -79,7 +79,7 @@ def check_derivatives(
     op: Op, out: float, operands: Sequence[float], consts: Sequence[float] = ()
 ) -> None:
     """Evaluate a custom op's local once on numbers: one finite real derivative per operand."""
-    local = op.local
+    local = getattr(op.local, "__wrapped__", op.local)  # the user's own, not its counted wrapper
     derivatives = local(out, *operands, *consts)
     where = f"{op.name}: {getattr(local, '__name__', repr(local))}{(out, *operands)!r}"
     if not isinstance(derivatives, (tuple, list)):

@@ -219,6 +219,8 @@ def _entry_named(name: object) -> Op:
 class AnomalyError(ArithmeticError):
     """A nan or infinity appeared; the message names the op, the numbers and the source line."""
 
+    names_the_op = True  # the engine passes it on as it is
+
     def __init__(self, message: str, node: Value, site: Site | None) -> None:
         super().__init__(message)
         self.node = node

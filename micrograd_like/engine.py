@@ -8,18 +8,32 @@ node with a chain-rule function is Karpathy's micrograd; the op table is HIPS au
 
 from __future__ import annotations
 
+import contextlib
 import math
 import operator
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import filterfalse, repeat
 from typing import Any, ClassVar, Union
 
 from micrograd_like import optable
-from micrograd_like.checks import check_derivatives, checked_float, checked_label, checked_result
+from micrograd_like.checks import (
+    check_derivatives,
+    checked_float,
+    checked_label,
+    checked_result,
+    is_real,
+)
 from micrograd_like.optable import NON_NEGATIVE, POSITIVE, Op, register
-from micrograd_like.recording import data_read_hook, recording, recording_changed, watch_data_reads
+from micrograd_like.recording import (
+    data_read_hook,
+    recording,
+    recording_changed,
+    someone_watches,
+    watch_data_reads,
+)
 
 Operand = Union["Value", float, int]
 Unary = Callable[["Value"], "Value"]  # the type of a method made from a one-operand op entry
@@ -34,22 +48,21 @@ class Value:
     ``hash`` are identity: graphs are sets and dicts of nodes, and two leaves holding 3.0 are two.
     """
 
-    __slots__ = {"__dict__": "", "__weakref__": "", "_acc": "", "_consts": "", "_data": "",
-                 "_op": "", "_prev": "", "_stamp": "",
-                 "grad": "d(root)/d(this node) after root.backward(); leaves add up",
-                 "label": "a name for pictures and messages; it changes no number"}  # fmt: skip
-    _acc: Any  # a chain-rule pass's buffer (see _one_pass); set only during a pass
+    __slots__ = {"__dict__": "", "__weakref__": "", "_consts": "", "_data": "", "_entry": "",
+                 "_label": "", "_prev": "", "_rank": "", "_stamp": "",
+                 "grad": "d(root)/d(this node); during backward() the sum so far"}  # fmt: skip
 
     def __init__(self, data: float, label: str = "") -> None:
         self._data = (
             data if type(data) is float and data - data == 0 else checked_float(data, "Value()")
         )
         self.grad = 0.0
-        self.label = checked_label(label)
-        self._prev: tuple[Value, ...] = ()
-        self._op = LEAF
+        self._prev: tuple[Value, ...] = ()  # the operands, in order; micrograd's name
+        self._entry = LEAF  # the op table's entry for the op that made this value
         self._consts: tuple[float, ...] = ()
         self._stamp = 0  # how many data writes came before this data; see _writes
+        self._rank = 0  # 1 + the highest rank of the parents: sorting by rank orders a graph
+        self._label = label if type(label) is str else checked_label(label)
 
     # --- the primitive ops: each a table entry, its forward then its local derivative ---------
 
@@ -198,7 +211,7 @@ class Value:
     # --- derived operations: one line each, built from the primitives --------------------------
 
     def __radd__(self, other: Operand) -> Value:
-        return self + other  # other + self
+        return self + other  # other + self, as self + other (one less call: the installer)
 
     def __sub__(self, other: Operand) -> Value:
         return self + _negated(other, "-")  # self - other
@@ -207,7 +220,7 @@ class Value:
         return _lift(other, "-") + (-self)  # other - self
 
     def __rmul__(self, other: Operand) -> Value:
-        return self * other  # other * self
+        return self * other  # other * self, as self * other (one less call: the installer)
 
     def __rtruediv__(self, other: Operand) -> Value:
         return _lift(other, "div") / self  # other / self
@@ -273,6 +286,24 @@ class Value:
         return f"Value(data={self._data!r}, grad={self.grad!r}{extra})"
 
     @property
+    def label(self) -> str:
+        """A name for pictures and messages; it changes no number."""
+        return self._label
+
+    @label.setter
+    def label(self, label: str) -> None:
+        self._label = checked_label(label)
+
+    @property
+    def _op(self) -> str:
+        """micrograd's name of the op: '+', '*', '**2', 'ReLU' ('' for a leaf)."""
+        return self._entry.label(self._consts)
+
+    def _backward(self) -> None:
+        """micrograd's per-node step: this node's grad times each local derivative, into parents."""
+        backpropagate([self])
+
+    @property
     def parents(self) -> tuple[Value, ...]:
         """The operands this value was computed from, in order (``a + a`` lists ``a`` twice)."""
         return self._prev
@@ -280,12 +311,12 @@ class Value:
     @property
     def op(self) -> str:
         """The name of the op (its table entry) that made this value; empty for a leaf."""
-        return self._op.name
+        return self._entry.name
 
     @property
     def op_entry(self) -> Op:
         """The op table's entry for the op that made this value."""
-        return self._op
+        return self._entry
 
     @property
     def constants(self) -> tuple[float, ...]:
@@ -294,7 +325,7 @@ class Value:
 
     def local_grads(self) -> tuple[float, ...]:
         """d(self)/d(parent) for each parent, evaluated at the current data."""
-        return tuple(self._op.local(self._data, *map(_data_of, self._prev), *self._consts))
+        return tuple(self._entry.local(self._data, *map(_data_of, self._prev), *self._consts))
 
     def detach(self) -> Value:
         """A new leaf with the same data and label, cut off from this graph."""
@@ -323,14 +354,14 @@ class Value:
     # --- backpropagation ----------------------------------------------------------------------
 
     def backward(self, seed: float = 1.0) -> None:
-        """Fill in d(self)/d(node) for every node: leaves accumulate, intermediates start fresh."""
-        seed = checked_float(seed, "backward(seed)")
-        with _one_pass():
-            for node in backpropagate(self, seed):
-                if node._prev:
-                    node.grad = node._acc
-                else:
-                    node.grad += node._acc  # one sum per call: twice is exactly twice
+        """d(self)/d(node) into every node's .grad: leaves accumulate, intermediates start fresh."""
+        run = _Pass(self, seed)  # the graph, root first, checked; leaves' earlier grads set aside
+        try:
+            backpropagate(run.nodes)  # the chain rule, adding into each .grad as it goes
+        except BaseException:
+            run.undo()  # a pass that fails changes no leaf's grad
+            raise
+        run.finish()  # leaves get back what they held, added once: twice is exactly twice
 
 
 # --- each op entry declared in Value's body becomes the method that applies it ---------------
@@ -340,14 +371,25 @@ def _unary_method(entry: Op) -> Callable[[Value], Value]:
     """The Value method that applies a one-operand op: its forward, in its domain, then a node."""
     forward, domain = entry.forward, entry.domain
 
-    def unary(self: Value) -> Value:  # evaluate(), inlined: 2.2% of a moons step (callgrind)
+    def unary(self: Value) -> Value:  # evaluate() and _node(), inlined (see _binary_method)
         x = self._data
         if domain is not _REAL and x not in domain:
             raise ValueError(f"{entry.name}() of {x!r}: {domain.says}")
+        out = _new_value(Value)
         try:
-            return _node(forward(x), (self,), entry)
+            out._data = forward(x)
         except OverflowError:
             raise _overflow(entry, (x,)) from None
+        out.grad = 0.0
+        out._prev = (self,)
+        out._entry = entry
+        out._consts = ()
+        out._label = ""
+        out._stamp = _writes
+        out._rank = self._rank + 1
+        if someone_watches[0]:
+            _as_recorded(out)
+        return out
 
     return optable.named_method(unary, entry)
 
@@ -356,9 +398,20 @@ def _binary_method(entry: Op) -> Callable[[Value, Operand], Value]:
     """The Value method that applies a two-operand op; a number operand becomes a constant."""
     forward = entry.forward
 
-    def binary(self: Value, other: Operand) -> Value:
-        operand = _lift(other, entry.name)
-        return _node(forward(self._data, operand._data), (self, operand), entry)
+    def binary(self: Value, other: Operand) -> Value:  # _node(), inlined: NN% of a moons step
+        operand = other if type(other) is Value else _lift(other, entry.name)
+        out = _new_value(Value)
+        out._data = forward(self._data, operand._data)
+        out.grad = 0.0
+        out._prev = (self, operand)
+        out._entry = entry
+        out._consts = ()
+        out._label = ""
+        out._stamp = _writes
+        out._rank = (self._rank if self._rank > operand._rank else operand._rank) + 1
+        if someone_watches[0]:  # no_grad() or a watcher somewhere: is it in this thread or task?
+            _as_recorded(out)
+        return out
 
     return optable.named_method(binary, entry)
 
@@ -376,6 +429,10 @@ def _install_methods(cls: type[Value]) -> None:
                 method = _unary_method(entry) if entry.arity == 1 else _binary_method(entry)
                 method.__qualname__ = f"{cls.__name__}.{attribute}"  # where pickle finds it
                 setattr(cls, attribute, method)
+    # other + self and other * self are self + other and self * other, bit for bit in IEEE
+    # arithmetic: the reflected methods are the ops' own, which saves a call per use.
+    cls.__radd__ = cls.__add__  # type: ignore[method-assign]
+    cls.__rmul__ = cls.__mul__  # type: ignore[method-assign]
 
 
 # --- how an op becomes a node ----------------------------------------------------------------
@@ -417,31 +474,39 @@ def _overflow(op: Op, numbers: Sequence[float]) -> OverflowError:
 
 
 def _node(data: float, parents: tuple[Value, ...], op: Op, consts: tuple[float, ...] = ()) -> Value:
-    """A new node holding ``data``; outside no_grad() it records its parents and op."""
+    """A new node holding ``data``, with its parents and op (a leaf under no_grad())."""
     out: Value = _new_value(Value)
     out._data = data
     out.grad = 0.0
-    out.label = ""
+    out._prev = parents
+    out._entry = op
+    out._consts = consts
+    out._label = ""
+    out._stamp = _writes
+    out._rank = 1 + max(map(_rank_of, parents)) if parents else 0
+    if someone_watches[0]:  # no_grad() or a watcher somewhere: is it in this thread or task?
+        _as_recorded(out)
+    return out
+
+
+def _as_recorded(out: Value) -> None:
+    """What no_grad() and the watchers of this thread or task ask of a new node."""
     now = recording.get()
-    if now.build_graph:
-        out._prev = parents
-        out._op = op
-        out._consts = consts
-        out._stamp = _writes
-    else:
-        out._prev = ()
-        out._op = LEAF
-        out._consts = ()
-        out._stamp = 0
+    if not now.build_graph:
+        out._prev, out._entry, out._consts, out._rank = (), LEAF, (), 0
     for hook in now.node_hooks:  # anomaly mode and tracers watch here
         hook(out)
-    return out
 
 
 _REAL = optable.REAL
 _install_methods(Value)
+optable.install_applier(apply_op)
 _new_value = object.__new__
 _data_of = operator.attrgetter("_data")
+_rank_of = operator.attrgetter("_rank")
+_grad_of = operator.attrgetter("grad")
+_prev_of = operator.attrgetter("_prev")
+_grad_slot: Any = vars(Value)["grad"]  # the slot's member descriptor: its __set__ writes it
 # A node's _stamp is the number of data writes made before it; a write stamps its Value with
 # the new count. A parent stamped later than its node was written after the node was computed
 # from it: the node holds a stale number (PyTorch's version counters serve the same purpose).
@@ -461,119 +526,182 @@ LEAF = Op("", 0, float, leaf_local, doc="a leaf: data given, not computed")
 # --- the chain rule, written once ------------------------------------------------------------
 
 
-def backpropagate(
-    root: Value, seed: Any = 1.0, *, create_graph: bool = False, watchers: Sequence[Any] = ()
-) -> list[Value]:
-    """d(root)/d(node) into each node's private ``_acc`` slot; no ``.grad`` changes.
+def backpropagate(nodes: Iterable[Any]) -> None:
+    """The chain rule: each parent's grad += d(node)/d(parent) * node's grad, edge by edge.
 
-    backward(), backward_steps() and grad() are views of this one loop; they call it inside
-    ``_one_pass()`` and read ``_acc`` of the nodes it returns, in topological order. With
-    ``create_graph`` the derivatives are Values, so the result can be differentiated again.
+    ``nodes`` come root first, each before the nodes it was made from, so a node's grad is whole
+    when its turn comes. backward() runs this loop on the graph; grad() and the stepper on
+    stand-ins of its nodes, so they change no ``.grad``.
     """
-    order = topological_order(root)
-    watchers = (*watchers, *recording.get().step_hooks)
-    writes = _writes  # a node made after the last write cannot hold stale data
-    nothing_yet = _NO_GRADIENT if create_graph else 0.0
-    for node in order:
-        node._acc = nothing_yet
-    root._acc = seed
-    for node in reversed(order):  # every node comes after all the nodes that consume it
-        parents = node._prev
-        if not parents:
-            continue
-        upstream, made_at = node._acc, node._stamp
-        # local[i] = d(node)/d(parents[i]), from the op's <name>_local function
-        try:
-            if create_graph:  # a local that reads data as a float would cut the new graph
-                with watch_data_reads(_refuse_read_in(node)):
-                    local = node._op.local(node, *parents, *node._consts)
-            else:
-                local = node._op.local(node._data, *map(_data_of, parents), *node._consts)
-        except ArithmeticError as error:
-            raise _local_failed(node, error) from error
-        if watchers:  # the stepper and anomaly mode see each edge before it is added
-            _tell(watchers, node, local, upstream)
-        if made_at < writes:  # some data was written since node was made: was it a parent's?
-            _check_fresh(node)
-        if not node._op.builtin and len(local) != len(parents):
-            raise _wrong_count(node, local)
-        for parent, derivative in zip(parents, local, strict=True):
-            parent._acc += derivative * upstream  # the chain rule
-    return order
-
-
-def _local_failed(node: Value, error: ArithmeticError) -> ArithmeticError:
-    """The same kind of error, saying which op's derivative failed and at which operands."""
-    operands = ", ".join(repr(x) for x in (*map(_data_of, node._prev), *node._consts))
-    message = f"{node.op}: its derivative at ({operands}) is not a finite number: {error}"
     try:
-        return type(error)(message)
-    except TypeError:  # an error type whose constructor wants more than a message
-        return error
+        for node in nodes:
+            # upstream = d(root)/d(node): every use of node has added into its grad by now
+            upstream, operands = node.grad, node._prev
+            # local[i] = d(node)/d(operands[i]), from the op's <name>_local function
+            if node._entry.arity == 2:  # most ops have two operands: the call, without the packing
+                local = node._entry.local(node._data, operands[0]._data, operands[1]._data)
+            else:
+                local = node._entry.local(node._data, *map(_data_of, operands), *node._consts)
+            for parent, derivative in zip(operands, local, strict=True):
+                parent.grad += derivative * upstream  # the chain rule
+    except ArithmeticError as error:
+        if getattr(error, "names_the_op", False):  # said already (anomaly mode, _watched)
+            raise
+        raise _local_failed(node, error) from error
 
 
-def _wrong_count(node: Value, local: Any) -> ValueError:
-    name = getattr(node._op.local, "__name__", "its local derivative")
-    return ValueError(
-        f"{node.op}: {name} gave {len(local)} derivative(s) for {len(node._prev)} operand(s) at "
-        f"{tuple(map(_data_of, node._prev))!r}; a local derivative gives one per operand"
-    )
+def topological_order(root: Value) -> list[Value]:
+    """Every node reachable from root, each after all its parents; iterative, so any depth works.
 
-
-def _refuse_read_in(node: Value) -> Callable[[Value, str], None]:
-    """A data-read hook for a local derivative building a graph: only comparisons may read."""
-
-    def refuse(value: Value, how: str) -> None:
-        if how not in ("<", "<=", ">", ">="):
-            name = getattr(node._op.local, "__name__", "its local derivative")
-            raise TypeError(
-                f"{node.op}: {name} read a Value's data ({how}) while grad(create_graph=True) "
-                "builds the derivative as a graph, so the second derivative would treat it as a "
-                "constant. Write the local with +, -, *, /, ** and the helpers in "
-                "micrograd_like.ops (ops.cos, ops.exp, ...), which take numbers and Values"
-            )
-
-    return refuse
-
-
-def _check_fresh(node: Value) -> None:
-    """Refuse a node whose operand's data was written after the node was computed from it."""
-    for parent in node._prev:
-        if parent._stamp > node._stamp:
-            raise StaleGraphError(node, parent)
-
-
-class _NoGradient:
-    """The gradient of a node nothing has flowed into yet: adding to it gives the addend."""
-
-    def __add__(self, other: Any) -> Any:
-        return other
-
-
-_NO_GRADIENT = _NoGradient()
-_pass_lock = threading.Lock()
-_pass_thread: list[int] = []  # the thread inside a pass, if any
-
-
-@contextmanager
-def _one_pass() -> Iterator[None]:
-    """One chain-rule pass at a time, whose buffer is the nodes' ``_acc`` slots.
-
-    Threads take turns (under the GIL they lose nothing), so two backward() calls on graphs that
-    share nodes never mix their sums. A pass started from a hook inside a pass is refused.
+    A node's rank is one more than its parents' highest, so sorting by rank puts parents first.
     """
-    me = threading.get_ident()
-    if _pass_thread and _pass_thread[0] == me:
+    found = [root]
+    seen = {root}
+    for node in filter(_prev_of, found):  # breadth first, each node once; leaves have no parents
+        for parent in node._prev:
+            if parent not in seen:
+                seen.add(parent)
+                found.append(parent)
+    found.sort(key=_rank_of)
+    return found
+
+
+class _Pass:
+    """One chain-rule pass over root's graph, which holds the pass lock from start to finish.
+
+    Before the loop, once: the lock, the order, the stale-data check, intermediates set to 0 and
+    leaves' gradients from earlier calls set aside; they come back, added once, at the end.
+    """
+
+    __slots__ = ("earlier", "held", "leaves", "nodes", "order", "writes")
+
+    def __init__(self, root: Value, seed: Any) -> None:
+        if not (type(seed) is float and seed - seed == 0):  # not a finite float: say why
+            seed = checked_float(seed, "backward(seed)")
+        self.writes = _writes
+        self.order = order = _start_pass(root)
+        try:
+            self.leaves = list(filterfalse(_prev_of, order))
+            if not _NUMBER_TYPES.issuperset(map(type, map(_grad_of, self.leaves))):
+                _refuse_non_numbers(self.leaves)  # ``p.grad = None`` before backward()?
+            self.held = list(filter(_grad_of, self.leaves))  # leaves with a gradient from before
+            self.earlier = list(map(_grad_of, self.held))
+            _set_grads(filter(_grad_of, order), repeat(0.0))  # intermediates fresh, leaves at 0
+            root.grad = seed
+            nodes = list(filter(_prev_of, reversed(order)))
+            if someone_watches[0] and recording.get().step_hooks:  # anomaly mode, say
+                self.nodes: Iterable[Value] = _watched(nodes, recording.get().step_hooks, _itself)
+            else:
+                self.nodes = nodes
+        except BaseException:
+            _pass_lock.release()
+            raise
+
+    def finish(self) -> None:
+        """Each leaf's earlier gradient added back; a data write during the pass is refused."""
+        try:
+            if _writes != self.writes:  # written while the pass ran (a hook, another thread)
+                _check_fresh(self.order)
+            _set_grads(self.held, map(operator.add, self.earlier, map(_grad_of, self.held)))
+        except BaseException:
+            self.undo()
+            raise
+        _pass_lock.release()
+
+    def undo(self) -> None:
+        """Every leaf's gradient back to what it was before the pass; the lock released."""
+        _set_grads(self.leaves, repeat(0.0))
+        _set_grads(self.held, self.earlier)
+        _pass_lock.release()
+
+
+def _start_pass(root: Value) -> list[Value]:
+    """Take the pass lock and return root's graph in order, refused if its data went stale."""
+    if _pass_lock._is_owned():  # type: ignore[attr-defined]
         raise RuntimeError(
             "backward(), grad() or the stepper was called from a hook inside a backward pass; "
             "run it after the pass instead"
         )
-    with _pass_lock:
-        _pass_thread.append(me)
+    _pass_lock.acquire()
+    try:
+        order = topological_order(root)
+        if _writes and min(map(_stamp_of, filter(_prev_of, order)), default=_writes) < _writes:
+            _check_fresh(order)  # data was written since some node was made: was it a parent?
+        return order
+    except BaseException:
+        _pass_lock.release()
+        raise
+
+
+def _refuse_non_numbers(leaves: list[Value]) -> None:
+    """Refuse the first leaf whose .grad is not a real number, before the pass changes any."""
+    for leaf in leaves:
+        if isinstance(leaf.grad, bool) or not is_real(leaf.grad):
+            raise TypeError(
+                f"backward: {leaf!r} has grad {leaf.grad!r} of type {type(leaf.grad).__name__}; "
+                "a gradient is a number (set it to 0.0 to start again)"
+            )
+
+
+_NUMBER_TYPES = frozenset({float, int})
+
+
+def _set_grads(nodes: Iterable[Value], grads: Iterable[Any]) -> None:
+    """node.grad = grad for each pair, in C: a debugger makes no stop per node in set-up work."""
+    deque(map(_grad_slot.__set__, nodes, grads), maxlen=0)
+
+
+_stamp_of = operator.attrgetter("_stamp")
+_pass_lock = threading.RLock()  # one pass at a time: a C lock, so no debugger stops inside it
+
+
+def _itself(node: Any) -> Any:
+    return node
+
+
+def _watched(
+    nodes: Iterable[Any], watchers: Sequence[Any], real: Callable[[Any], Value]
+) -> Iterator[Any]:
+    """The nodes, each handed on after the watchers saw the edges the loop is about to add."""
+    for node in nodes:
         try:
-            yield
-        finally:
-            _pass_thread.clear()
+            local = node._entry.local(node._data, *map(_data_of, node._prev), *node._consts)
+        except ArithmeticError as error:
+            raise _local_failed(node, error) from error
+        _tell(watchers, node, local, real)
+        yield node
+
+
+def _tell(watchers: Sequence[Any], node: Any, local: Any, real: Callable[[Any], Value]) -> None:
+    """One BackwardStep per edge of ``node``, with the sums the chain-rule loop is about to make."""
+    running: dict[Any, Any] = {}
+    upstream = node.grad
+    for index, (parent, derivative) in enumerate(zip(node._prev, local, strict=False)):
+        before = running.get(parent, parent.grad)
+        running[parent] = after = before + derivative * upstream
+        step = BackwardStep.of(real(node), index, upstream, derivative, before, after)
+        for watcher in watchers:
+            watcher(step)
+
+
+def _local_failed(node: Any, error: ArithmeticError) -> ArithmeticError:
+    """The same kind of error, saying which op's derivative failed and at which operands."""
+    operands = ", ".join(repr(_number(x)) for x in (*map(_data_of, node._prev), *node._consts))
+    message = f"{node._entry.name}: its derivative at ({operands}) is not a finite number: {error}"
+    try:
+        named = type(error)(message)
+    except TypeError:  # an error type whose constructor wants more than a message
+        named = error
+    named.names_the_op = True  # type: ignore[attr-defined]
+    return named
+
+
+def _check_fresh(nodes: Iterable[Value]) -> None:
+    """Refuse a node whose operand's data was written after the node was computed from it."""
+    for node in nodes:
+        for parent in node._prev:
+            if parent._stamp > node._stamp:
+                raise StaleGraphError(node, parent)
 
 
 class StaleGraphError(RuntimeError):
@@ -596,33 +724,86 @@ class StaleGraphError(RuntimeError):
         self.operand = index
 
 
-def _tell(watchers: Sequence[Any], node: Value, local: Any, upstream: Any) -> None:
-    """One BackwardStep per edge of ``node``, with the sums the chain-rule loop is about to make."""
-    running: dict[Value, Any] = {}
-    for index, (parent, derivative) in enumerate(zip(node._prev, local, strict=False)):
-        before = running.get(parent, parent._acc)
-        running[parent] = after = before + derivative * upstream
-        step = BackwardStep.of(node, index, upstream, derivative, before, after)
-        for watcher in watchers:
-            watcher(step)
+# --- views of the same loop: stand-ins for the nodes, so no .grad changes ---------------------
 
 
-def topological_order(root: Value) -> list[Value]:
-    """Every node reachable from root, each after all its parents; iterative, so any depth works."""
-    order: list[Value] = []
-    seen = {root}
-    stack = [(root, iter(root._prev))]
-    while stack:
-        node, parents = stack[-1]
-        for parent in parents:
-            if parent not in seen:
-                seen.add(parent)
-                stack.append((parent, iter(parent._prev)))
-                break
-        else:  # all parents placed: the node can follow them
-            stack.pop()
-            order.append(node)
-    return order
+class _StandIn:
+    """A node's stand-in in a view: the same op, data and parents (as stand-ins), its own grad.
+
+    For ``grad(create_graph=True)`` its data is the Value itself, so each local derivative is
+    computed with Values and builds the graph of the derivative.
+    """
+
+    __slots__ = ("_consts", "_data", "_entry", "_prev", "grad", "node")
+
+    def __init__(self, node: Value, data: Any, grad: Any, stand_in: dict[Value, _StandIn]) -> None:
+        self.node = node
+        self._data = data
+        self._entry = node._entry
+        self._consts = node._consts
+        self._prev = tuple([stand_in[p] for p in node._prev])
+        self.grad = grad
+
+
+def _view(root: Value, seed: Any, create_graph: bool, watchers: Sequence[Any]) -> list[_StandIn]:
+    """Run the chain-rule loop on stand-ins of root's graph; return them, root last."""
+    order = _start_pass(root)
+    try:
+        start = _NO_GRADIENT if create_graph else 0.0
+        stand_in: dict[Value, _StandIn] = {}
+        for node in order:
+            stand_in[node] = _StandIn(node, node if create_graph else node._data, start, stand_in)
+        stand_ins = list(stand_in.values())
+        stand_ins[-1].grad = seed
+        nodes: Iterable[_StandIn] = [s for s in reversed(stand_ins) if s._prev]
+        if create_graph:  # a local that reads data as a float would cut the new graph
+            refuse = _ReadRefuser()
+            nodes = _watched_by(nodes, refuse)
+        if watchers:
+            nodes = _watched(nodes, watchers, _real_node)
+        with watch_data_reads(refuse) if create_graph else contextlib.nullcontext():
+            backpropagate(nodes)
+        return stand_ins
+    finally:
+        _pass_lock.release()
+
+
+_real_node = operator.attrgetter("node")
+
+
+class _ReadRefuser:
+    """A data-read hook for local derivatives that build a graph: only comparisons may read."""
+
+    def __init__(self) -> None:
+        self.node: _StandIn | None = None
+
+    def __call__(self, value: Value, how: str) -> None:
+        if how not in ("<", "<=", ">", ">=") and self.node is not None:
+            entry = self.node._entry
+            name = getattr(entry.local, "__name__", "its local derivative")
+            raise TypeError(
+                f"{entry.name}: {name} read a Value's data ({how}) while grad(create_graph=True) "
+                "builds the derivative as a graph, so the second derivative would treat it as a "
+                "constant. Write the local with +, -, *, /, ** and the helpers in "
+                "micrograd_like.ops (ops.cos, ops.exp, ...), which take numbers and Values"
+            )
+
+
+def _watched_by(nodes: Iterable[_StandIn], refuse: _ReadRefuser) -> Iterator[_StandIn]:
+    """The nodes, the refuser told which one's local derivative runs next."""
+    for node in nodes:
+        refuse.node = node
+        yield node
+
+
+class _NoGradient:
+    """The gradient of a node nothing has flowed into yet: adding to it gives the addend."""
+
+    def __add__(self, other: Any) -> Any:
+        return other
+
+
+_NO_GRADIENT = _NoGradient()
 
 
 @dataclass(frozen=True)
@@ -658,9 +839,12 @@ def backward_steps(root: Value, seed: float = 1.0) -> Iterator[BackwardStep]:
     """backward(), one edge at a time, as records; it changes no ``.grad`` (a view, not a pass)."""
     seed = checked_float(seed, "backward_steps(seed)")
     steps: list[BackwardStep] = []
-    with _one_pass():
-        backpropagate(root, seed, watchers=(steps.append,))
+    _view(root, seed, False, (steps.append, *_step_hooks()))
     return iter(steps)
+
+
+def _step_hooks() -> tuple[Any, ...]:
+    return recording.get().step_hooks if someone_watches[0] else ()
 
 
 def grad(output: Value, inputs: Iterable[Value], *, create_graph: bool = False) -> list[Value]:
@@ -669,13 +853,13 @@ def grad(output: Value, inputs: Iterable[Value], *, create_graph: bool = False) 
     With ``create_graph=True`` the results are Values wired into a graph of their own, so they can
     be differentiated again (second derivatives, Hessian-vector products, Newton steps).
     """
-    wanted = list(inputs)
+    wanted = list(inputs) if not isinstance(inputs, Value) else [inputs]
     if not isinstance(output, Value) or not all(isinstance(x, Value) for x in wanted):
         raise TypeError(f"grad: output and inputs must be Values, got {output!r} and {wanted!r}")
-    with recording_changed(build_graph=create_graph), _one_pass():
+    with recording_changed(build_graph=create_graph):
         seed = Value(1.0) if create_graph else 1.0
-        reached = set(backpropagate(output, seed, create_graph=create_graph))
-        return [_as_value(x._acc if x in reached else 0.0) for x in wanted]
+        stand_ins = {s.node: s for s in _view(output, seed, create_graph, _step_hooks())}
+        return [_as_value(stand_ins[x].grad if x in stand_ins else 0.0) for x in wanted]
 
 
 def _as_value(gradient: Any) -> Value:
@@ -881,7 +1065,7 @@ def _reduce(self: Value) -> tuple[Any, ...]:
         ancestors = topological_order(self)[:-1]
         _pickling.update(ancestors)  # each is saved after its parents, never inside them
     _pickling.discard(self)
-    fields = (self._data, self.grad, self.label, self._op.name, self._prev, self._consts)
+    fields = (self._data, self.grad, self._label, self._entry.name, self._prev, self._consts)
     return _unpickled, (type(self), ancestors, (*fields, self._stamp)), self.__dict__ or None
 
 
@@ -889,13 +1073,24 @@ def _unpickled(cls: type[Value], ancestors: Sequence[Value], fields: tuple[Any, 
     """A node from its pickle, its op found by name (a leaf's is ""); ancestors came first."""
     global _writes
     value: Value = _new_value(cls)
-    value._data, value.grad, value.label, op, value._prev, value._consts, value._stamp = fields
-    value._op = optable.op_named(op) if op else LEAF
+    value._data, value.grad, value._label, op, value._prev, value._consts, value._stamp = fields
+    value._entry = optable.op_named(op) if op else LEAF
+    value._rank = 1 + max(map(_rank_of, value._prev), default=-1)
     _writes = max(_writes, abs(value._stamp))  # a later write is newer than any this graph saw
     return value
 
 
+def _copy(self: Value) -> Value:
+    """copy.copy: a node with the same fields and parents (pickle's path would mark ancestors)."""
+    twin: Value = _new_value(type(self))
+    for field in ("_data", "grad", "_prev", "_entry", "_consts", "_label", "_stamp", "_rank"):
+        setattr(twin, field, getattr(self, field))
+    twin.__dict__.update(self.__dict__)
+    return twin
+
+
 Value.__reduce__ = _reduce  # type: ignore[method-assign,assignment]
+Value.__copy__ = _copy  # type: ignore[attr-defined]
 
 
 # Part of the engine's API, kept in a module of their own so that this one opens with Value.

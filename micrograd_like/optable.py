@@ -12,13 +12,11 @@ nothing else of ours; the engine imports it.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
-
-if TYPE_CHECKING:
-    from micrograd_like.engine import Value
+from typing import Any, TypeVar
 
 Forward = Callable[..., float]
 LocalDerivative = Callable[..., tuple[Any, ...]]
@@ -89,14 +87,18 @@ class Op:
             if isinstance(function, staticmethod):
                 object.__setattr__(self, role, function.__func__)
 
-    def __call__(self, *operands: Value | float) -> Value:
-        """The op's result node; plain numbers become constant leaves, as with ``+`` and ``*``."""
-        from micrograd_like.engine import apply_op  # the engine imports this module
-
-        return apply_op(self, operands)
+    def __call__(self, *operands: Any) -> Any:
+        """The op's result node (a Value); numbers become constant leaves, as with ``+``."""
+        return _applier[0](self, operands)
 
 
 _TABLE: dict[str, Op] = {}
+_applier: list[Callable[[Op, tuple[Any, ...]], Any]] = []  # the engine's apply_op, set by it
+
+
+def install_applier(apply: Callable[[Op, tuple[Any, ...]], Any]) -> None:
+    """How calling an entry makes a node: the engine says so at import (it imports this module)."""
+    _applier[:] = [apply]
 
 
 def register(entry: Op) -> Op:
@@ -159,9 +161,35 @@ def custom_entry(
             f"gradient checker would take one for the other; pick another name (taken: "
             f"{', '.join(builtin_names())})"
         )
-    entry = Op(name, arity, forward or _no_forward, local, kinks=kinks, builtin=False,
-               doc=getattr(forward, "__doc__", None) or f"the custom op {name}")  # fmt: skip
+    doc = getattr(forward, "__doc__", None) or f"the custom op {name}"
+    entry = Op(name, arity, forward or _no_forward, _counted(local, name), kinks=kinks,
+               builtin=False, doc=doc)  # fmt: skip
     return register(entry) if forward is not None else entry
+
+
+def _counted(local: LocalDerivative, name: str) -> LocalDerivative:
+    """A user's local derivative, refused when it gives other than one derivative per operand.
+
+    The built-in ops are right by construction; only custom ops pay for this check.
+    """
+
+    @functools.wraps(local)
+    def counted(out: Any, *operands: Any) -> tuple[Any, ...]:
+        derivatives = local(out, *operands)
+        where = f"{name}: {getattr(local, '__name__', 'its local derivative')} gave"
+        if not isinstance(derivatives, (tuple, list)):
+            raise TypeError(
+                f"{where} {derivatives!r} at {operands!r}; return a tuple, one derivative per "
+                "operand"
+            )
+        if len(derivatives) != len(operands):
+            raise ValueError(
+                f"{where} {len(derivatives)} derivative(s) for {len(operands)} operand(s) at "
+                f"{operands!r}; a local derivative gives one per operand"
+            )
+        return tuple(derivatives)
+
+    return counted
 
 
 def _no_forward(*operands: float) -> float:

@@ -8,17 +8,15 @@ module imports nothing else of ours at run time.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:
-    from micrograd_like.engine import BackwardStep, Value
-
-NodeHook = Callable[["Value"], None]
-StepHook = Callable[["BackwardStep"], None]
+NodeHook = Callable[[Any], None]  # called with each new Value
+StepHook = Callable[[Any], None]  # called with each BackwardStep
 
 
 @dataclass(frozen=True)
@@ -31,6 +29,10 @@ class _Recording:
 
 
 recording: ContextVar[_Recording] = ContextVar("micrograd_like_recording", default=_Recording())  # noqa: B039 (frozen)
+# How many recording_changed() blocks are open, in any thread or task: while none is, the
+# engine makes every node without asking `recording` (one list read per node, not a lookup).
+someone_watches = [0]
+_counting = threading.Lock()
 
 
 @contextmanager
@@ -48,10 +50,14 @@ def recording_changed(
             current.step_hooks + ((on_step,) if on_step else ()),
         )
     )
+    with _counting:
+        someone_watches[0] += 1
     try:
         yield
     finally:
         recording.reset(token)
+        with _counting:
+            someone_watches[0] -= 1
 
 
 def no_grad() -> AbstractContextManager[None]:
@@ -79,7 +85,7 @@ def watch(
 
 # Reads of data from outside the engine go through _read, so that compile_fn can see a function
 # branch on data while it is traced (the only way a graph can depend on data).
-DataReadHook = Callable[["Value", str], None]
+DataReadHook = Callable[[Any, str], None]  # called with the Value read and how
 data_read_hook: ContextVar[DataReadHook | None] = ContextVar("micrograd_like_reads", default=None)
 
 

@@ -514,7 +514,9 @@ GENERATED = r"at <micrograd_like compiled \d+> line \d+: "
 def test_compiled_value_power_refuses_infinite_slope_at_zero_by_name() -> None:
     a, b = Value(0.0), Value(0.5)
     compiled = compile_fn(lambda x: (a + x) ** b, [1.0], [a, b])
-    expected = rf"0\.0 \*\* -0\.5 divides by zero {GENERATED}d = pow_value_local\(v4, v2, v3\)"
+    expected = (
+        rf"0\.0 \*\* -0\.5 divides by zero {GENERATED}d = pow_value_local\(v\d+, v\d+, v\d+\)"
+    )
     with pytest.raises(ZeroDivisionError, match=expected):
         compiled.value_and_grad(0.0)  # d/da = 0.5 * 0 ** -0.5, infinite
 

@@ -237,13 +237,14 @@ def test_from_op_refuses_a_number_parent_naming_the_op_and_parents() -> None:
 # --- backpropagation -----------------------------------------------------------------------------
 
 
-def test_backpropagate_seeds_the_root_with_one_by_default() -> None:
+def test_backpropagate_adds_each_contribution_into_the_parents_grad() -> None:
     x = Value(2.0)
     y = x * 3
-    with engine._one_pass():
-        order = backpropagate(y)
-        assert order == [x, y._prev[1], y]
-        assert (y._acc, x._acc) == (1.0, 3.0)
+    y.grad = 1.0
+    backpropagate([y])
+    assert (x.grad, y._prev[1].grad) == (3.0, 2.0)  # d(x*3)/dx = 3, d(x*3)/d3 = x = 2
+    backpropagate([y])
+    assert x.grad == 6.0  # it adds; backward() is what sets intermediates and leaves aside
 
 
 def test_grad_with_create_graph_adds_no_zero_nodes() -> None:

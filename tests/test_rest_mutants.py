@@ -170,10 +170,11 @@ def test_gradcheck_kink_note_names_the_op_its_graph_node_and_the_remedy() -> Non
 
 
 def test_gradcheck_a_step_landing_exactly_on_a_kink_straddles_it() -> None:
-    # x = eps: the left step puts relu's operand at exactly 0, the kink, which is not above it
+    # x = eps: the left step puts relu's operand at exactly 0, the kink, which is not above it;
+    # the graph in rank order is [const, x, relu, +], so relu is graph node 2
     with pytest.raises(KinkError) as info:
         gradcheck(lambda xs: xs[0].relu() + _stopped(xs[0]), [1e-6])
-    assert "relu input 1e-06 (graph node 1) is within the step eps=1e-06" in str(info.value)
+    assert "relu input 1e-06 (graph node 2) is within the step eps=1e-06" in str(info.value)
 
 
 def test_gradcheck_a_kinked_op_far_from_its_kink_is_no_excuse() -> None:

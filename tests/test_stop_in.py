@@ -45,10 +45,13 @@ def stops(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def two_tanh() -> tuple[Value, Value, Value, Value]:
-    """L = tanh(x * w) * tanh(x); returns L, x and the two tanh nodes in backward's order."""
+    """L = tanh(x * w) * tanh(x); returns L, x and the two tanh nodes in backward's order.
+
+    backward() takes nodes by rank, highest first: tanh(x * w) (rank 2) before tanh(x) (rank 1).
+    """
     x, w = Value(0.5, label="x"), Value(-1.5, label="w")
-    first, second = (x * w).tanh(), x.tanh()
-    return first * second, x, second, first
+    deeper, shallower = (x * w).tanh(), x.tanh()
+    return deeper * shallower, x, deeper, shallower
 
 
 def test_stop_in_stops_once_just_before_the_local_derivative_with_its_operands(
