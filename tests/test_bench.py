@@ -1,6 +1,7 @@
 """The shipped benchmark: it runs end to end, and its plain-Python references agree with the engine.
 
-No timing is asserted: speed is measured by running the benchmark, never by a test.
+The minimal engine, the bench's floor, is checked here too: its gradients are ours. No timing is
+asserted: speed is measured by running the benchmark, never by a test.
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ import math
 import random
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from micrograd_like.commands import bench
+from micrograd_like.commands.minimal_engine import Value as MinimalValue
 from micrograd_like.engine import Value, sum_of
 from micrograd_like.nn import MLP
 
@@ -37,31 +41,38 @@ def row_engines(table: list[str]) -> set[str]:
     return {line.split()[0] for line in table[1:] if line.startswith("  ") and line.split()}
 
 
-@pytest.mark.slow
-def test_bench_quick_run_prints_a_row_for_every_installed_engine() -> None:
+def run_bench(*options: str) -> str:
+    """The output of ``python -m micrograd_like bench --quick --rounds 1 OPTIONS``."""
     done = subprocess.run(
-        [sys.executable, "-m", "micrograd_like", "bench", "--quick", "--rounds", "1"],
+        [sys.executable, "-m", "micrograd_like", "bench", "--quick", "--rounds", "1", *options],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.slow
+def test_bench_quick_run_prints_a_row_for_every_installed_engine() -> None:
+    output = run_bench()
     optional = {e for e in ("micrograd", "torch") if installed(e)}
     expected = {
-        "moons step": {"plain", "compiled", "ours"} | optional,
-        "random expression": {"plain", "ours"} | optional,
-        "deep chain": {"plain", "ours"} | optional,
-        "wide sum": {"plain", "ours", "ours-sum"} | optional,
-        "memory after": {"plain", "ours"} | optional,
-        "deepest chain": {"plain", "ours"} | optional,
+        "moons step": {"plain", "compiled", "ours", "minimal"} | optional,
+        "random expression": {"plain", "ours", "minimal"} | optional,
+        "deep chain": {"plain", "ours", "minimal"} | optional,
+        "wide sum": {"plain", "ours", "ours-sum", "minimal"} | optional,
+        "memory after": {"plain", "ours", "minimal"} | optional,
+        "deepest chain": {"plain", "ours", "minimal"} | optional,
     }
     for title, engines in expected.items():
-        table = section(done.stdout, title)
-        assert engines <= row_engines(table), f"{title}: rows {row_engines(table)}\n{done.stdout}"
+        table = section(output, title)
+        assert engines <= row_engines(table), f"{title}: rows {row_engines(table)}\n{output}"
     for title in ("moons step", "random expression", "deep chain", "wide sum"):
-        assert any("engines agree" in line for line in section(done.stdout, title)), title
-    assert "ours / plain = " in done.stdout
+        assert any("engines agree" in line for line in section(output, title)), title
+    assert "ours / plain = " in output
+    assert "minimal / ours = " in section(output, "random expression")[-2]  # the ratios line
     for engine in ("micrograd", "torch"):
         if not installed(engine):
-            assert f"{engine}: not installed" in done.stdout
+            assert f"{engine}: not installed" in output
 
 
 def test_bench_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
@@ -118,3 +129,87 @@ def test_bench_expression_is_shallow_enough_for_micrograd() -> None:
         below = max(depth[target], depth[other]) if kind in ("add", "mul") else depth[target]
         depth[target] = below + 1
     assert max(depth) + math.ceil(math.log2(len(depth))) < 500
+
+
+# --- the minimal engine: the floor must compute what ours computes ----------------------------
+
+Expression = Callable[[Any, Any], Any]
+CASES: dict[str, Expression] = {  # every op of the minimal engine, and the classic traps
+    "add": lambda a, b: a + b,
+    "radd": lambda a, b: 2.5 + a,
+    "sub": lambda a, b: a - b,
+    "rsub": lambda a, b: 2.5 - b,
+    "mul": lambda a, b: a * b,
+    "rmul": lambda a, b: 2.5 * b,
+    "truediv": lambda a, b: a / b,
+    "rtruediv": lambda a, b: 2.5 / b,
+    "pow": lambda a, b: a**3 + b**-2 + a**0.5,
+    "neg": lambda a, b: -a * b,
+    "log": lambda a, b: (a * 3).log(),
+    "exp": lambda a, b: (a * b).exp(),
+    "relu": lambda a, b: a.relu() * 3 + b.relu() * 5,  # a > 0, b < 0
+    "tanh": lambda a, b: (a * b).tanh(),
+    "a + a": lambda a, b: a + a,
+    "a * a": lambda a, b: a * a,
+    "diamond": lambda a, b: (c := a * b) * c.exp() + c,
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_minimal_engine_gives_our_values_and_gradients(case: str) -> None:
+    results = []
+    for engine in (Value, MinimalValue):
+        a, b = engine(1.3), engine(-0.7)
+        out = CASES[case](a, b)
+        out.backward()
+        results.append((float(out.data), float(a.grad), float(b.grad)))
+    ours, minimal = results
+    for name, expected, got in zip(("value", "a.grad", "b.grad"), ours, minimal, strict=True):
+        assert math.isclose(got, expected, rel_tol=1e-12, abs_tol=1e-15), (name, expected, got)
+
+
+def test_minimal_engine_backpropagates_a_chain_far_deeper_than_the_recursion_limit() -> None:
+    n = 50 * sys.getrecursionlimit()
+    out, start = bench.build_chain(n, MinimalValue)
+    out.backward()
+    assert start.grad == bench.CHAIN_FACTOR ** ((n + 1) // 2)
+
+
+def test_bench_minimal_engine_agrees_with_ours_on_the_expression_and_the_chain() -> None:
+    program = bench.expression_program(3_000, seed=7)
+    (ours, our_leaves), (minimal, minimal_leaves) = (
+        bench.build_expression(program, engine) for engine in (Value, MinimalValue)
+    )
+    ours.backward()
+    minimal.backward()
+    assert math.isclose(minimal.data, ours.data, rel_tol=1e-12)
+    for index, (mine, theirs) in enumerate(zip(our_leaves, minimal_leaves, strict=True)):
+        assert math.isclose(theirs.grad, mine.grad, rel_tol=1e-9, abs_tol=1e-12), index
+    assert any(leaf.grad not in (0.0, 1.0) for leaf in our_leaves)  # products reached the leaves
+
+    (ours, our_start), (minimal, minimal_start) = (
+        bench.build_chain(1_001, engine) for engine in (Value, MinimalValue)
+    )
+    ours.backward()
+    minimal.backward()
+    assert (minimal.data, minimal_start.grad) == (ours.data, our_start.grad)
+
+
+def test_bench_expression_check_is_the_output_and_every_leaf_gradient() -> None:
+    # The engines' agreement on `expr` compares these checks: all of them, the same number.
+    value, grads = bench.plain_expression(bench.expression_program(2_000))
+    expected = value + bench.gradient_digest(grads)
+    for engine in ("plain", "ours", "minimal", "micrograd"):
+        run, _ = bench.prepare("expr", engine, 2_000)
+        assert math.isclose(run(), expected, rel_tol=1e-12), engine
+
+
+def test_bench_gradient_digest_moves_with_any_gradient() -> None:
+    grads = [0.5, -1.0, 2.0]
+    digest = bench.gradient_digest(grads)
+    for index in range(len(grads)):
+        wrong = list(grads)
+        wrong[index] += 1e-6
+        assert bench.gradient_digest(wrong) != digest
+    swapped = [grads[1], grads[0], grads[2]]
+    assert bench.gradient_digest(swapped) != digest

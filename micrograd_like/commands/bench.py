@@ -1,10 +1,12 @@
-"""Time and size this engine side by side with micrograd, PyTorch and hand-written plain Python.
+"""Time and size this engine beside micrograd, PyTorch, a minimal engine and plain Python.
 
 ``python -m micrograd_like bench`` runs four workloads (a moons training step, a random expression,
 a deep chain, a wide sum), the bytes each engine spends per graph node, and the deepest chain each
-can backpropagate. Every measurement runs in a fresh process, engines alternate round by round, and
-the table reports medians and the ratios between engines in the same run: on a shared machine the
-absolute times are noise, the ratios are not. The garbage collector stays on, as users have it.
+can backpropagate. The minimal engine (``minimal_engine.py``, microgpt-style) is the floor: the
+simplest engine that works. Every measurement runs in a fresh process, engines alternate round by
+round, and the tables report medians and the ratios between engines in the same run: on a shared
+machine the absolute times are noise, the ratios are not. The garbage collector stays on, as users
+have it.
 """
 
 from __future__ import annotations
@@ -31,15 +33,15 @@ from micrograd_like.engine import Value, sum_of
 
 TIMED = ("moons", "eval", "expr", "chain", "wide")
 BENCHMARKS = (*TIMED, "memory", "depth")
-ENGINES = ("plain", "compiled", "ours", "ours-sum", "ours-nograd", "micrograd", "torch")
+ENGINES = ("plain", "compiled", "ours", "ours-sum", "ours-nograd", "minimal", "micrograd", "torch")
 ENGINES_OF = {
-    "moons": ("plain", "compiled", "ours", "micrograd", "torch"),
+    "moons": ("plain", "compiled", "ours", "minimal", "micrograd", "torch"),
     "eval": ("ours", "ours-nograd"),
-    "expr": ("plain", "ours", "micrograd", "torch"),
-    "chain": ("plain", "ours", "micrograd", "torch"),
-    "wide": ("plain", "ours", "ours-sum", "micrograd", "torch"),
-    "memory": ("plain", "ours", "micrograd", "torch"),
-    "depth": ("plain", "ours", "micrograd", "torch"),
+    "expr": ("plain", "ours", "minimal", "micrograd", "torch"),
+    "chain": ("plain", "ours", "minimal", "micrograd", "torch"),
+    "wide": ("plain", "ours", "ours-sum", "minimal", "micrograd", "torch"),
+    "memory": ("plain", "ours", "minimal", "micrograd", "torch"),
+    "depth": ("plain", "ours", "minimal", "micrograd", "torch"),
 }
 OPTIONAL = {"micrograd": "micrograd", "torch": "torch"}  # engine -> the package it needs
 FULL_SIZES = {
@@ -50,14 +52,23 @@ FULL_SIZES = {
     "wide": 100_000,
     "memory": 100_000,
 }
-QUICK_SIZES = {"moons": 8, "eval": 8, "expr": 2_000, "chain": 500, "wide": 500, "memory": 2_000}
+QUICK_SIZES = {
+    "moons": 8,
+    "eval": 8,
+    "expr": 2_000,
+    "chain": 500,
+    "wide": 500,
+    "memory": 2_000,
+}
 FULL_DEPTHS = (100, 1_000, 10_000, 100_000, 1_000_000)
 QUICK_DEPTHS = (1_000,)
 DESCRIPTIONS = {
-    "moons": "moons step: MLP(2, [16, 16, 1]) on {n} points, hinge + L2, forward+backward+SGD",
+    "moons": "moons step: MLP(2, [16, 16, 1]) on {n} points, hinge + L2, forward+backward+SGD "
+    "(minimal, micrograd, torch: Python's sum, as micrograd's nn)",
     "eval": "moons evaluation: MLP(2, [16, 16, 1]) scores and accuracy on {n} points "
     "(ours-nograd: under no_grad(), so no graph is built)",
-    "expr": "random expression: {n} ops (+ * neg relu, with constants), then backward",
+    "expr": "random expression: {n} ops (+ * neg relu, with constants), then backward "
+    "(checked: every leaf's gradient)",
     "chain": "deep chain: {n} ops (x*-1.0 then +0.1, repeated), then backward",
     "wide": "wide sum: {n} leaves summed, then backward (ours: sum_of; ours-sum: Python sum)",
 }
@@ -154,18 +165,32 @@ def build_chain(n: int, leaf: Callable[[float], Any]) -> tuple[Any, Any]:
 
 
 def value_engine(engine: str) -> tuple[Callable[[float], Any], Callable[[Any], float]]:
-    """How to make a leaf and read a number, for ours, micrograd and torch."""
-    if engine in ("ours", "ours-sum"):
-        return Value, lambda v: float(v.data)
-    if engine == "micrograd":
-        micrograd = importlib.import_module("micrograd.engine")
-        return micrograd.Value, lambda v: float(v.data)
+    """How to make a leaf and read a number, for ours, minimal, micrograd and torch."""
+    if engine in ("ours", "ours-sum", "minimal", "micrograd"):
+        return value_class(engine), lambda v: float(v.data)
     torch = importlib.import_module("torch")
 
     def tensor_leaf(x: float) -> Any:
         return torch.tensor(x, dtype=torch.float64, requires_grad=True)
 
     return tensor_leaf, lambda t: float(t.item())
+
+
+def value_class(engine: str) -> type[Any]:
+    """The Value class of ours, minimal or micrograd."""
+    if engine in ("ours", "ours-sum"):
+        return Value
+    if engine == "minimal":
+        from micrograd_like.commands.minimal_engine import Value as MinimalValue
+
+        return MinimalValue
+    micrograd: type[Any] = importlib.import_module("micrograd.engine").Value
+    return micrograd
+
+
+def gradient_digest(grads: Sequence[float]) -> float:
+    """One number that changes when any gradient does: each weighted by its place (1, 2, 3...)."""
+    return sum(k * g for k, g in enumerate(grads, start=1))
 
 
 # --- plain Python: floats and the chain rule written out -------------------------------------
@@ -354,7 +379,7 @@ def prepare(benchmark: str, engine: str, n: int) -> tuple[Run, dict[str, float]]
         def run_expression() -> float:
             out, leaves = build_expression(program, leaf)
             out.backward()
-            return number(out) + float(leaves[0].grad)
+            return number(out) + gradient_digest([float(x.grad) for x in leaves])
 
         return run_expression, {}
     if benchmark == "chain":
@@ -382,7 +407,7 @@ def prepare_plain(benchmark: str, n: int) -> Run:
 
         def run_expression() -> float:
             out, grads = plain_expression(program)
-            return out + grads[0]
+            return out + gradient_digest(grads)
 
         return run_expression
     if benchmark == "chain":
@@ -405,6 +430,8 @@ def prepare_moons(engine: str, n: int) -> tuple[Run, dict[str, float]]:
         return ours_moons(engine, points, labels, weights)
     if engine == "micrograd":
         return micrograd_moons(points, labels, weights), {}
+    if engine == "minimal":
+        return minimal_moons(points, labels, weights), {}
     return torch_moons(points, labels, weights), {}
 
 
@@ -415,8 +442,7 @@ def prepare_evaluation(engine: str, n: int) -> Run:
 
     points, labels, weights = moons_problem(n)
     model = MLP(2, [*HIDDEN, 1], rng=random.Random(0))
-    for p, w in zip(model.parameters(), weights, strict=True):
-        p.data = w
+    load_weights(model.parameters(), weights)
 
     def accuracy_with_graph() -> float:
         return demo.fraction_right([demo.score(model, x) for x in points], labels)
@@ -433,8 +459,7 @@ def ours_moons(
 
     model = MLP(2, [*HIDDEN, 1], rng=random.Random(0))
     params = model.parameters()
-    for p, w in zip(params, weights, strict=True):
-        p.data = w
+    load_weights(params, weights)
 
     def loss(data: Sequence[tuple[Sequence[Any], Any]]) -> Value:
         losses = [(1 + -label * model(x)).relu() for x, label in data]
@@ -480,12 +505,41 @@ def micrograd_moons(points: list[list[float]], labels: list[int], weights: list[
     nn = importlib.import_module("micrograd.nn")
     model = nn.MLP(2, [*HIDDEN, 1])  # micrograd draws from the global random; we overwrite
     params = model.parameters()
+    load_weights(params, weights)
+    return python_sum_step(model, params, lambda: points, labels, model.zero_grad)
+
+
+def minimal_moons(points: list[list[float]], labels: list[int], weights: list[float]) -> Run:
+    """The minimal engine has no nn: micrograd's MLP written over its Values, as for torch."""
+    value = value_class("minimal")
+    params = [value(w) for w in weights]
+
+    def zero_grad() -> None:
+        for p in params:
+            p.grad = 0.0
+
+    return python_sum_step(list_model(params), params, lambda: points, labels, zero_grad)
+
+
+def load_weights(params: Sequence[Any], weights: Sequence[float]) -> None:
+    """Set each parameter's data from the shared weights (micrograd's order)."""
     for p, w in zip(params, weights, strict=True):
         p.data = w
 
+
+def python_sum_step(
+    model: Callable[[Any], Any],
+    params: Sequence[Any],
+    inputs: Callable[[], Sequence[Any]],
+    labels: Sequence[int],
+    zero_grad: Callable[[], None],
+) -> Run:
+    """micrograd's demo step: hinge + L2 added up with Python's sum, backward, then SGD."""
+
     def step() -> float:
-        model.zero_grad()
-        losses = [(1 + -label * model(x)).relu() for x, label in zip(points, labels, strict=True)]
+        zero_grad()
+        scores = [model(x) for x in inputs()]
+        losses = [(1 + -label * score).relu() for score, label in zip(scores, labels, strict=True)]
         total = sum(losses) * (1.0 / len(losses)) + ALPHA * sum(p * p for p in params)
         total.backward()
         for p in params:
@@ -495,19 +549,26 @@ def micrograd_moons(points: list[list[float]], labels: list[int], weights: list[
     return step
 
 
-def torch_moons(points: list[list[float]], labels: list[int], weights: list[float]) -> Run:
-    torch = importlib.import_module("torch")
-    params = [torch.tensor(w, dtype=torch.float64, requires_grad=True) for w in weights]
+def list_model(params: Sequence[Any]) -> Callable[[Sequence[Any]], Any]:
+    """micrograd's MLP as plain lists over flat parameters: each neuron sum(w*x, b), then relu."""
     neurons, flat = [], iter(params)
     for nin, nout in layer_shapes():
         neurons.append([([next(flat) for _ in range(nin)], next(flat)) for _ in range(nout)])
 
-    def model(x: Sequence[float]) -> Any:
+    def model(x: Sequence[Any]) -> Any:
         acts: list[Any] = list(x)
         for index, layer in enumerate(neurons):
             out = [sum((w * a for w, a in zip(ws, acts, strict=True)), b) for ws, b in layer]
             acts = out if index == len(neurons) - 1 else [z.relu() for z in out]
         return acts[0]
+
+    return model
+
+
+def torch_moons(points: list[list[float]], labels: list[int], weights: list[float]) -> Run:
+    torch = importlib.import_module("torch")
+    params = [torch.tensor(w, dtype=torch.float64, requires_grad=True) for w in weights]
+    model = list_model(params)
 
     def step() -> float:
         losses = [(1 + -label * model(x)).relu() for x, label in zip(points, labels, strict=True)]
@@ -724,6 +785,8 @@ def key_ratios(
     wanted = [
         ("ours", "plain"),
         ("compiled", "plain"),
+        ("minimal", "plain"),
+        ("minimal", "ours"),
         ("micrograd", "ours"),
         ("torch", "ours"),
         ("ours-sum", "ours"),
@@ -799,8 +862,9 @@ def available_engines(requested: str | None) -> tuple[list[str], list[str]]:
 def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m micrograd_like bench",
-        description="Time micrograd_like against micrograd, PyTorch and plain Python; each "
-        "measurement in a fresh process, engines alternating, ratios from the same run.",
+        description="Time micrograd_like against micrograd, PyTorch, a minimal engine and plain "
+        "Python; each measurement in a fresh process, engines alternating, ratios from the same "
+        "run.",
     )
     parser.add_argument("--rounds", type=int, default=5, help="rounds per benchmark (default 5)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check it runs")
