@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import micrograd.engine
+import micrograd.nn
 import pytest
 
 from micrograd_like.commands import bench
@@ -57,6 +59,7 @@ def test_bench_quick_run_prints_a_row_for_every_installed_engine() -> None:
     optional = {e for e in ("micrograd", "torch") if installed(e)}
     expected = {
         "moons step": {"plain", "compiled", "ours", "minimal"} | optional,
+        "micrograd's nn": {"ours", "minimal", "micrograd"},
         "random expression": {"plain", "ours", "minimal"} | optional,
         "deep chain": {"plain", "ours", "minimal"} | optional,
         "wide sum": {"plain", "ours", "ours-sum", "minimal"} | optional,
@@ -66,10 +69,10 @@ def test_bench_quick_run_prints_a_row_for_every_installed_engine() -> None:
     for title, engines in expected.items():
         table = section(output, title)
         assert engines <= row_engines(table), f"{title}: rows {row_engines(table)}\n{output}"
-    for title in ("moons step", "random expression", "deep chain", "wide sum"):
+    for title in ("moons step", "micrograd's nn", "random expression", "deep chain", "wide sum"):
         assert any("engines agree" in line for line in section(output, title)), title
     assert "ours / plain = " in output
-    assert "minimal / ours = " in section(output, "random expression")[-2]  # the ratios line
+    assert "minimal / ours = " in section(output, "micrograd's nn")[-2]  # the ratios line
     for engine in ("micrograd", "torch"):
         if not installed(engine):
             assert f"{engine}: not installed" in output
@@ -213,3 +216,52 @@ def test_bench_gradient_digest_moves_with_any_gradient() -> None:
         assert bench.gradient_digest(wrong) != digest
     swapped = [grads[1], grads[0], grads[2]]
     assert bench.gradient_digest(swapped) != digest
+
+
+# --- mgnn: micrograd's own nn on each engine ----------------------------------------------------
+
+
+def test_bench_micrograd_nn_copy_makes_weights_of_the_given_engine_and_leaves_micrograd_alone() -> (
+    None
+):
+    for engine in (Value, MinimalValue):
+        nn = bench.micrograd_nn(engine)
+        assert nn is not micrograd.nn
+        model = nn.MLP(2, [3, 1])
+        assert all(type(p) is engine for p in model.parameters())
+    assert micrograd.nn.Value is micrograd.engine.Value
+    assert all(type(p) is micrograd.engine.Value for p in micrograd.nn.MLP(2, [1]).parameters())
+
+
+def test_bench_mgnn_steps_agree_across_engines_and_with_the_moons_benchmark() -> None:
+    problem = bench.moons_problem(6)
+    steps = {
+        engine: bench.micrograd_nn_moons(engine, *problem) for engine in bench.ENGINES_OF["mgnn"]
+    }
+    moons, _ = bench.prepare_moons("ours", 6)  # the same problem: same points, same weights
+    for _ in range(3):  # the SGD updates must agree too
+        expected = moons()
+        for engine, step in steps.items():
+            assert math.isclose(step(), expected, rel_tol=1e-12), engine
+
+
+def test_bench_mgnn_passes_the_points_as_values_as_micrograds_demo_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made: list[float] = []
+
+    class Recorded(MinimalValue):
+        """A minimal Value that notes each one made under this name: leaves, not op results."""
+
+        __slots__ = ()
+
+        def __init__(self, data: float) -> None:
+            super().__init__(data)
+            made.append(data)
+
+    monkeypatch.setattr(bench, "value_class", lambda engine: Recorded)
+    points, labels, weights = bench.moons_problem(4)
+    step = bench.micrograd_nn_moons("minimal", points, labels, weights)
+    made.clear()  # the weights, made by micrograd's Neuron
+    step()
+    assert made == [x for point in points for x in point]

@@ -1,12 +1,12 @@
 """Time and size this engine beside micrograd, PyTorch, a minimal engine and plain Python.
 
-``python -m micrograd_like bench`` runs four workloads (a moons training step, a random expression,
-a deep chain, a wide sum), the bytes each engine spends per graph node, and the deepest chain each
-can backpropagate. The minimal engine (``minimal_engine.py``, microgpt-style) is the floor: the
-simplest engine that works. Every measurement runs in a fresh process, engines alternate round by
-round, and the tables report medians and the ratios between engines in the same run: on a shared
-machine the absolute times are noise, the ratios are not. The garbage collector stays on, as users
-have it.
+``python -m micrograd_like bench`` runs five workloads (a moons training step, the same step with
+micrograd's own nn code, a random expression, a deep chain, a wide sum), the bytes each engine
+spends per graph node, and the deepest chain each can backpropagate. The minimal engine
+(``minimal_engine.py``, microgpt-style) is the floor: the simplest engine that works. Every
+measurement runs in a fresh process, engines alternate round by round, and the tables report medians
+and the ratios between engines in the same run: on a shared machine the absolute times are noise,
+the ratios are not. The garbage collector stays on, as users have it.
 """
 
 from __future__ import annotations
@@ -27,15 +27,17 @@ import time
 import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 from micrograd_like.engine import Value, sum_of
 
-TIMED = ("moons", "eval", "expr", "chain", "wide")
+TIMED = ("moons", "mgnn", "eval", "expr", "chain", "wide")
 BENCHMARKS = (*TIMED, "memory", "depth")
 ENGINES = ("plain", "compiled", "ours", "ours-sum", "ours-nograd", "minimal", "micrograd", "torch")
 ENGINES_OF = {
     "moons": ("plain", "compiled", "ours", "minimal", "micrograd", "torch"),
+    "mgnn": ("ours", "minimal", "micrograd"),
     "eval": ("ours", "ours-nograd"),
     "expr": ("plain", "ours", "minimal", "micrograd", "torch"),
     "chain": ("plain", "ours", "minimal", "micrograd", "torch"),
@@ -44,8 +46,10 @@ ENGINES_OF = {
     "depth": ("plain", "ours", "minimal", "micrograd", "torch"),
 }
 OPTIONAL = {"micrograd": "micrograd", "torch": "torch"}  # engine -> the package it needs
+NEEDS = {"mgnn": "micrograd"}  # benchmark -> the package it needs, whatever the engine
 FULL_SIZES = {
     "moons": 100,
+    "mgnn": 100,
     "eval": 100,
     "expr": 100_000,
     "chain": 100_000,
@@ -54,6 +58,7 @@ FULL_SIZES = {
 }
 QUICK_SIZES = {
     "moons": 8,
+    "mgnn": 8,
     "eval": 8,
     "expr": 2_000,
     "chain": 500,
@@ -65,6 +70,8 @@ QUICK_DEPTHS = (1_000,)
 DESCRIPTIONS = {
     "moons": "moons step: MLP(2, [16, 16, 1]) on {n} points, hinge + L2, forward+backward+SGD "
     "(minimal, micrograd, torch: Python's sum, as micrograd's nn)",
+    "mgnn": "micrograd's nn: the moons step with micrograd.nn's MLP(2, [16, 16, 1]) and each "
+    "engine's Value, {n} points wrapped in Values as micrograd's demo does",
     "eval": "moons evaluation: MLP(2, [16, 16, 1]) scores and accuracy on {n} points "
     "(ours-nograd: under no_grad(), so no graph is built)",
     "expr": "random expression: {n} ops (+ * neg relu, with constants), then backward "
@@ -368,6 +375,8 @@ def prepare(benchmark: str, engine: str, n: int) -> tuple[Run, dict[str, float]]
     """Everything a timed run needs, made outside the timer; the dict holds extra facts."""
     if benchmark == "moons":
         return prepare_moons(engine, n)
+    if benchmark == "mgnn":
+        return micrograd_nn_moons(engine, *moons_problem(n)), {}
     if benchmark == "eval":
         return prepare_evaluation(engine, n), {}
     if engine == "plain":
@@ -519,6 +528,37 @@ def minimal_moons(points: list[list[float]], labels: list[int], weights: list[fl
             p.grad = 0.0
 
     return python_sum_step(list_model(params), params, lambda: points, labels, zero_grad)
+
+
+def micrograd_nn(value: type[Any]) -> ModuleType:
+    """A private copy of micrograd.nn whose neurons make their weights with ``value``.
+
+    micrograd's Neuron looks up the module's global ``Value`` each time it makes a weight, so
+    setting it on a fresh module object swaps the engine under micrograd's own code, unchanged,
+    and leaves the real ``micrograd.nn`` alone.
+    """
+    spec = importlib.util.find_spec("micrograd.nn")
+    if spec is None or spec.loader is None:
+        raise ModuleNotFoundError("micrograd.nn not found: pip install micrograd==0.1.0")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    vars(module)["Value"] = value  # the module's global, read by Neuron for every weight
+    return module
+
+
+def micrograd_nn_moons(
+    engine: str, points: list[list[float]], labels: list[int], weights: list[float]
+) -> Run:
+    """The moons step on micrograd.nn's MLP with ``engine``'s Value, as micrograd's demo runs it."""
+    value = value_class(engine)
+    model = micrograd_nn(value).MLP(2, [*HIDDEN, 1])  # global random; we overwrite
+    params = model.parameters()
+    load_weights(params, weights)
+
+    def inputs() -> list[list[Any]]:
+        return [list(map(value, x)) for x in points]  # the demo's list(map(Value, xrow))
+
+    return python_sum_step(model, params, inputs, labels, model.zero_grad)
 
 
 def load_weights(params: Sequence[Any], weights: Sequence[float]) -> None:
@@ -843,6 +883,12 @@ def depth_table(engines: list[str], depths: Sequence[int], timeout: float) -> li
     return lines
 
 
+def missing_package(benchmark: str) -> str | None:
+    """The package a benchmark needs whatever the engine (mgnn: micrograd's nn), if missing."""
+    package = NEEDS.get(benchmark)
+    return package if package and importlib.util.find_spec(package) is None else None
+
+
 def available_engines(requested: str | None) -> tuple[list[str], list[str]]:
     """Engines to run, and notes on those skipped because their package is missing."""
     wanted = ENGINES if requested is None else tuple(e.strip() for e in requested.split(","))
@@ -906,6 +952,10 @@ def main(argv: Sequence[str]) -> int:
         if not chosen:
             continue
         print()
+        package = missing_package(benchmark)
+        if package:
+            print(f"{benchmark}: needs {package} (pip install {package}), skipped")
+            continue
         if benchmark in TIMED:
             table = timed_benchmark(
                 benchmark, chosen, sizes[benchmark], args.rounds, steps, timeout
