@@ -53,6 +53,12 @@ def run_bench(*options: str) -> str:
     return done.stdout
 
 
+def summary_rows(output: str) -> dict[str, str]:
+    """The summary's lines by workload and number (``moons ours / plain``), in their order."""
+    rows = section(output, "summary:")[2:]  # under the title and the column heads
+    return {" ".join(line[:33].split()): line for line in rows}
+
+
 @pytest.mark.slow
 def test_bench_quick_run_prints_a_row_for_every_installed_engine() -> None:
     output = run_bench()
@@ -76,6 +82,40 @@ def test_bench_quick_run_prints_a_row_for_every_installed_engine() -> None:
     for engine in ("micrograd", "torch"):
         if not installed(engine):
             assert f"{engine}: not installed" in output
+    rows = summary_rows(output)
+    goals = {
+        "mgnn minimal / ours": ">= 1.5x",
+        "moons ours / plain": "<= 3x",
+        "chain ours / plain": "<= 15x",
+        "wide ours / plain": "<= 15x",
+        "memory ours traced B/node": "<= 180 B",
+        "moons compiled / plain": "<= 0.5x",
+    }
+    assert list(rows) == list(goals), output
+    for name, goal in goals.items():
+        assert f"   {goal} " in rows[name] and " met" in rows[name], rows[name]
+    for name in ("moons ours / plain", "chain ours / plain", "wide ours / plain"):
+        assert "minimal / plain " in rows[name], rows[name]
+    assert "minimal traced B/node " in rows["memory ours traced B/node"]
+
+
+@pytest.mark.slow
+def test_bench_only_runs_the_benchmarks_it_names_and_sums_up_those() -> None:
+    output = run_bench("--only", "mgnn,memory")
+    titles = [line for line in output.splitlines() if line and not line.startswith(" ")]
+    assert [title.split(":")[0] for title in titles[1:]] == [
+        "micrograd's nn",
+        "memory after the forward pass of the 2000-op random expression",
+        "summary",
+    ], output
+    assert list(summary_rows(output)) == ["mgnn minimal / ours", "memory ours traced B/node"]
+
+
+def test_bench_refuses_an_unknown_benchmark(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        bench.main(["--only", "mgnn,gpt"])
+    assert exit_.value.code == 2
+    assert "gpt" in capsys.readouterr().err
 
 
 def test_bench_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
@@ -265,3 +305,46 @@ def test_bench_mgnn_passes_the_points_as_values_as_micrograds_demo_does(
     made.clear()  # the weights, made by micrograd's Neuron
     step()
     assert made == [x for point in points for x in point]
+
+
+# --- the summary ------------------------------------------------------------------------------
+
+
+def test_bench_summary_puts_each_number_beside_its_goal_and_verdict() -> None:
+    timings = {
+        "mgnn": bench.Timings({"ours": [1.0, 1.0, 1.0], "minimal": [2.0, 1.5, 1.0]}, {}, {}),
+        "moons": bench.Timings(
+            {"plain": [1.0], "compiled": [0.6], "ours": [2.0], "minimal": [5.0]}, {}, {}
+        ),
+        "chain": bench.Timings(
+            {"plain": [1.0], "ours": [], "minimal": [9.0]}, {"ours": "boom"}, {}
+        ),
+    }
+    memory: dict[str, dict[str, Any]] = {
+        "ours": {"traced_per_node": 180.4},  # shown as 180 B, and judged as shown: met
+        "minimal": {"error": "MemoryError"},
+    }
+    lines = bench.summary(timings, memory)
+    rows = {" ".join(line[:33].split()): " ".join(line[33:].split()) for line in lines[2:]}
+    assert rows == {
+        "mgnn minimal / ours": "1.50x >= 1.5x met",  # the median of same-round ratios
+        "moons ours / plain": "2.00x <= 3x met minimal / plain 5.00x",
+        "chain ours / plain": "ours failed <= 15x minimal / plain 9.00x",
+        "memory ours traced B/node": "180 B <= 180 B met minimal traced B/node minimal failed",
+        "moons compiled / plain": "0.60x <= 0.5x NOT met",
+    }
+
+
+@pytest.mark.parametrize(
+    ("minimal", "verdict"), [(1.49, "1.49x >= 1.5x NOT met"), (1.6, "1.60x >= 1.5x met")]
+)
+def test_bench_summary_wants_ours_at_least_one_and_a_half_times_faster_than_minimal(
+    minimal: float, verdict: str
+) -> None:
+    timings = {"mgnn": bench.Timings({"ours": [1.0], "minimal": [minimal]}, {}, {})}
+    (_, _, row) = bench.summary(timings, {})
+    assert " ".join(row.split()) == f"mgnn minimal / ours {verdict}"
+
+
+def test_bench_summary_is_empty_when_no_benchmark_with_a_goal_ran() -> None:
+    assert bench.summary({"eval": bench.Timings({"ours": [1.0]}, {}, {})}, {}) == []

@@ -6,7 +6,8 @@ spends per graph node, and the deepest chain each can backpropagate. The minimal
 (``minimal_engine.py``, microgpt-style) is the floor: the simplest engine that works. Every
 measurement runs in a fresh process, engines alternate round by round, and the tables report medians
 and the ratios between engines in the same run: on a shared machine the absolute times are noise,
-the ratios are not. The garbage collector stays on, as users have it.
+the ratios are not. The garbage collector stays on, as users have it. A summary closes the run: the
+key ratios, each beside its goal.
 """
 
 from __future__ import annotations
@@ -751,10 +752,19 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds * 1e6:.0f} us"
 
 
+@dataclass
+class Timings:
+    """One timed benchmark's results: seconds per engine per round, failures, workers' facts."""
+
+    times: dict[str, list[float]]
+    errors: dict[str, str]
+    facts: dict[str, dict[str, Any]]
+
+
 def timed_benchmark(
     benchmark: str, engines: list[str], n: int, rounds: int, steps: int, timeout: float
-) -> list[str]:
-    """Alternate engines round by round (each round starts one engine later); report the table."""
+) -> Timings:
+    """Alternate engines round by round (each round starts one engine later)."""
     times: dict[str, list[float]] = {e: [] for e in engines}
     errors: dict[str, str] = {}
     facts: dict[str, dict[str, Any]] = {}
@@ -770,7 +780,7 @@ def timed_benchmark(
                 continue
             times[engine].append(result["seconds"])
             facts[engine] = result
-    return timing_table(benchmark, engines, n, rounds, steps, times, errors, facts)
+    return Timings(times, errors, facts)
 
 
 def round_ratio(times: dict[str, list[float]], top: str, bottom: str) -> float:
@@ -785,10 +795,9 @@ def timing_table(
     n: int,
     rounds: int,
     steps: int,
-    times: dict[str, list[float]],
-    errors: dict[str, str],
-    facts: dict[str, dict[str, Any]],
+    timings: Timings,
 ) -> list[str]:
+    times, errors, facts = timings.times, timings.errors, timings.facts
     lines = [
         DESCRIPTIONS[benchmark].format(n=n),
         f"  (median of {rounds} rounds, each a fresh process timing {steps} run(s) after one "
@@ -851,14 +860,18 @@ def agreement(facts: dict[str, dict[str, Any]]) -> str:
     return f"  check: the engines {verdict} on the result (spread {spread:.1e})"
 
 
-def memory_table(engines: list[str], n: int, timeout: float) -> list[str]:
+def memory_results(engines: list[str], n: int, timeout: float) -> dict[str, dict[str, Any]]:
+    """Each engine's bytes per node (or its error), each measured in a fresh process."""
+    return {engine: spawn("memory", engine, n, timeout=timeout) for engine in engines}
+
+
+def memory_table(results: dict[str, dict[str, Any]], n: int) -> list[str]:
     lines = [
         f"memory after the forward pass of the {n}-op random expression",
         f"  {'engine':<10} {'traced B/node':>14} {'RSS B/node':>12}   (tracemalloc misses "
         "torch's C++ memory; RSS sees it)",
     ]
-    for engine in engines:
-        result = spawn("memory", engine, n, timeout=timeout)
+    for engine, result in results.items():
         if "error" in result:
             lines.append(f"  {engine:<10} failed: {result['error']}")
             continue
@@ -881,6 +894,98 @@ def depth_table(engines: list[str], depths: Sequence[int], timeout: float) -> li
         reached = str(deepest) if deepest else "none"
         lines.append(f"  {engine:<10} {reached:>8}   {failure}")
     return lines
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A key number of the run and the value we aim for: a time ratio, or bytes per node."""
+
+    benchmark: str
+    top: str  # the engine measured
+    bottom: str  # the engine it is divided by; "" for memory, where the number is bytes per node
+    limit: float
+    at_least: bool = False  # the number should be >= limit (else <=)
+
+    def name(self, top: str) -> str:
+        return f"{top} / {self.bottom}" if self.bottom else f"{top} traced B/node"
+
+    def show(self, number: float | str) -> str:
+        """A number in its unit (x for a ratio, B for bytes), or the reason there is none."""
+        if isinstance(number, str):
+            return number
+        return f"{self.shown(number):.2f}x" if self.bottom else f"{self.shown(number):.0f} B"
+
+    def shown(self, number: float) -> float:
+        """The number as the summary prints it, which is also the one judged: no hidden digits."""
+        return round(number, 2 if self.bottom else 0)
+
+    def wanted(self) -> str:
+        unit = "x" if self.bottom else " B"
+        return f"{'>=' if self.at_least else '<='} {self.limit:g}{unit}"
+
+    def met(self, number: float) -> bool:
+        shown = self.shown(number)
+        return shown >= self.limit if self.at_least else shown <= self.limit
+
+
+GOALS = (
+    Goal("mgnn", "minimal", "ours", 1.5, at_least=True),  # ours 1.5x faster than the floor
+    Goal("moons", "ours", "plain", 3.0),
+    Goal("chain", "ours", "plain", 15.0),
+    Goal("wide", "ours", "plain", 15.0),
+    Goal("memory", "ours", "", 180.0),  # tracemalloc's bytes per node after the forward
+    Goal("moons", "compiled", "plain", 0.5),
+)
+
+
+def goal_number(
+    goal: Goal, top: str, timings: dict[str, Timings], memory: dict[str, dict[str, Any]]
+) -> float | str:
+    """The goal's number for engine ``top`` in this run, or why there is none."""
+    if goal.benchmark == "memory":
+        result = memory.get(top)
+        if result is None:
+            return f"{top} not run"
+        if "error" in result:
+            return f"{top} failed"
+        return float(result["traced_per_node"])
+    runs = timings[goal.benchmark]
+    for engine in (top, goal.bottom):
+        if engine in runs.errors:
+            return f"{engine} failed"
+        if not runs.times.get(engine):
+            return f"{engine} not run"
+    return round_ratio(runs.times, top, goal.bottom)
+
+
+def summary(timings: dict[str, Timings], memory: dict[str, dict[str, Any]]) -> list[str]:
+    """The key numbers of the run, each beside its goal, and the minimal engine's beside ours.
+
+    Only benchmarks that ran have a line; a time ratio is the median of same-round ratios.
+    """
+    lines = []
+    for goal in GOALS:
+        ran = bool(memory) if goal.benchmark == "memory" else goal.benchmark in timings
+        if not ran:
+            continue
+        number = goal_number(goal, goal.top, timings, memory)
+        verdict = ("met" if goal.met(number) else "NOT met") if isinstance(number, float) else ""
+        floor = ""
+        if goal.top == "ours":  # the same number for the floor, the minimal engine
+            floor_number = goal_number(goal, "minimal", timings, memory)
+            floor = f"{goal.name('minimal')} {goal.show(floor_number)}"
+        lines.append(
+            f"  {goal.benchmark:<8} {goal.name(goal.top):<22} {goal.show(number):>16}   "
+            f"{goal.wanted():<9} {verdict:<8} {floor}".rstrip()
+        )
+    if not lines:
+        return []
+    return [
+        "summary: the key numbers of this run beside their goals",
+        f"  {'workload':<8} {'number':<22} {'this run':>16}   {'goal':<9} {'':<8} "
+        "the floor: the minimal engine",
+        *lines,
+    ]
 
 
 def missing_package(benchmark: str) -> str | None:
@@ -910,11 +1015,14 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         prog="python -m micrograd_like bench",
         description="Time micrograd_like against micrograd, PyTorch, a minimal engine and plain "
         "Python; each measurement in a fresh process, engines alternating, ratios from the same "
-        "run.",
+        "run, and a summary of the key numbers beside their goals.",
     )
     parser.add_argument("--rounds", type=int, default=5, help="rounds per benchmark (default 5)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check it runs")
-    parser.add_argument("--only", choices=BENCHMARKS, help="run one benchmark only")
+    parser.add_argument(
+        "--only",
+        help=f"comma-separated benchmarks to run, of: {', '.join(BENCHMARKS)} (default all)",
+    )
     parser.add_argument(
         "--engines", help=f"comma-separated subset of: {', '.join(ENGINES)} (default all)"
     )
@@ -925,6 +1033,13 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     args = parser.parse_args(list(argv))
     if args.rounds < 1:
         parser.error(f"--rounds must be at least 1, got {args.rounds}")
+    if args.only is not None:
+        args.only = [b.strip() for b in args.only.split(",")]
+        unknown = [b for b in args.only if b not in BENCHMARKS]
+        if unknown:
+            parser.error(
+                f"--only: unknown benchmark(s) {unknown}; choose from {', '.join(BENCHMARKS)}"
+            )
     return args
 
 
@@ -947,7 +1062,9 @@ def main(argv: Sequence[str]) -> int:
     )
     for note in notes:
         print(f"  {note}")
-    for benchmark in [args.only] if args.only else BENCHMARKS:
+    timings: dict[str, Timings] = {}
+    memory: dict[str, dict[str, Any]] = {}
+    for benchmark in [b for b in BENCHMARKS if args.only is None or b in args.only]:
         chosen = [e for e in ENGINES_OF[benchmark] if e in engines]
         if not chosen:
             continue
@@ -957,14 +1074,19 @@ def main(argv: Sequence[str]) -> int:
             print(f"{benchmark}: needs {package} (pip install {package}), skipped")
             continue
         if benchmark in TIMED:
-            table = timed_benchmark(
-                benchmark, chosen, sizes[benchmark], args.rounds, steps, timeout
-            )
+            n = sizes[benchmark]
+            timings[benchmark] = timed_benchmark(benchmark, chosen, n, args.rounds, steps, timeout)
+            table = timing_table(benchmark, chosen, n, args.rounds, steps, timings[benchmark])
         elif benchmark == "memory":
-            table = memory_table(chosen, sizes["memory"], timeout)
+            memory = memory_results(chosen, sizes["memory"], timeout)
+            table = memory_table(memory, sizes["memory"])
         else:
             table = depth_table(chosen, QUICK_DEPTHS if args.quick else FULL_DEPTHS, timeout)
         print("\n".join(table), flush=True)
+    closing = summary(timings, memory)
+    if closing:
+        print()
+        print("\n".join(closing))
     return 0
 
 
