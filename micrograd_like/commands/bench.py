@@ -1,10 +1,13 @@
-"""Time and size this engine side by side with micrograd, PyTorch and hand-written plain Python.
+"""Time and size this engine beside micrograd, PyTorch, a minimal engine and plain Python.
 
-``python -m micrograd_like bench`` runs four workloads (a moons training step, a random expression,
-a deep chain, a wide sum), the bytes each engine spends per graph node, and the deepest chain each
-can backpropagate. Every measurement runs in a fresh process, engines alternate round by round, and
-the table reports medians and the ratios between engines in the same run: on a shared machine the
-absolute times are noise, the ratios are not. The garbage collector stays on, as users have it.
+``python -m micrograd_like bench`` runs five workloads (a moons training step, the same step with
+micrograd's own nn code, a random expression, a deep chain, a wide sum), the bytes each engine
+spends per graph node, and the deepest chain each can backpropagate. The minimal engine
+(``minimal_engine.py``, microgpt-style) is the floor: the simplest engine that works. Every
+measurement runs in a fresh process, engines alternate round by round, and the tables report medians
+and the ratios between engines in the same run: on a shared machine the absolute times are noise,
+the ratios are not. The garbage collector stays on, as users have it. A summary closes the run: the
+key ratios, each beside its goal.
 """
 
 from __future__ import annotations
@@ -25,39 +28,55 @@ import time
 import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 from micrograd_like.engine import Value, sum_of
 
-TIMED = ("moons", "eval", "expr", "chain", "wide")
+TIMED = ("moons", "mgnn", "eval", "expr", "chain", "wide")
 BENCHMARKS = (*TIMED, "memory", "depth")
-ENGINES = ("plain", "compiled", "ours", "ours-sum", "ours-nograd", "micrograd", "torch")
+ENGINES = ("plain", "compiled", "ours", "ours-sum", "ours-nograd", "minimal", "micrograd", "torch")
 ENGINES_OF = {
-    "moons": ("plain", "compiled", "ours", "micrograd", "torch"),
+    "moons": ("plain", "compiled", "ours", "minimal", "micrograd", "torch"),
+    "mgnn": ("ours", "minimal", "micrograd"),
     "eval": ("ours", "ours-nograd"),
-    "expr": ("plain", "ours", "micrograd", "torch"),
-    "chain": ("plain", "ours", "micrograd", "torch"),
-    "wide": ("plain", "ours", "ours-sum", "micrograd", "torch"),
-    "memory": ("plain", "ours", "micrograd", "torch"),
-    "depth": ("plain", "ours", "micrograd", "torch"),
+    "expr": ("plain", "ours", "minimal", "micrograd", "torch"),
+    "chain": ("plain", "ours", "minimal", "micrograd", "torch"),
+    "wide": ("plain", "ours", "ours-sum", "minimal", "micrograd", "torch"),
+    "memory": ("plain", "ours", "minimal", "micrograd", "torch"),
+    "depth": ("plain", "ours", "minimal", "micrograd", "torch"),
 }
 OPTIONAL = {"micrograd": "micrograd", "torch": "torch"}  # engine -> the package it needs
+NEEDS = {"mgnn": "micrograd"}  # benchmark -> the package it needs, whatever the engine
 FULL_SIZES = {
     "moons": 100,
+    "mgnn": 100,
     "eval": 100,
     "expr": 100_000,
     "chain": 100_000,
     "wide": 100_000,
     "memory": 100_000,
 }
-QUICK_SIZES = {"moons": 8, "eval": 8, "expr": 2_000, "chain": 500, "wide": 500, "memory": 2_000}
+QUICK_SIZES = {
+    "moons": 8,
+    "mgnn": 8,
+    "eval": 8,
+    "expr": 2_000,
+    "chain": 500,
+    "wide": 500,
+    "memory": 2_000,
+}
 FULL_DEPTHS = (100, 1_000, 10_000, 100_000, 1_000_000)
 QUICK_DEPTHS = (1_000,)
 DESCRIPTIONS = {
-    "moons": "moons step: MLP(2, [16, 16, 1]) on {n} points, hinge + L2, forward+backward+SGD",
+    "moons": "moons step: MLP(2, [16, 16, 1]) on {n} points, hinge + L2, forward+backward+SGD "
+    "(minimal, micrograd, torch: Python's sum, as micrograd's nn)",
+    "mgnn": "micrograd's nn: the moons step with micrograd.nn's MLP(2, [16, 16, 1]) and each "
+    "engine's Value, {n} points wrapped in Values as micrograd's demo does",
     "eval": "moons evaluation: MLP(2, [16, 16, 1]) scores and accuracy on {n} points "
     "(ours-nograd: under no_grad(), so no graph is built)",
-    "expr": "random expression: {n} ops (+ * neg relu, with constants), then backward",
+    "expr": "random expression: {n} ops (+ * neg relu, with constants), then backward "
+    "(checked: every leaf's gradient)",
     "chain": "deep chain: {n} ops (x*-1.0 then +0.1, repeated), then backward",
     "wide": "wide sum: {n} leaves summed, then backward (ours: sum_of; ours-sum: Python sum)",
 }
@@ -154,18 +173,32 @@ def build_chain(n: int, leaf: Callable[[float], Any]) -> tuple[Any, Any]:
 
 
 def value_engine(engine: str) -> tuple[Callable[[float], Any], Callable[[Any], float]]:
-    """How to make a leaf and read a number, for ours, micrograd and torch."""
-    if engine in ("ours", "ours-sum"):
-        return Value, lambda v: float(v.data)
-    if engine == "micrograd":
-        micrograd = importlib.import_module("micrograd.engine")
-        return micrograd.Value, lambda v: float(v.data)
+    """How to make a leaf and read a number, for ours, minimal, micrograd and torch."""
+    if engine in ("ours", "ours-sum", "minimal", "micrograd"):
+        return value_class(engine), lambda v: float(v.data)
     torch = importlib.import_module("torch")
 
     def tensor_leaf(x: float) -> Any:
         return torch.tensor(x, dtype=torch.float64, requires_grad=True)
 
     return tensor_leaf, lambda t: float(t.item())
+
+
+def value_class(engine: str) -> type[Any]:
+    """The Value class of ours, minimal or micrograd."""
+    if engine in ("ours", "ours-sum"):
+        return Value
+    if engine == "minimal":
+        from micrograd_like.commands.minimal_engine import Value as MinimalValue
+
+        return MinimalValue
+    micrograd: type[Any] = importlib.import_module("micrograd.engine").Value
+    return micrograd
+
+
+def gradient_digest(grads: Sequence[float]) -> float:
+    """One number that changes when any gradient does: each weighted by its place (1, 2, 3...)."""
+    return sum(k * g for k, g in enumerate(grads, start=1))
 
 
 # --- plain Python: floats and the chain rule written out -------------------------------------
@@ -343,6 +376,8 @@ def prepare(benchmark: str, engine: str, n: int) -> tuple[Run, dict[str, float]]
     """Everything a timed run needs, made outside the timer; the dict holds extra facts."""
     if benchmark == "moons":
         return prepare_moons(engine, n)
+    if benchmark == "mgnn":
+        return micrograd_nn_moons(engine, *moons_problem(n)), {}
     if benchmark == "eval":
         return prepare_evaluation(engine, n), {}
     if engine == "plain":
@@ -354,7 +389,7 @@ def prepare(benchmark: str, engine: str, n: int) -> tuple[Run, dict[str, float]]
         def run_expression() -> float:
             out, leaves = build_expression(program, leaf)
             out.backward()
-            return number(out) + float(leaves[0].grad)
+            return number(out) + gradient_digest([float(x.grad) for x in leaves])
 
         return run_expression, {}
     if benchmark == "chain":
@@ -382,7 +417,7 @@ def prepare_plain(benchmark: str, n: int) -> Run:
 
         def run_expression() -> float:
             out, grads = plain_expression(program)
-            return out + grads[0]
+            return out + gradient_digest(grads)
 
         return run_expression
     if benchmark == "chain":
@@ -405,6 +440,8 @@ def prepare_moons(engine: str, n: int) -> tuple[Run, dict[str, float]]:
         return ours_moons(engine, points, labels, weights)
     if engine == "micrograd":
         return micrograd_moons(points, labels, weights), {}
+    if engine == "minimal":
+        return minimal_moons(points, labels, weights), {}
     return torch_moons(points, labels, weights), {}
 
 
@@ -415,8 +452,7 @@ def prepare_evaluation(engine: str, n: int) -> Run:
 
     points, labels, weights = moons_problem(n)
     model = MLP(2, [*HIDDEN, 1], rng=random.Random(0))
-    for p, w in zip(model.parameters(), weights, strict=True):
-        p.data = w
+    load_weights(model.parameters(), weights)
 
     def accuracy_with_graph() -> float:
         return demo.fraction_right([demo.score(model, x) for x in points], labels)
@@ -433,8 +469,7 @@ def ours_moons(
 
     model = MLP(2, [*HIDDEN, 1], rng=random.Random(0))
     params = model.parameters()
-    for p, w in zip(params, weights, strict=True):
-        p.data = w
+    load_weights(params, weights)
 
     def loss(data: Sequence[tuple[Sequence[Any], Any]]) -> Value:
         losses = [(1 + -label * model(x)).relu() for x, label in data]
@@ -480,12 +515,72 @@ def micrograd_moons(points: list[list[float]], labels: list[int], weights: list[
     nn = importlib.import_module("micrograd.nn")
     model = nn.MLP(2, [*HIDDEN, 1])  # micrograd draws from the global random; we overwrite
     params = model.parameters()
+    load_weights(params, weights)
+    return python_sum_step(model, params, lambda: points, labels, model.zero_grad)
+
+
+def minimal_moons(points: list[list[float]], labels: list[int], weights: list[float]) -> Run:
+    """The minimal engine has no nn: micrograd's MLP written over its Values, as for torch."""
+    value = value_class("minimal")
+    params = [value(w) for w in weights]
+
+    def zero_grad() -> None:
+        for p in params:
+            p.grad = 0.0
+
+    return python_sum_step(list_model(params), params, lambda: points, labels, zero_grad)
+
+
+def micrograd_nn(value: type[Any]) -> ModuleType:
+    """A private copy of micrograd.nn whose neurons make their weights with ``value``.
+
+    micrograd's Neuron looks up the module's global ``Value`` each time it makes a weight, so
+    setting it on a fresh module object swaps the engine under micrograd's own code, unchanged,
+    and leaves the real ``micrograd.nn`` alone.
+    """
+    spec = importlib.util.find_spec("micrograd.nn")
+    if spec is None or spec.loader is None:
+        raise ModuleNotFoundError("micrograd.nn not found: pip install micrograd==0.1.0")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    vars(module)["Value"] = value  # the module's global, read by Neuron for every weight
+    return module
+
+
+def micrograd_nn_moons(
+    engine: str, points: list[list[float]], labels: list[int], weights: list[float]
+) -> Run:
+    """The moons step on micrograd.nn's MLP with ``engine``'s Value, as micrograd's demo runs it."""
+    value = value_class(engine)
+    model = micrograd_nn(value).MLP(2, [*HIDDEN, 1])  # global random; we overwrite
+    params = model.parameters()
+    load_weights(params, weights)
+
+    def inputs() -> list[list[Any]]:
+        return [list(map(value, x)) for x in points]  # the demo's list(map(Value, xrow))
+
+    return python_sum_step(model, params, inputs, labels, model.zero_grad)
+
+
+def load_weights(params: Sequence[Any], weights: Sequence[float]) -> None:
+    """Set each parameter's data from the shared weights (micrograd's order)."""
     for p, w in zip(params, weights, strict=True):
         p.data = w
 
+
+def python_sum_step(
+    model: Callable[[Any], Any],
+    params: Sequence[Any],
+    inputs: Callable[[], Sequence[Any]],
+    labels: Sequence[int],
+    zero_grad: Callable[[], None],
+) -> Run:
+    """micrograd's demo step: hinge + L2 added up with Python's sum, backward, then SGD."""
+
     def step() -> float:
-        model.zero_grad()
-        losses = [(1 + -label * model(x)).relu() for x, label in zip(points, labels, strict=True)]
+        zero_grad()
+        scores = [model(x) for x in inputs()]
+        losses = [(1 + -label * score).relu() for score, label in zip(scores, labels, strict=True)]
         total = sum(losses) * (1.0 / len(losses)) + ALPHA * sum(p * p for p in params)
         total.backward()
         for p in params:
@@ -495,19 +590,26 @@ def micrograd_moons(points: list[list[float]], labels: list[int], weights: list[
     return step
 
 
-def torch_moons(points: list[list[float]], labels: list[int], weights: list[float]) -> Run:
-    torch = importlib.import_module("torch")
-    params = [torch.tensor(w, dtype=torch.float64, requires_grad=True) for w in weights]
+def list_model(params: Sequence[Any]) -> Callable[[Sequence[Any]], Any]:
+    """micrograd's MLP as plain lists over flat parameters: each neuron sum(w*x, b), then relu."""
     neurons, flat = [], iter(params)
     for nin, nout in layer_shapes():
         neurons.append([([next(flat) for _ in range(nin)], next(flat)) for _ in range(nout)])
 
-    def model(x: Sequence[float]) -> Any:
+    def model(x: Sequence[Any]) -> Any:
         acts: list[Any] = list(x)
         for index, layer in enumerate(neurons):
             out = [sum((w * a for w, a in zip(ws, acts, strict=True)), b) for ws, b in layer]
             acts = out if index == len(neurons) - 1 else [z.relu() for z in out]
         return acts[0]
+
+    return model
+
+
+def torch_moons(points: list[list[float]], labels: list[int], weights: list[float]) -> Run:
+    torch = importlib.import_module("torch")
+    params = [torch.tensor(w, dtype=torch.float64, requires_grad=True) for w in weights]
+    model = list_model(params)
 
     def step() -> float:
         losses = [(1 + -label * model(x)).relu() for x, label in zip(points, labels, strict=True)]
@@ -650,10 +752,19 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds * 1e6:.0f} us"
 
 
+@dataclass
+class Timings:
+    """One timed benchmark's results: seconds per engine per round, failures, workers' facts."""
+
+    times: dict[str, list[float]]
+    errors: dict[str, str]
+    facts: dict[str, dict[str, Any]]
+
+
 def timed_benchmark(
     benchmark: str, engines: list[str], n: int, rounds: int, steps: int, timeout: float
-) -> list[str]:
-    """Alternate engines round by round (each round starts one engine later); report the table."""
+) -> Timings:
+    """Alternate engines round by round (each round starts one engine later)."""
     times: dict[str, list[float]] = {e: [] for e in engines}
     errors: dict[str, str] = {}
     facts: dict[str, dict[str, Any]] = {}
@@ -669,7 +780,7 @@ def timed_benchmark(
                 continue
             times[engine].append(result["seconds"])
             facts[engine] = result
-    return timing_table(benchmark, engines, n, rounds, steps, times, errors, facts)
+    return Timings(times, errors, facts)
 
 
 def round_ratio(times: dict[str, list[float]], top: str, bottom: str) -> float:
@@ -684,10 +795,9 @@ def timing_table(
     n: int,
     rounds: int,
     steps: int,
-    times: dict[str, list[float]],
-    errors: dict[str, str],
-    facts: dict[str, dict[str, Any]],
+    timings: Timings,
 ) -> list[str]:
+    times, errors, facts = timings.times, timings.errors, timings.facts
     lines = [
         DESCRIPTIONS[benchmark].format(n=n),
         f"  (median of {rounds} rounds, each a fresh process timing {steps} run(s) after one "
@@ -724,6 +834,8 @@ def key_ratios(
     wanted = [
         ("ours", "plain"),
         ("compiled", "plain"),
+        ("minimal", "plain"),
+        ("minimal", "ours"),
         ("micrograd", "ours"),
         ("torch", "ours"),
         ("ours-sum", "ours"),
@@ -748,14 +860,18 @@ def agreement(facts: dict[str, dict[str, Any]]) -> str:
     return f"  check: the engines {verdict} on the result (spread {spread:.1e})"
 
 
-def memory_table(engines: list[str], n: int, timeout: float) -> list[str]:
+def memory_results(engines: list[str], n: int, timeout: float) -> dict[str, dict[str, Any]]:
+    """Each engine's bytes per node (or its error), each measured in a fresh process."""
+    return {engine: spawn("memory", engine, n, timeout=timeout) for engine in engines}
+
+
+def memory_table(results: dict[str, dict[str, Any]], n: int) -> list[str]:
     lines = [
         f"memory after the forward pass of the {n}-op random expression",
         f"  {'engine':<10} {'traced B/node':>14} {'RSS B/node':>12}   (tracemalloc misses "
         "torch's C++ memory; RSS sees it)",
     ]
-    for engine in engines:
-        result = spawn("memory", engine, n, timeout=timeout)
+    for engine, result in results.items():
         if "error" in result:
             lines.append(f"  {engine:<10} failed: {result['error']}")
             continue
@@ -780,6 +896,104 @@ def depth_table(engines: list[str], depths: Sequence[int], timeout: float) -> li
     return lines
 
 
+@dataclass(frozen=True)
+class Goal:
+    """A key number of the run and the value we aim for: a time ratio, or bytes per node."""
+
+    benchmark: str
+    top: str  # the engine measured
+    bottom: str  # the engine it is divided by; "" for memory, where the number is bytes per node
+    limit: float
+    at_least: bool = False  # the number should be >= limit (else <=)
+
+    def name(self, top: str) -> str:
+        return f"{top} / {self.bottom}" if self.bottom else f"{top} traced B/node"
+
+    def show(self, number: float | str) -> str:
+        """A number in its unit (x for a ratio, B for bytes), or the reason there is none."""
+        if isinstance(number, str):
+            return number
+        return f"{self.shown(number):.2f}x" if self.bottom else f"{self.shown(number):.0f} B"
+
+    def shown(self, number: float) -> float:
+        """The number as the summary prints it, which is also the one judged: no hidden digits."""
+        return round(number, 2 if self.bottom else 0)
+
+    def wanted(self) -> str:
+        unit = "x" if self.bottom else " B"
+        return f"{'>=' if self.at_least else '<='} {self.limit:g}{unit}"
+
+    def met(self, number: float) -> bool:
+        shown = self.shown(number)
+        return shown >= self.limit if self.at_least else shown <= self.limit
+
+
+GOALS = (
+    Goal("mgnn", "minimal", "ours", 1.5, at_least=True),  # ours 1.5x faster than the floor
+    Goal("moons", "ours", "plain", 3.0),
+    Goal("chain", "ours", "plain", 15.0),
+    Goal("wide", "ours", "plain", 15.0),
+    Goal("memory", "ours", "", 180.0),  # tracemalloc's bytes per node after the forward
+    Goal("moons", "compiled", "plain", 0.5),
+)
+
+
+def goal_number(
+    goal: Goal, top: str, timings: dict[str, Timings], memory: dict[str, dict[str, Any]]
+) -> float | str:
+    """The goal's number for engine ``top`` in this run, or why there is none."""
+    if goal.benchmark == "memory":
+        result = memory.get(top)
+        if result is None:
+            return f"{top} not run"
+        if "error" in result:
+            return f"{top} failed"
+        return float(result["traced_per_node"])
+    runs = timings[goal.benchmark]
+    for engine in (top, goal.bottom):
+        if engine in runs.errors:
+            return f"{engine} failed"
+        if not runs.times.get(engine):
+            return f"{engine} not run"
+    return round_ratio(runs.times, top, goal.bottom)
+
+
+def summary(timings: dict[str, Timings], memory: dict[str, dict[str, Any]]) -> list[str]:
+    """The key numbers of the run, each beside its goal, and the minimal engine's beside ours.
+
+    Only benchmarks that ran have a line; a time ratio is the median of same-round ratios.
+    """
+    lines = []
+    for goal in GOALS:
+        ran = bool(memory) if goal.benchmark == "memory" else goal.benchmark in timings
+        if not ran:
+            continue
+        number = goal_number(goal, goal.top, timings, memory)
+        verdict = ("met" if goal.met(number) else "NOT met") if isinstance(number, float) else ""
+        floor = ""
+        if goal.top == "ours":  # the same number for the floor, the minimal engine
+            floor_number = goal_number(goal, "minimal", timings, memory)
+            floor = f"{goal.name('minimal')} {goal.show(floor_number)}"
+        lines.append(
+            f"  {goal.benchmark:<8} {goal.name(goal.top):<22} {goal.show(number):>16}   "
+            f"{goal.wanted():<9} {verdict:<8} {floor}".rstrip()
+        )
+    if not lines:
+        return []
+    return [
+        "summary: the key numbers of this run beside their goals",
+        f"  {'workload':<8} {'number':<22} {'this run':>16}   {'goal':<9} {'':<8} "
+        "the floor: the minimal engine",
+        *lines,
+    ]
+
+
+def missing_package(benchmark: str) -> str | None:
+    """The package a benchmark needs whatever the engine (mgnn: micrograd's nn), if missing."""
+    package = NEEDS.get(benchmark)
+    return package if package and importlib.util.find_spec(package) is None else None
+
+
 def available_engines(requested: str | None) -> tuple[list[str], list[str]]:
     """Engines to run, and notes on those skipped because their package is missing."""
     wanted = ENGINES if requested is None else tuple(e.strip() for e in requested.split(","))
@@ -799,12 +1013,16 @@ def available_engines(requested: str | None) -> tuple[list[str], list[str]]:
 def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m micrograd_like bench",
-        description="Time micrograd_like against micrograd, PyTorch and plain Python; each "
-        "measurement in a fresh process, engines alternating, ratios from the same run.",
+        description="Time micrograd_like against micrograd, PyTorch, a minimal engine and plain "
+        "Python; each measurement in a fresh process, engines alternating, ratios from the same "
+        "run, and a summary of the key numbers beside their goals.",
     )
     parser.add_argument("--rounds", type=int, default=5, help="rounds per benchmark (default 5)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check it runs")
-    parser.add_argument("--only", choices=BENCHMARKS, help="run one benchmark only")
+    parser.add_argument(
+        "--only",
+        help=f"comma-separated benchmarks to run, of: {', '.join(BENCHMARKS)} (default all)",
+    )
     parser.add_argument(
         "--engines", help=f"comma-separated subset of: {', '.join(ENGINES)} (default all)"
     )
@@ -815,6 +1033,13 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     args = parser.parse_args(list(argv))
     if args.rounds < 1:
         parser.error(f"--rounds must be at least 1, got {args.rounds}")
+    if args.only is not None:
+        args.only = [b.strip() for b in args.only.split(",")]
+        unknown = [b for b in args.only if b not in BENCHMARKS]
+        if unknown:
+            parser.error(
+                f"--only: unknown benchmark(s) {unknown}; choose from {', '.join(BENCHMARKS)}"
+            )
     return args
 
 
@@ -837,20 +1062,31 @@ def main(argv: Sequence[str]) -> int:
     )
     for note in notes:
         print(f"  {note}")
-    for benchmark in [args.only] if args.only else BENCHMARKS:
+    timings: dict[str, Timings] = {}
+    memory: dict[str, dict[str, Any]] = {}
+    for benchmark in [b for b in BENCHMARKS if args.only is None or b in args.only]:
         chosen = [e for e in ENGINES_OF[benchmark] if e in engines]
         if not chosen:
             continue
         print()
+        package = missing_package(benchmark)
+        if package:
+            print(f"{benchmark}: needs {package} (pip install {package}), skipped")
+            continue
         if benchmark in TIMED:
-            table = timed_benchmark(
-                benchmark, chosen, sizes[benchmark], args.rounds, steps, timeout
-            )
+            n = sizes[benchmark]
+            timings[benchmark] = timed_benchmark(benchmark, chosen, n, args.rounds, steps, timeout)
+            table = timing_table(benchmark, chosen, n, args.rounds, steps, timings[benchmark])
         elif benchmark == "memory":
-            table = memory_table(chosen, sizes["memory"], timeout)
+            memory = memory_results(chosen, sizes["memory"], timeout)
+            table = memory_table(memory, sizes["memory"])
         else:
             table = depth_table(chosen, QUICK_DEPTHS if args.quick else FULL_DEPTHS, timeout)
         print("\n".join(table), flush=True)
+    closing = summary(timings, memory)
+    if closing:
+        print()
+        print("\n".join(closing))
     return 0
 
 
