@@ -1041,6 +1041,8 @@ def _lift(other: object, op: str, where: str = "") -> Value:
     """A Value for an operand of ``op``: numbers become constant leaves, as in micrograd."""
     if isinstance(other, Value):
         return other
+    if type(other) is float and other - other == 0:  # the common case: Value() checks no more
+        return Value(other)
     return Value(checked_float(other, where or f"Value {_SYMBOL_OF.get(op, op)} ..."))
 
 
