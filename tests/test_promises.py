@@ -320,3 +320,38 @@ def test_a_linear_entry_called_with_an_even_operand_count_is_refused(name: str) 
 
     with pytest.raises(ValueError, match=r"linear: takes 2n \+ 1 operands .* got 4"):
         op_named(name)(1.0, 2.0, 3.0, 4.0)
+
+
+def test_data_written_during_a_pass_is_refused_and_the_leaves_keep_their_gradients() -> None:
+    from micrograd_like.engine import watch
+
+    x, w = Value(2.0, label="x"), Value(3.0, label="w")
+    out = (x * w).tanh()
+    out.backward()
+    before = (x.grad, w.grad)
+
+    def write_once(step: object) -> None:  # a hook, or another thread, changing data mid-pass
+        if x.data == 2.0:
+            x.data = 5.0
+
+    with watch(on_step=write_once), pytest.raises(StaleGraphError, match=r"operand 0 of the mul"):
+        out.backward()
+    assert (x.grad, w.grad) == before  # the refused pass added nothing
+    x.data = 2.0
+    out = (x * w).tanh()
+    out.backward()  # the lock was let go, and a graph built after the write is fine
+    assert x.grad == before[0] + 3.0 * (1 - math.tanh(6.0) ** 2)
+
+
+@pytest.mark.parametrize("bad", [None, "0", [0.0]])
+def test_a_grad_that_is_not_a_number_is_refused_before_the_pass_changes_anything(bad: Any) -> None:
+    x, w = Value(2.0, label="x"), Value(3.0, label="w")
+    out = x * w
+    w.grad = 1.5
+    x.grad = bad
+    with pytest.raises(TypeError, match=r"backward: Value\(data=2\.0.*label='x'\) has grad"):
+        out.backward()
+    assert w.grad == 1.5 and x.grad is bad
+    x.grad = 0  # an int, as microgpt's p.grad = 0, is a number
+    out.backward()
+    assert (x.grad, w.grad) == (3.0, 3.5)
