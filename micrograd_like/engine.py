@@ -966,7 +966,13 @@ def sum_of(values: Iterable[Operand]) -> Value:
     Python 3.12's ``sum()`` of floats compensates rounding; this sum never does, so the number is
     the same on every Python and equals ``((0.0 + t1) + t2) + ...``.
     """
-    return _compute(_SUM, tuple([_lift(v, "sum") for v in values]))
+    terms = tuple(values)
+    if not _ONLY_VALUES.issuperset(map(type, terms)):  # numbers among them: constant leaves
+        terms = tuple([_lift(v, "sum") for v in terms])
+    return _compute(_SUM, terms)
+
+
+_ONLY_VALUES = frozenset({Value})
 
 
 # --- number helpers that locals use: the same formula works on numbers and on Values --------
