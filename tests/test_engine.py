@@ -532,3 +532,14 @@ def test_from_op_under_no_grad_makes_a_leaf_without_calling_the_derivative() -> 
     assert (out.parents, calls) == ((), [])
     Value.from_op(2.0, (Value(1.0),), "myop", counting_local)
     assert calls == [2.0]
+
+
+def test_linear_is_ordered_after_a_computed_weight_deeper_than_its_inputs() -> None:
+    # the weight is 4 ops deep, the input a leaf: linear's rank must come from the weight
+    x, b, leaf = Value(3.0, label="x"), Value(0.5, label="b"), Value(2.0, label="leaf")
+    w = ((leaf * 1.0) * 1.0 + 0.0) * 1.0  # 2.0, made by ops
+    out = linear([w], [x], b)  # 0.5 + 2 * 3
+    order = topological_order(out)
+    assert order.index(w) < order.index(out) and order[-1] is out
+    out.backward()
+    assert (out.data, x.grad, leaf.grad, b.grad) == (6.5, 2.0, 3.0, 1.0)
