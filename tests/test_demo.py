@@ -26,7 +26,7 @@ from micrograd_like.nn import MLP
 SMALL = ["--steps", "3", "--points", "20"]
 
 
-@pytest.mark.slow  # 100 training steps: CI_QUICK=1 skips it on the other Pythons
+@pytest.mark.slow  # 100 training steps
 def test_demo_default_run_reaches_full_training_accuracy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
