@@ -402,6 +402,9 @@ def test_ctrl_c_from_the_keyboard_prints_one_line_and_exits_130(tmp_path: Path) 
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C as a terminal delivers it, even when pytest itself was started with SIGINT
+        # ignored (`nohup ... &` from a script), which a child would otherwise inherit.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert process.stdout is not None
