@@ -62,6 +62,7 @@ errors fail) and checks their outputs too, and running both executed every noteb
 
 from __future__ import annotations
 
+import ast
 import copy
 import difflib
 import hashlib
@@ -473,20 +474,32 @@ def errors_in(notebook: Any) -> list[str]:
 
 
 def imported_modules(notebook: Any) -> set[str]:
-    """The modules a notebook's code cells import (by name, as written)."""
-    pattern = re.compile(r"^\s*(?:from|import)\s+([\w.]+)", re.MULTILINE)
-    code = [source_of(cell) for cell in notebook.cells if cell.cell_type == "code"]
-    return {name for source in code for name in pattern.findall(source)}
+    """The modules a notebook's code imports; ``from a import b`` counts as ``a`` and ``a.b``."""
+    names: set[str] = set()
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        lines = source_of(cell).splitlines()
+        code = "\n".join(line for line in lines if not line.lstrip().startswith(("%", "!")))
+        try:
+            tree = ast.parse(code)
+        except SyntaxError:
+            continue  # running it reports that
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+                names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
 
 
 def require_the_tools_it_imports(notebook: Any) -> None:
     """Skip (fail in CI) a notebook whose imports need a missing tool: viz needs Graphviz's dot."""
-    top_levels = {name.split(".")[0] for name in imported_modules(notebook)}
-    if "graphviz" in top_levels or any(
-        name.startswith("micrograd_like.viz") for name in imported_modules(notebook)
-    ):
+    modules = imported_modules(notebook)
+    if any(name == "graphviz" or name.startswith("micrograd_like.viz") for name in modules):
         require_dot()
-    if "matplotlib" in top_levels:
+    if any(name.split(".")[0] == "matplotlib" for name in modules):
         found = importlib.util.find_spec("matplotlib") is not None
         require(found, "matplotlib", "pip install -e '.[test]'")
 
@@ -507,9 +520,10 @@ def test_notebook_outputs_are_what_the_code_prints_today(path: Path) -> None:
         failure = ""
     if failure:  # outside the except block, so the report shows the cell's error only once
         pytest.fail(f"notebooks/{path.name} no longer runs:\n{failure}", pytrace=False)
-    problems = [f"{error}" for error in errors_in(fresh)]
-    if problems:
-        problems = [f"it runs, but shows {len(problems)} error(s):\n" + "\n".join(problems)]
+    problems = []
+    errors = errors_in(fresh)
+    if errors:
+        problems.append(f"it runs, but shows {len(errors)} error(s):\n" + "\n".join(errors))
     drifted = drifted_cells(committed, fresh)
     if drifted:
         problems.append(
@@ -704,14 +718,21 @@ def test_a_notebook_that_imports_viz_skips_without_dot_on_a_developer_machine_an
         return nbformat.from_dict({"cells": [cell]})  # type: ignore[no-untyped-call]
 
     monkeypatch.setenv("PATH", str(tmp_path))  # no dot
-    for source in ("from micrograd_like.viz import draw_dot", "import graphviz"):
+    viz = (
+        "from micrograd_like.viz import draw_dot",
+        "from micrograd_like import viz",
+        "import graphviz",
+    )
+    for source in viz:
         monkeypatch.setattr(support, "IN_CI", False)
         with pytest.raises(pytest.skip.Exception, match="apt-get install graphviz"):
             require_the_tools_it_imports(notebook(source))
         monkeypatch.setattr(support, "IN_CI", True)
         with pytest.raises(pytest.fail.Exception, match="must install it"):
             require_the_tools_it_imports(notebook(source))
-    require_the_tools_it_imports(notebook("from micrograd_like.engine import Value"))
+    require_the_tools_it_imports(
+        notebook("%matplotlib inline\nfrom micrograd_like.engine import Value")
+    )
 
 
 def write_fresh(paths: Sequence[Path], log: Callable[[str], object] = print) -> None:
