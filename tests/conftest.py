@@ -14,21 +14,7 @@ from tests import support
 # derandomize=True also means no example database: a CI run repeats exactly, whatever ran before.
 settings.register_profile("ci", max_examples=200, derandomize=True, deadline=None, print_blob=True)
 settings.register_profile("dev", deadline=None)
-# On the other Pythons CI checks what a version can change, with fewer examples and without the
-# slow tests (the default Python runs them all), so that the whole run stays well under 15 min.
-QUICK = os.environ.get("CI_QUICK") == "1"
-settings.register_profile("ci-quick", max_examples=50, derandomize=True, deadline=None)
-settings.load_profile("ci-quick" if QUICK else "ci" if support.IN_CI else "dev")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under CI_QUICK=1, skip the slow tests, saying where they run."""
-    if not QUICK:
-        return
-    reason = "slow: CI runs it on the default Python; CI_QUICK=1 here"
-    for item in items:
-        if item.get_closest_marker("slow"):
-            item.add_marker(pytest.mark.skip(reason=reason))
+settings.load_profile("ci" if support.IN_CI else "dev")
 
 
 # PyTorch has a CPU wheel on CI's machines for CPython 3.11 only. On the other Pythons .ci/run

@@ -22,7 +22,8 @@ def require(available: bool, what: str, how: str) -> None:
 
 
 def require_dot() -> None:
-    require(shutil.which("dot") is not None, "Graphviz's dot", "apt-get install graphviz")
+    how = "apt-get install graphviz, or brew install graphviz"
+    require(shutil.which("dot") is not None, "Graphviz's dot", how)
 
 
 def require_torch() -> None:

@@ -44,8 +44,7 @@ from micrograd_like.conformance import (
 )
 from micrograd_like.strategies import kit_smallest_failure
 
-# The kit starts child processes for every engine (about a minute in all): CI runs it on the
-# default Python, and CI_QUICK=1 skips it on the others to keep CI well under 15 minutes.
+# The kit starts child processes for every engine (about a minute in all).
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent

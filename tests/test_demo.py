@@ -26,7 +26,7 @@ from micrograd_like.nn import MLP
 SMALL = ["--steps", "3", "--points", "20"]
 
 
-@pytest.mark.slow  # 100 training steps: CI_QUICK=1 skips it on the other Pythons
+@pytest.mark.slow  # 100 training steps
 def test_demo_default_run_reaches_full_training_accuracy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -402,6 +402,9 @@ def test_ctrl_c_from_the_keyboard_prints_one_line_and_exits_130(tmp_path: Path) 
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C as a terminal delivers it, even when pytest itself was started with SIGINT
+        # ignored (`nohup ... &` from a script), which a child would otherwise inherit.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert process.stdout is not None

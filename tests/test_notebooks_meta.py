@@ -1,5 +1,6 @@
 """The teaching notebooks' promises: they exist, teach in a fixed frame, ship their outputs and
-pictures, and use the package instead of redefining it (nbmake executes them; this reads them).
+pictures, and use the package instead of redefining it (tests/test_notebooks_fresh.py executes
+them; this reads them).
 
 "No library code" is checked by a rule a reader can apply by eye: no ``class`` statements, and no
 function whose body, docstring aside, runs over MAX_GLUE_LINES lines. Glue (a plotting helper, a
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.test_notebooks_fresh import errors_in
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -108,6 +111,8 @@ def test_notebook_is_saved_after_one_clean_run_without_errors(name: str) -> None
     assert counts == list(range(1, len(cells) + 1)), "run it top to bottom in a fresh kernel"
     errors = [o for o in outputs_of(load(name)) if o["output_type"] == "error"]
     assert not errors, f"{name} was saved with an error output: {errors[0].get('ename')}"
+    shown = errors_in(load(name))  # a traceback or pdb's "*** NameError" printed as text, too
+    assert not shown, f"{name} was saved showing an error: {shown[0]}"
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)

@@ -51,6 +51,26 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     assert readme_commands()[1] in ci_lines
 
 
+def switches_read(path: Path) -> set[str]:
+    """The environment variables a file reads by name."""
+    pattern = r"""os\.(?:environ\.get\(|environ\[|getenv\()\s*["'](\w+)["']"""
+    return set(re.findall(pattern, path.read_text(encoding="utf-8")))
+
+
+def test_the_readme_test_command_runs_every_test_on_every_python_with_no_quick_mode() -> None:
+    # CI=true turns a missing tool into a failure; CI_WITHOUT_TORCH=1 says PyTorch has no wheel for
+    # this Python. Nothing else may change what runs: no switch that skips slow tests or examples.
+    read = set().union(*(switches_read(path) for path in (ROOT / "tests").rglob("*.py")))
+    assert read <= {"CI", "CI_WITHOUT_TORCH"}, f"tests read {sorted(read)}"
+    if tracked_files() is None:
+        return  # an unpacked sdist: no .ci/run
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    for line in ci.splitlines():
+        if "-m pytest" in line:
+            options = line.split("-m pytest", 1)[1].split()
+            assert options in ([], ["-p", "no:cacheprovider"]), f".ci/run: {line.strip()}"
+
+
 def test_top_level_is_exactly_the_agreed_shape() -> None:
     tracked = tracked_files()
     if tracked is None:
@@ -145,7 +165,7 @@ def test_package_ships_py_typed() -> None:
 
 def python_after_conftest(code: str, **env: str) -> str:
     """Run ``code`` in a fresh Python that first imports tests/conftest.py; returns its output."""
-    base = {k: v for k, v in os.environ.items() if k not in ("CI", "CI_WITHOUT_TORCH", "CI_QUICK")}
+    base = {k: v for k, v in os.environ.items() if k not in ("CI", "CI_WITHOUT_TORCH")}
     result = subprocess.run(
         [sys.executable, "-c", f"import tests.conftest\n{code}"],
         cwd=ROOT,
@@ -170,13 +190,6 @@ def test_ci_profile_is_derandomized_so_ci_runs_repeat() -> None:
     assert python_after_conftest(SHOW_SETTINGS, CI="true").splitlines() == [
         "200 True None no-database",
         "7 True None no-database",  # a test's own count stands; the rest of the profile applies
-    ]
-
-
-def test_ci_quick_profile_on_other_pythons_is_derandomized_with_fewer_examples() -> None:
-    assert python_after_conftest(SHOW_SETTINGS, CI="true", CI_QUICK="1").splitlines() == [
-        "50 True None no-database",
-        "7 True None no-database",
     ]
 
 
