@@ -89,16 +89,16 @@ class Value:
 
     @staticmethod
     def relu_forward(x: float) -> float:
-        """max(0, x)"""
-        return x if x > 0 else 0.0
+        """max(0, x), and nan for nan: an overflow upstream must not vanish into a 0"""
+        return 0.0 if x <= 0 else x
 
     @staticmethod
     def relu_local(out: Any, x: Any) -> Derivatives:
-        """d relu(x)/dx = 1 if x > 0 else 0 (0 at the kink, as micrograd and PyTorch)"""
-        return (1.0 if _number(x) > 0 else 0.0,)
+        """d relu(x)/dx = 0 if x <= 0 else 1 (0 at the kink, as micrograd; 1 at nan, as PyTorch)"""
+        return (0.0 if _number(x) <= 0 else 1.0,)
 
-    relu: ClassVar[Unary] = Op("relu", 1, relu_forward, relu_local, "ReLU", "max(0.0, {0})",
-           kinks=(0.0,), doc="max(0, x)")  # fmt: skip
+    relu: ClassVar[Unary] = Op("relu", 1, relu_forward, relu_local, "ReLU",
+           "(0.0 if {0} <= 0 else {0})", kinks=(0.0,), doc="max(0, x)")  # fmt: skip
 
     @staticmethod
     def tanh_local(out: Any, x: Any) -> Derivatives:
@@ -203,7 +203,7 @@ class Value:
     @staticmethod
     def pow_value_local(out: Any, a: Any, b: Any) -> Derivatives:
         """d(a**b)/da = b * a**(b-1), d(a**b)/db = a**b * log(a) (nan where a < 0, as PyTorch)"""
-        return b * _power(a, b - 1), _exponent_slope(out, a)
+        return _base_slope(a, b), _exponent_slope(out, a)
 
     _pow_value = Op("pow_value", 2, pow_forward, pow_value_local, "**", smooth=POSITIVE,
                     doc="a ** b, both Values")  # fmt: skip
@@ -1018,6 +1018,13 @@ def _power(x: Any, k: Any) -> Any:
         error = OverflowError(f"**: {x!r} ** {k!r} is too large for a float")
         error.names_the_op = True  # type: ignore[attr-defined]
         raise error from None
+
+
+def _base_slope(a: Any, b: Any) -> Any:
+    """d(a**b)/da = b * a**(b-1), as PyTorch where a = 0: 0 for b = 0, inf for 0 < b < 1."""
+    if not isinstance(a, Value) and not isinstance(b, Value) and a == 0 and 0 <= b < 1:
+        return 0.0 if b == 0 else math.inf
+    return b * _power(a, b - 1)
 
 
 def _exponent_slope(out: Any, a: Any) -> Any:

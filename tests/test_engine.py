@@ -497,12 +497,14 @@ def test_backward_refuses_a_bad_seed(seed: object, error: type[Exception]) -> No
         (Value(2.0) * 3).backward(seed)  # type: ignore[arg-type]
 
 
-def test_infinite_slope_of_a_value_power_at_zero_is_named() -> None:
-    out = Value(0.0) ** Value(0.5)
-    with pytest.raises(
-        ZeroDivisionError, match=r"pow_value: its derivative at \(0\.0, 0\.5\) is not"
-    ):
-        out.backward()
+def test_infinite_slope_of_a_value_power_at_zero_is_inf_and_anomaly_mode_names_it() -> None:
+    from micrograd_like.debug import AnomalyError, detect_anomaly
+
+    base, y = Value(0.0), Value(0.5)
+    (base**y).backward()  # as PyTorch: d/dbase = inf, d/dy = 0 (0 ** y does not move)
+    assert (base.grad, y.grad) == (math.inf, 0.0)
+    with detect_anomaly(), pytest.raises(AnomalyError, match=r"pow_value_local gave inf"):
+        (Value(0.0) ** Value(0.5)).backward()
 
 
 def test_exponent_gradient_at_a_constant_negative_base_is_nan_and_anomaly_mode_names_it() -> None:

@@ -355,3 +355,42 @@ def test_a_grad_that_is_not_a_number_is_refused_before_the_pass_changes_anything
     x.grad = 0  # an int, as microgpt's p.grad = 0, is a number
     out.backward()
     assert (x.grad, w.grad) == (3.0, 3.5)
+
+
+# --- 11. nan from an overflow propagates instead of vanishing ------------------------------------
+
+
+def overflowed_to_nan() -> Value:
+    """inf - inf: a computation that overflowed on its own (nan is refused as data)."""
+    big = Value(1e308) * 10.0
+    return big - big
+
+
+def test_relu_of_nan_is_nan_eager_and_compiled_and_a_hinge_loss_of_it_is_nan() -> None:
+    from micrograd_like.compiled import compile_fn
+    from micrograd_like.losses import hinge_loss
+
+    assert math.isnan(overflowed_to_nan().relu().data)
+    assert math.isnan(hinge_loss([overflowed_to_nan()], [1]).data)  # micrograd and PyTorch: nan
+    w = Value(1.0)
+    compiled = compile_fn(lambda x: ((w * x) * 10.0 - (w * x) * 10.0).relu(), [1.0], [w])
+    assert math.isnan(compiled(1e308))  # inf - inf inside the compiled code
+    relu = compile_fn(lambda x: (w * x).relu(), [1.0], [w])
+    assert relu(-2.0) == 0.0 and relu(3.0) == 3.0  # the formula is still relu
+
+
+def test_relu_passes_the_gradient_at_nan_as_pytorch_and_none_at_its_kink() -> None:
+    x = overflowed_to_nan()
+    assert Value.relu_local(math.nan, math.nan) == (1.0,)  # PyTorch masks with x <= 0
+    assert Value.relu_local(0.0, 0.0) == (0.0,) and Value.relu_local(0.0, -1.0) == (0.0,)
+    x.relu().backward()
+    assert math.isnan(x.grad) is False and x.grad == 1.0
+
+
+def test_zero_to_a_value_power_below_one_has_an_infinite_base_slope_as_pytorch() -> None:
+    base, y = Value(0.0), Value(0.5)
+    (base**y).backward()  # d/dbase = 0.5 * 0 ** -0.5: infinite, as IEEE and PyTorch give
+    assert (base.grad, y.grad) == (math.inf, 0.0)
+    base, y = Value(0.0), Value(0.0)
+    (base**y).backward()  # 0 ** 0 = 1 for every base near 0: no slope, as PyTorch
+    assert (base.grad, y.grad) == (0.0, 0.0)
