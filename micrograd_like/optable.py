@@ -16,7 +16,10 @@ import functools
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:  # for the types only: at run time this module imports nothing of ours
+    from micrograd_like.engine import Value
 
 Forward = Callable[..., float]
 LocalDerivative = Callable[..., tuple[Any, ...]]
@@ -87,16 +90,16 @@ class Op:
             if isinstance(function, staticmethod):
                 object.__setattr__(self, role, function.__func__)
 
-    def __call__(self, *operands: Any) -> Any:
-        """The op's result node (a Value); numbers become constant leaves, as with ``+``."""
+    def __call__(self, *operands: Value | float) -> Value:
+        """The op's result node; plain numbers become constant leaves, as with ``+`` and ``*``."""
         return _applier[0](self, operands)
 
 
 _TABLE: dict[str, Op] = {}
-_applier: list[Callable[[Op, tuple[Any, ...]], Any]] = []  # the engine's apply_op, set by it
+_applier: list[Callable[[Op, tuple[Any, ...]], Value]] = []  # the engine's apply_op, set by it
 
 
-def install_applier(apply: Callable[[Op, tuple[Any, ...]], Any]) -> None:
+def install_applier(apply: Callable[[Op, tuple[Any, ...]], Value]) -> None:
     """How calling an entry makes a node: the engine says so at import (it imports this module)."""
     _applier[:] = [apply]
 
