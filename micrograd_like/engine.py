@@ -473,17 +473,9 @@ def _overflow(op: Op, numbers: Sequence[float]) -> OverflowError:
     return OverflowError(f"{op.name}() of {shown}: the result is too large for a float")
 
 
-def _node(
-    data: float,
-    parents: tuple[Value, ...],
-    op: Op,
-    consts: tuple[float, ...] = (),
-    rank: int | None = None,
-) -> Value:
-    """A new node holding ``data``, with its parents and op (a leaf under no_grad()).
-
-    ``rank`` is 1 + the parents' highest rank, when the caller has it already.
-    """
+def _node(data: float, parents: tuple[Value, ...], op: Op, consts: tuple[float, ...] = (),
+          rank: int | None = None) -> Value:  # fmt: skip
+    """A new node holding ``data``, with its parents, op and rank (a leaf under no_grad())."""
     out: Value = _new_value(Value)
     out._data = data
     out.grad = 0.0
@@ -666,7 +658,7 @@ _stamp_of = operator.attrgetter("_stamp")
 _pass_lock = threading.RLock()  # one pass at a time: a C lock, so no debugger stops inside it
 
 
-def _itself(node: Any) -> Any:
+def _itself(node: Value) -> Value:
     return node
 
 
