@@ -16,7 +16,7 @@ def checked_float(data: object, where: str) -> float:
     """Turn user data into a finite float, or say exactly what is wrong with it."""
     if type(data) is float and math.isfinite(data):  # the common case, without the ABC check
         return data
-    if hasattr(data, "backward") and hasattr(data, "grad"):  # a Value, passed as data
+    if hasattr(data, "backward") and hasattr(data, "_prev"):  # a Value (ours, micrograd's)
         raise TypeError(
             f"{where} got a Value ({data!r}); pass the Value itself, "
             "or Value(v.data) for an unconnected copy"

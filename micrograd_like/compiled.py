@@ -277,7 +277,7 @@ class _Writer:
                 self._backward(index, step)
         grads = [f"g{i}" if i in self.has_grad else "0.0" for i in self._param_positions()]
         rows = [", ".join(grads[i : i + 12]) for i in range(0, len(grads), 12)]
-        self.emit(f"return v{root}, [")
+        self.emit(f"return {self.ref(root)}, [")  # a literal when f returns a constant
         self.lines += [f"        {row}," for row in rows]
         self.emit("]")
         return "\n".join(self.lines) + "\n"

@@ -921,6 +921,19 @@ _LINEAR_CONST = register(Op("linear_const", optable.VARIADIC, _weighted_sum_cons
                             doc="linear() whose inputs are constants (a first layer)"))  # fmt: skip
 
 
+_ONLY_VALUES = frozenset({Value})
+
+
+def _refuse_non_values(op: str, operands: Sequence[object]) -> None:
+    """Refuse the first operand that is not a Value (a weight a gradient must reach)."""
+    for index, operand in enumerate(operands):
+        if not isinstance(operand, Value):
+            raise TypeError(
+                f"{op}: weight or bias {index} is {operand!r} of type {type(operand).__name__}; "
+                "weights and the bias are Values (parameters get gradients)"
+            )
+
+
 def linear(weights: Sequence[Value], inputs: Sequence[Operand], bias: Value) -> Value:
     """bias + sum(w*x) as one node: fewer nodes than micrograd's neuron, the same numbers.
 
@@ -931,6 +944,8 @@ def linear(weights: Sequence[Value], inputs: Sequence[Operand], bias: Value) -> 
         raise ValueError(
             f"linear: {len(weights)} weights but {len(inputs)} inputs; they must match"
         )
+    if not (_ONLY_VALUES.issuperset(map(type, weights)) and type(bias) is Value):
+        _refuse_non_values("linear", [*weights, bias])
     # The sums below are _weighted's, written on the nodes' data: building a list of floats
     # first cost a fused neuron 43% more instructions (callgrind), 7% of a moons step.
     total = bias._data
@@ -976,9 +991,6 @@ def sum_of(values: Iterable[Operand]) -> Value:
     if not _ONLY_VALUES.issuperset(map(type, terms)):  # numbers among them: constant leaves
         terms = tuple([_lift(v, "sum") for v in terms])
     return _compute(_SUM, terms)
-
-
-_ONLY_VALUES = frozenset({Value})
 
 
 # --- number helpers that locals use: the same formula works on numbers and on Values --------

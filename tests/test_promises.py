@@ -394,3 +394,33 @@ def test_zero_to_a_value_power_below_one_has_an_infinite_base_slope_as_pytorch()
     base, y = Value(0.0), Value(0.0)
     (base**y).backward()  # 0 ** 0 = 1 for every base near 0: no slope, as PyTorch
     assert (base.grad, y.grad) == (0.0, 0.0)
+
+
+# --- 12. errors named where the mistake is made -------------------------------------------------
+
+
+def test_linear_refuses_a_plain_number_weight_or_bias_by_name() -> None:
+    with pytest.raises(TypeError, match=r"linear: weight or bias 0 is 0\.5 of type float"):
+        linear([0.5], [Value(1.0)], Value(0.0))  # type: ignore[list-item]
+    with pytest.raises(TypeError, match=r"linear: weight or bias 1 is 0 of type int"):
+        linear([Value(0.5)], [1.0], 0)  # type: ignore[arg-type]
+
+
+def test_a_tensor_passed_as_data_is_not_called_a_value() -> None:
+    class Tensorish:  # what a torch tensor offers: backward() and grad, but no _prev
+        grad = None
+        shape = ()
+
+        def backward(self) -> None: ...
+
+    with pytest.raises(TypeError, match=r"Value\(\) got .* of type Tensorish; expected a real"):
+        Value(Tensorish())  # type: ignore[arg-type]
+
+
+def test_compile_fn_of_a_function_that_returns_a_constant_compiles_and_runs() -> None:
+    from micrograd_like.compiled import compile_fn
+
+    w = Value(2.0)
+    compiled = compile_fn(lambda x: Value(3.0), [1.0], [w])
+    assert compiled(5.0) == 3.0
+    assert compiled.value_and_grad(5.0) == (3.0, [0.0])
