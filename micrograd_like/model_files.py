@@ -101,7 +101,7 @@ def replace_atomically(path: PathLike, data: bytes) -> None:
     try:
         try:
             if mode is not None:
-                os.fchmod(descriptor, mode)
+                _keep_mode(descriptor, temporary, mode)
             _write_all(descriptor, data)
             os.fsync(descriptor)  # the bytes are on disk before the name points at them
         finally:
@@ -156,6 +156,15 @@ def _write_all(descriptor: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(descriptor, view) :]
+
+
+def _keep_mode(descriptor: int, temporary: str, mode: int) -> None:
+    """The new file gets the old one's permission bits: through its descriptor where the OS can
+    (os.fchmod), by its name elsewhere (Windows before Python 3.13 has no os.fchmod)."""
+    if hasattr(os, "fchmod"):
+        os.fchmod(descriptor, mode)
+    else:
+        os.chmod(temporary, mode)
 
 
 def _sync_directory(folder: str) -> None:

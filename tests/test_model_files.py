@@ -130,6 +130,22 @@ def test_save_keeps_the_mode_of_the_file_it_replaces(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o604
 
 
+def test_save_keeps_the_mode_where_the_os_has_no_fchmod(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Windows before Python 3.13 has no os.fchmod; CI cannot run Windows, so take it away here
+    monkeypatch.delattr(os, "fchmod")
+    path = tmp_path / "model.json"
+    path.write_text("an older model", encoding="utf-8")
+    path.chmod(0o604)
+    small_model().save(path)
+    small_model().save(path)  # the demo's second run, which crashed there
+    assert stat.S_IMODE(path.stat().st_mode) == 0o604
+    loaded = small_model(seed=1)
+    loaded.load(path)
+    assert loaded.parameters()[0].data == small_model().parameters()[0].data
+
+
 def test_save_drops_set_id_bits_of_the_file_it_replaces(tmp_path: Path) -> None:
     path = tmp_path / "model.json"
     path.write_text("an older model", encoding="utf-8")
