@@ -97,9 +97,10 @@ def gradcheck(
 ) -> None:
     """Raise GradcheckError unless backward() agrees with central differences for every input.
 
-    An input passes when ``|analytic - numeric| <= atol + rtol * |numeric|``. Inputs that are
-    Values lend their data and label only: f gets fresh leaves, so their ``.grad`` is untouched
-    (Values that f closes over do accumulate gradient, as in any backward()).
+    An input passes when both are finite and ``|analytic - numeric| <= atol + rtol * |numeric|``.
+    Inputs that are Values lend their data and label only: f gets fresh leaves, so their
+    ``.grad`` is untouched (Values that f closes over do accumulate gradient, as in any
+    backward()).
 
     ``eps`` must satisfy 0 < eps < 1, and ``atol`` and ``rtol`` must be finite real numbers
     >= 0: a TypeError or ValueError names the argument and its value otherwise. Infinite
@@ -289,7 +290,8 @@ def _row(
     name: str, value: float, analytic: float, estimate: _Estimate, atol: float, rtol: float
 ) -> _Row:
     numeric = estimate.central
-    ok = math.isfinite(analytic) and abs(analytic - numeric) <= atol + rtol * abs(numeric)
+    both_finite = math.isfinite(analytic) and math.isfinite(numeric)  # inf - inf proves nothing
+    ok = both_finite and abs(analytic - numeric) <= atol + rtol * abs(numeric)
     return _Row(name, value, analytic, estimate, ok)
 
 

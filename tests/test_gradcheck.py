@@ -228,3 +228,10 @@ def test_gradgradcheck_catches_a_derivative_computed_from_numbers() -> None:
 def test_gradgradcheck_reports_relu_kink() -> None:
     with pytest.raises(KinkError, match="relu input 1e-07"):
         gradgradcheck(lambda v: v[0].relu() ** 2, [1e-7])
+
+
+def test_gradcheck_fails_where_the_finite_difference_overflows_to_inf() -> None:
+    # f = x * 1e308 at the largest x whose f is finite: f(x + eps) is inf, so the central
+    # difference is inf while the analytic slope is 1e308; |1e308 - inf| <= rtol * inf was "true"
+    with pytest.raises(GradcheckError, match=r"1 of 1 derivatives disagree"):
+        gradcheck(lambda xs: xs[0] * 1e308, [1.7976931348623157])
