@@ -20,6 +20,11 @@ def hinge_loss(scores: Sequence[Value], labels: Sequence[float]) -> Value:
     Written the way micrograd's demo writes it, so the numbers match it bit for bit.
     """
     _check_batch(scores, labels, "hinge_loss")
+    for y in labels:
+        if _label(y, "hinge_loss") not in (-1.0, 1.0):  # 0/1 labels would train a wrong model
+            raise ValueError(
+                f"hinge_loss: label {y!r} is not -1 or +1 (for 0/1 labels pass 2*y - 1)"
+            )
     pairs = zip(scores, labels, strict=True)
     losses = [(1 + -_label(y, "hinge_loss") * s).relu() for s, y in pairs]
     return sum_of(losses) * (1.0 / len(losses))

@@ -223,3 +223,9 @@ def test_cross_entropies_match_torch_float64() -> None:
         assert z.grad is not None
         assert ours.data == pytest.approx(theirs.item(), rel=1e-13, abs=1e-300)
         assert [x.grad for x in logits] == pytest.approx(z.grad[0].tolist(), rel=1e-12, abs=1e-300)
+
+
+@pytest.mark.parametrize("label", [0, 0.5, 2, -0.0])
+def test_hinge_loss_refuses_labels_other_than_minus_one_and_one(label: float) -> None:
+    with pytest.raises(ValueError, match=rf"hinge_loss: label {label!r} is not -1 or \+1"):
+        hinge_loss([Value(0.3), Value(-0.2)], [1, label])
