@@ -850,8 +850,10 @@ def _step_hooks() -> tuple[Any, ...]:
     return recording.get().step_hooks if someone_watches[0] else ()
 
 
-def grad(output: Value, inputs: Iterable[Value], *, create_graph: bool = False) -> list[Value]:
-    """d(output)/d(input) for each input, leaving every ``.grad`` untouched.
+def grad(
+    output: Value, inputs: Iterable[Value] | Value, *, create_graph: bool = False
+) -> list[Value]:
+    """d(output)/d(input) for each input (or one Value, as PyTorch), leaving every ``.grad`` as is.
 
     With ``create_graph=True`` the results are Values wired into a graph of their own, so they can
     be differentiated again (second derivatives, Hessian-vector products, Newton steps).

@@ -211,6 +211,15 @@ def test_numpy_scalars_and_zero_dimensional_arrays_are_numbers() -> None:
 def test_labels_must_be_strings(label: Any) -> None:
     with pytest.raises(TypeError, match="a label is a string"):
         Value(1.0, label=label)
+    v = Value(1.0, label="v")
+    with pytest.raises(TypeError, match="a label is a string"):
+        v.label = label  # refused where it is set, not when a picture reads it later
+    assert v.label == "v"
+
+
+def test_grad_takes_one_value_as_its_inputs_as_pytorch_spells_it() -> None:
+    x = Value(3.0)
+    assert [g.data for g in grad(x * x, x)] == [6.0]
 
 
 # --- 8. errors name the op and the value --------------------------------------------------------
