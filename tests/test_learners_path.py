@@ -9,11 +9,8 @@ Step counts are deterministic for a given Python: no timing is involved.
 
 from __future__ import annotations
 
-import io
 import os
-import pdb
 import re
-import sys
 
 from micrograd_like import engine
 from micrograd_like.engine import Value
@@ -48,18 +45,8 @@ def stops_while_stepping(o: Value) -> list[tuple[str, str, str]]:
         o.backward()
         after = True  # noqa: F841 (the line pdb returns to)
 
-    printed = io.StringIO()
-    debugger = pdb.Pdb(
-        stdin=io.StringIO("step\n" * 1000 + "continue\n"),
-        stdout=printed,
-        readrc=False,
-        nosigint=True,
-    )
-    try:
-        debugger.runcall(learner)
-    finally:
-        sys.settrace(None)
-    stops = re.findall(r"> (.+?)\((\d+)\)(\S+)\(\)\n-> (.*)", printed.getvalue())
+    printed = run_pdb(["step"] * 1000, learner)
+    stops = re.findall(r"> (.+?)\((\d+)\)(\S+)\(\)\n-> (.*)", printed)
     path = [(os.path.abspath(file), function, code) for file, _, function, code in stops]
     back = next(i for i, (_, function, code) in enumerate(path) if code.startswith("after ="))
     return path[1:back]  # from the first step to the last stop inside backward()
