@@ -498,7 +498,16 @@ def _as_recorded(out: Value) -> None:
     if not now.build_graph:
         out._prev, out._entry, out._consts, out._rank = (), LEAF, (), 0
     for hook in now.node_hooks:  # anomaly mode and tracers watch here
-        hook(out)
+        _unwatched(hook, out)
+
+
+def _unwatched(watcher: Callable[[Any], None], seen: Any) -> None:
+    """A watcher's call, its data reads unseen: the read hooks guard the user's code only."""
+    token = data_read_hook.set(None)
+    try:
+        watcher(seen)
+    finally:
+        data_read_hook.reset(token)
 
 
 _REAL = optable.REAL
@@ -684,7 +693,7 @@ def _tell(watchers: Sequence[Any], node: Any, local: Any, real: Callable[[Any], 
         running[parent] = after = before + derivative * upstream
         step = BackwardStep.of(real(node), index, upstream, derivative, before, after)
         for watcher in watchers:
-            watcher(step)
+            _unwatched(watcher, step)
 
 
 def _local_failed(node: Any, error: ArithmeticError) -> ArithmeticError:
@@ -783,7 +792,8 @@ class _ReadRefuser:
     def __call__(self, value: Value, how: str) -> None:
         if how not in ("<", "<=", ">", ">=") and self.node is not None:
             entry = self.node._entry
-            name = getattr(entry.local, "__name__", "its local derivative")
+            local = getattr(entry.local, "__wrapped__", entry.local)  # a custom op's own
+            name = getattr(local, "__name__", "its local derivative")
             raise TypeError(
                 f"{entry.name}: {name} read a Value's data ({how}) while grad(create_graph=True) "
                 "builds the derivative as a graph, so the second derivative would treat it as a "

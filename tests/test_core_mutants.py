@@ -1,11 +1,12 @@
-"""Tests written to kill mutants of the core (engine.py, optable.py) that the suite let survive.
+"""Tests written to kill mutants of the core that the suite let survive.
 
-Each expected value is worked out by hand; `mutmut run` (config in pyproject.toml) finds them.
-mutmut forks its workers after importing the package, so mutants of what runs at import (the
-methods Value gets from its op entries, the table's registration) act only in a fresh process:
+The core is engine.py, optable.py, checks.py and recording.py. Each expected value is worked out
+by hand; `mutmut run` (config in pyproject.toml) finds the survivors. mutmut forks its workers
+after importing the package, so mutants of what runs at import (the methods Value gets from its
+op entries, the table's registration) act only in a fresh process:
 
     cd mutants && for m in $(cd .. && .venv/bin/mutmut results --all true | grep -E \
-        '_install_methods|_unary_method|_binary_method|named_method|because|x_register|post_init' \
+        '_install_methods|_(un|bin)ary_method|named_method|because|x_register|post_init|_applier' \
         | cut -d: -f1); do MUTANT_UNDER_TEST=$m ../.venv/bin/python -m pytest -x -q -o addopts= \
         -p no:nbmake -p no:cacheprovider tests/test_engine.py tests/test_custom_ops.py \
         tests/test_core_mutants.py >/dev/null 2>&1 && echo "survived $m"; done
@@ -13,13 +14,17 @@ methods Value gets from its op entries, the table's registration) act only in a 
 
 from __future__ import annotations
 
+import copy
 import math
+import pickle
+from fractions import Fraction
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from micrograd_like import engine
-from micrograd_like.checks import checked_float
+from micrograd_like.checks import check_derivatives, checked_float, is_real
 from micrograd_like.engine import (
     StaleGraphError,
     Value,
@@ -38,6 +43,7 @@ from micrograd_like.optable import (
     Op,
     all_ops,
     builtin_names,
+    custom_entry,
     named_method,
     op_named,
     op_named_or_none,
@@ -46,6 +52,7 @@ from micrograd_like.optable import (
 from micrograd_like.recording import watch_data_reads
 
 NOT_A_NUMBER: Any = "a"  # typed Any: these tests pass it where numbers belong
+NOT_A_STRING: Any = 3  # and this one where a label (a string) belongs
 BUILTINS_IN_ORDER = "add, mul, neg, relu, tanh, sigmoid, exp, log, sin, cos, sqrt, abs, div, pow"
 
 
@@ -478,3 +485,459 @@ def test_value_methods_are_named_and_documented_after_their_op() -> None:
     entry = op_named("tanh")
     method = named_method(lambda self: self, entry)
     assert (method.__name__, method.__doc__) == ("tanh", "tanh(x); d tanh(x)/dx = 1 - tanh(x)**2")
+
+
+# --- new nodes: their fields, their depth in the order, pickle and copy --------------------------
+
+
+def test_value_label_must_be_a_string_naming_the_value_and_its_type() -> None:
+    message = r"^Value\(label=\.\.\.\) got 3 of type int; a label is a string$"
+    with pytest.raises(TypeError, match=message):
+        Value(1.0, label=NOT_A_STRING)
+    v = Value(1.0)
+    with pytest.raises(TypeError, match=message):
+        v.label = NOT_A_STRING
+
+
+@pytest.mark.parametrize(
+    ("make", "shown"),
+    [
+        (lambda x: x.exp(), "Value(data=1.0, grad=0.0, op='exp')"),  # a one-operand method
+        (lambda x: x * 2, "Value(data=0.0, grad=0.0, op='mul')"),  # a two-operand method
+        (lambda x: x**2, "Value(data=0.0, grad=0.0, op='pow')"),  # through the table's _node
+        (lambda x: sum_of([x, x]), "Value(data=0.0, grad=0.0, op='sum')"),
+        (lambda x: linear([x], [2.0], x), "Value(data=0.0, grad=0.0, op='linear_const')"),
+        (lambda x: op_named("add")(x, 1.0), "Value(data=1.0, grad=0.0, op='add')"),
+    ],
+)
+def test_new_node_starts_with_grad_zero_and_no_label(make: Any, shown: str) -> None:
+    node = make(Value(0.0))
+    assert (node.grad, node.label) == (0.0, "")
+    assert repr(node) == shown
+
+
+def test_sum_of_nothing_is_a_zero_without_parents() -> None:
+    s = sum_of([])
+    assert (s.data, s.parents, s.op) == (0.0, (), "sum")
+    s.backward()
+    assert s.grad == 1.0
+
+
+def test_no_grad_results_of_methods_are_leaves() -> None:
+    x = Value(2.0)
+    with no_grad():
+        made = [x.exp(), x * x, x + 1.0, -x]
+    assert [(v.op, v.parents) for v in made] == [("", ())] * 4
+
+
+def _labels(root: Value) -> list[str]:
+    return [v.label for v in topological_order(root)]
+
+
+def _labelled(value: Value, label: str) -> Value:
+    value.label = label
+    return value
+
+
+def test_topological_order_is_by_depth_then_breadth_first_whatever_made_the_node() -> None:
+    # A node's depth is 1 + its parents' highest (a leaf's is 0), however it was made; equal
+    # depths keep the breadth-first order from the root. The stepper shows nodes in this order.
+    x, y = Value(1.0, "x"), Value(2.0, "y")
+    a = _labelled(x * y, "a")  # depth 1, a two-operand method
+    b = _labelled(x.exp(), "b")  # depth 1, a one-operand method
+    p = _labelled(x**2, "p")  # depth 1, made through the table (_compute)
+    # breadth first from a + b: root, a, b, x, y; by depth: x, y | a, b | root
+    assert _labels(_labelled(a + b, "r")) == ["x", "y", "a", "b", "r"]
+    assert _labels(_labelled(b + a, "r")) == ["x", "y", "b", "a", "r"]
+    assert _labels(_labelled(p + b, "r")) == ["x", "p", "b", "r"]
+    with no_grad():
+        c = _labelled(x * 3, "c")  # a leaf, depth 0, though an op made it
+    e = _labelled(sum_of([]), "e")  # a node without parents: depth 0
+    # breadth first: s, b, c, e, x; by depth: c, e, x | b | s
+    assert _labels(_labelled(sum_of([b, c, e]), "s")) == ["c", "e", "x", "b", "s"]
+    d = _labelled(c.exp(), "d")
+    # breadth first: s, d, x, c; by depth: x, c | d | s
+    assert _labels(_labelled(sum_of([d, x]), "s")) == ["x", "c", "d", "s"]
+
+
+def test_unpickled_nodes_have_the_depth_they_had() -> None:
+    def made(tag: str) -> Value:
+        a, b = Value(2.0, f"a_{tag}"), Value(3.0, f"b_{tag}")
+        return _labelled(_labelled(a * b, f"m_{tag}").exp(), f"e_{tag}")
+
+    unpickled = pickle.loads(pickle.dumps(made("u")))
+    root = _labelled(unpickled + made("f"), "r")
+    # breadth first: r, e_u, e_f, m_u, m_f, a_u, b_u, a_f, b_f; depths 3, 2, 2, 1, 1, 0, 0, 0, 0
+    assert _labels(root) == ["a_u", "b_u", "a_f", "b_f", "m_u", "m_f", "e_u", "e_f", "r"]
+
+
+def test_pickle_keeps_op_constants_label_attributes_and_gradients_of_a_deep_chain() -> None:
+    x = Value(1.5, "x")
+    y = x**2
+    for _ in range(1000):  # deeper than pickle could recurse: ancestors are saved first
+        y = y + 0.0
+    vars(y)["note"] = "kept"  # users hang attributes on nodes (micrograd code does)
+    loaded = pickle.loads(pickle.dumps(y))
+    again = pickle.loads(pickle.dumps(y))  # a second pickling of the same graph works as well
+    power = loaded
+    while power.op != "pow":
+        power = power.parents[0]
+    assert (power.op, power.constants, power._op) == ("pow", (2.0,), "**2")
+    assert (loaded.data, vars(loaded)["note"], again.data) == (2.25, "kept", 2.25)
+    loaded.backward()
+    leaf = power.parents[0]
+    assert (leaf.label, leaf.grad, x.grad) == ("x", 3.0, 0.0)  # d(x**2)/dx = 2x = 3
+    leaf.data = 2.0  # a write after loading is newer than anything the graph saw
+    with pytest.raises(StaleGraphError):
+        loaded.backward()
+
+
+def test_copy_copy_is_a_node_with_the_same_fields_parents_and_attributes() -> None:
+    x = Value(3.0, "x")
+    y = x**2
+    y.label, y.grad, vars(y)["note"] = "y", 0.5, "kept"
+    twin = copy.copy(y)
+    assert twin is not y and twin.parents is y.parents
+    fields = (twin.data, twin.grad, twin.op, twin.constants, twin.label, vars(twin)["note"])
+    assert fields == (9.0, 0.5, "pow", (2.0,), "y", "kept")
+    # breadth first: r, twin, y, x; by depth: x | twin, y | r
+    assert topological_order(twin + y)[:3] == [x, twin, y]
+    twin.backward()
+    assert x.grad == 6.0  # d(x**2)/dx = 2x
+
+
+def test_relu_of_negative_zero_is_positive_zero_as_max() -> None:
+    # max(0.0, -0.0) is 0.0 (the first of two equal numbers); the compiled formula gives the same
+    assert repr(Value(-0.0).relu().data) == "0.0"
+
+
+# --- the backward pass: its set-up, its checks, its errors ---------------------------------------
+
+
+def test_backward_refuses_a_local_that_gives_too_few_derivatives() -> None:
+    # an Op built by hand is not checked as custom ops are; the loop still never drops a parent
+    short = Op("short_local", 2, lambda a, b: a + b, lambda out, a, b: (1.0,))
+    x, y = Value(1.0), Value(2.0)
+    node = short(x, y)
+    with pytest.raises(ValueError):
+        node.backward()
+    assert (x.grad, y.grad) == (0.0, 0.0)  # a pass that fails changes no leaf's grad
+
+
+@pytest.mark.parametrize(
+    ("bad", "shown"),
+    [
+        ("a", "'a' of type str"),
+        (True, "True of type bool"),
+        (None, "None of type NoneType"),
+    ],
+)
+def test_backward_refuses_a_leaf_grad_that_is_not_a_number(bad: object, shown: str) -> None:
+    w = Value(2.0, label="w")
+    w.grad = bad  # type: ignore[assignment]
+    y = w * 3
+    with pytest.raises(TypeError) as raised:
+        y.backward()
+    assert str(raised.value) == (
+        f"backward: Value(data=2.0, grad={bad!r}, label='w') has grad {shown}; "
+        "a gradient is a number (set it to 0.0 to start again)"
+    )
+    assert w.grad is bad
+
+
+def test_backward_adds_to_a_leaf_grad_of_any_real_number_type() -> None:
+    w = Value(2.0)
+    w.grad = Fraction(1, 2)  # type: ignore[assignment]
+    (w * 3).backward()
+    assert w.grad == 3.5  # 1/2 from before + d(3w)/dw = 3
+
+
+def test_backward_refuses_data_written_by_a_hook_during_the_pass() -> None:
+    x = Value(2.0)
+    x.grad = 1.0
+    y = x * 3
+
+    def write(step: Any) -> None:
+        x.data = 5.0
+
+    with watch(on_step=write), pytest.raises(StaleGraphError) as raised:
+        y.backward()
+    assert (raised.value.node, raised.value.operand) == (y, 0)
+    assert (x.grad, x.data) == (1.0, 5.0)  # the pass was undone
+
+
+def test_backward_from_a_hook_inside_a_pass_is_refused_saying_so() -> None:
+    other = Value(1.0) * 2
+    with watch(on_step=lambda step: other.backward()), pytest.raises(RuntimeError) as raised:
+        (Value(2.0) * 3).backward()
+    assert str(raised.value) == (
+        "backward(), grad() or the stepper was called from a hook inside a backward pass; "
+        "run it after the pass instead"
+    )
+
+
+def test_stale_graph_error_before_any_write_names_the_written_operand(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(engine, "_writes", 0)  # as in a new process: no data written yet
+    x = Value(2.0)
+    y = x * 3  # made before any write
+    x.data = 5.0
+    with pytest.raises(StaleGraphError, match=r"^backward through mul: operand 0 of the mul node"):
+        y.backward()
+
+
+def test_stepper_names_the_op_whose_derivative_fails() -> None:
+    # d(x**0.5)/dx = 0.5 * x**-0.5 divides by zero at x = 0
+    message = (
+        r"^pow: its derivative at \(0\.0, 0\.5\) is not a finite number: "
+        r"\*\*: 0\.0 \*\* -0\.5 divides by zero$"
+    )
+    with pytest.raises(ZeroDivisionError, match=message):
+        list(backward_steps(Value(0.0) ** 0.5))
+    with watch(on_step=lambda step: None), pytest.raises(ZeroDivisionError, match=message):
+        (Value(0.0) ** 0.5).backward()
+
+
+class _NeedsTwoArguments(ArithmeticError):
+    def __init__(self, first: str, second: str) -> None:
+        super().__init__(first, second)
+
+
+def test_backward_keeps_a_local_error_whose_type_wants_more_than_a_message() -> None:
+    error = _NeedsTwoArguments("one", "two")
+    calls: list[float] = []
+
+    def right_once(out: float, x: float) -> tuple[float, ...]:
+        calls.append(out)
+        if len(calls) > 1:  # from_op checks the local once; it fails at backward
+            raise error
+        return (1.0,)
+
+    node = Value.from_op(1.0, [Value(1.0)], "oneoff_two_args", right_once)
+    with pytest.raises(_NeedsTwoArguments) as raised:
+        node.backward()
+    assert raised.value is error
+
+
+# --- grad(): views of the same loop --------------------------------------------------------------
+
+
+def test_grad_of_a_single_input_value() -> None:
+    x = Value(3.0)
+    (dx,) = grad(x * x, x)
+    assert dx.data == 6.0  # d(x*x)/dx = 2x
+
+
+def _x_abs_x_local(compare: str) -> Any:
+    """d(x|x|)/dx = 2|x|, written with one comparison of x (a Value under create_graph)."""
+    if compare == "<":
+        return lambda out, x: (-2 * x if x < 0 else 2 * x,)
+    if compare == "<=":
+        return lambda out, x: (-2 * x if x <= 0 else 2 * x,)
+    if compare == ">":
+        return lambda out, x: (2 * x if x > 0 else -2 * x,)
+    return lambda out, x: (2 * x if x >= 0 else -2 * x,)
+
+
+@pytest.mark.parametrize("compare", ["<", "<=", ">", ">="])
+def test_grad_create_graph_lets_a_local_compare_its_operand(compare: str) -> None:
+    x_abs_x = custom_op(_x_abs_x_local(compare), name="x_abs_x")(lambda x: x * abs(x))
+    x = Value(3.0)
+    (slope,) = grad(x_abs_x(x), [x], create_graph=True)
+    (curvature,) = grad(slope, [x])
+    assert (slope.data, curvature.data) == (6.0, 2.0)  # 2|x| = 6, d(2x)/dx = 2 for x > 0
+
+
+READ_REFUSED = (
+    " read a Value's data (.data) while grad(create_graph=True) builds the derivative as a graph, "
+    "so the second derivative would treat it as a constant. Write the local with +, -, *, /, ** "
+    "and the helpers in micrograd_like.ops (ops.cos, ops.exp, ...), which take numbers and Values"
+)
+
+
+def _twice_reading_data(out: Any, x: Any) -> tuple[Any, ...]:
+    return (2.0 if isinstance(x, float) else 2.0 * x.data,)
+
+
+def test_grad_create_graph_refuses_a_local_that_reads_data_naming_op_and_local() -> None:
+    twice = custom_op(_twice_reading_data, name="twice_reading")(lambda x: 2 * x)
+    x = Value(3.0)
+    with pytest.raises(TypeError) as raised:
+        grad(twice(x), [x], create_graph=True)
+    assert str(raised.value) == "twice_reading: _twice_reading_data" + READ_REFUSED
+
+
+class _Nameless:
+    """A local derivative without a __name__ (a callable object), which reads data."""
+
+    def __call__(self, out: Any, x: Any) -> tuple[Any, ...]:
+        return _twice_reading_data(out, x)
+
+    def __repr__(self) -> str:
+        return "_Nameless()"
+
+
+def test_grad_create_graph_refusal_calls_a_nameless_local_its_local_derivative() -> None:
+    by_hand = Op("twice_by_hand", 1, lambda x: 2 * x, _Nameless())  # not wrapped by custom_op
+    x = Value(3.0)
+    with pytest.raises(TypeError) as raised:
+        grad(by_hand(x), [x], create_graph=True)
+    assert str(raised.value) == "twice_by_hand: its local derivative" + READ_REFUSED
+
+
+def test_grad_create_graph_refusal_calls_a_nameless_custom_local_its_local_derivative() -> None:
+    # the refusal names the user's local, not custom_op's counting wrapper around it
+    twice = custom_op(_Nameless(), name="twice_nameless")(lambda x: 2 * x)
+    x = Value(3.0)
+    with pytest.raises(TypeError) as raised:
+        grad(twice(x), [x], create_graph=True)
+    assert str(raised.value) == "twice_nameless: its local derivative" + READ_REFUSED
+
+
+def test_grad_create_graph_lets_watchers_read_data() -> None:
+    # under create_graph the data-read refuser guards the local derivatives, not the watchers:
+    # a node or step hook may read .data (detect_anomaly()'s does)
+    x = Value(3.0)
+    seen: list[float] = []
+    with watch(on_node=lambda v: seen.append(v.data), on_step=lambda s: seen.append(s.node.data)):
+        (slope,) = grad(x * x, [x], create_graph=True)
+    assert slope.data == 6.0  # d(x*x)/dx = 2x
+    assert 9.0 in seen  # the step of the root x*x, whose data is 9
+
+
+def test_pow_value_slope_in_the_exponent_at_a_zero_and_a_small_base_under_create_graph() -> None:
+    # d(a**b)/db = a**b * log(a): 0 at a = 0 (0**b does not move), 0.25 * log(0.5) at a = 0.5
+    zero, half, two = Value(0.0), Value(0.5), Value(2.0)
+    (at_zero,) = grad(zero**two, [two], create_graph=True)
+    (at_half,) = grad(half**two, [two], create_graph=True)
+    assert (at_zero.data, at_half.data) == (0.0, -0.25 * math.log(2.0))
+
+
+def test_pow_value_slope_in_the_exponent_at_a_negative_base_says_why_it_cannot_be_built() -> None:
+    a, b = Value(-2.0), Value(2.0)
+    with pytest.raises(ValueError) as raised:
+        grad(a**b, [b], create_graph=True)
+    assert str(raised.value) == (
+        "pow_value: d(a**b)/db = a**b * log(a) is undefined at a = -2.0 (backward gives nan "
+        "there); grad(create_graph=True) cannot build it. If the exponent is a constant, pass it "
+        "as a plain number: x ** 2.0"
+    )
+
+
+# --- n-ary ops -----------------------------------------------------------------------------------
+
+
+def test_linear_refuses_an_even_operand_count_naming_its_layout() -> None:
+    with pytest.raises(ValueError) as raised:
+        op_named("linear")(1.0, 2.0)
+    assert str(raised.value) == "linear: takes 2n + 1 operands (w_1..w_n, x_1..x_n, bias), got 2"
+    with pytest.raises(ValueError) as raised:
+        op_named("linear_const")(1.0, 2.0, 3.0, 4.0)
+    assert str(raised.value) == "linear: takes 2n + 1 operands (w_1..w_n, bias, x_1..x_n), got 4"
+
+
+# --- checks: numbers, labels, a custom op's results ----------------------------------------------
+
+
+def test_checked_float_refuses_a_value_as_data_saying_what_to_pass() -> None:
+    with pytest.raises(TypeError) as raised:
+        Value(Value(1.0))  # type: ignore[arg-type]
+    assert str(raised.value) == (
+        "Value() got a Value (Value(data=1.0, grad=0.0)); pass the Value itself, "
+        "or Value(v.data) for an unconnected copy"
+    )
+
+
+def test_checked_float_refuses_nan_saying_why() -> None:
+    with pytest.raises(ValueError) as raised:
+        Value(math.nan)
+    assert str(raised.value) == (
+        "Value() got nan; data must be finite, since every gradient computed from a nan or inf "
+        "is meaningless (anomaly mode finds where a computation makes one)"
+    )
+
+
+class _GradFloat(float):
+    """A real number that happens to have a ``grad`` attribute (but no ``backward``)."""
+
+    grad = 0.0
+
+
+def test_checked_float_accepts_a_number_with_a_grad_attribute() -> None:
+    assert Value(_GradFloat(2.5)).data == 2.5
+
+
+def test_checked_float_names_a_too_large_number_shortly() -> None:
+    with pytest.raises(OverflowError) as raised:
+        checked_float(Fraction(10**400), "here")
+    assert str(raised.value) == f"here got Fraction({10**400}, 1), which is too large for a float"
+    with pytest.raises(OverflowError) as raised:
+        checked_float(10**400, "here")
+    assert str(raised.value) == "here got an integer of 401 digits, which is too large for a float"
+
+
+def _zero_d(kind: str, shape: tuple[int, ...] = ()) -> object:
+    """What is_real reads of a numpy array: its shape and its dtype's kind."""
+    return SimpleNamespace(shape=shape, dtype=SimpleNamespace(kind=kind))
+
+
+def test_is_real_takes_0d_arrays_of_float_int_and_unsigned_kinds_only() -> None:
+    assert [is_real(_zero_d(kind)) for kind in ("f", "i", "u")] == [True, True, True]
+    assert [is_real(_zero_d(kind)) for kind in ("b", "c", "U", "O")] == [False] * 4
+    assert is_real(_zero_d("f", shape=(1,))) is False
+    assert is_real(SimpleNamespace(shape=())) is False  # no dtype: no kind
+
+
+@pytest.mark.parametrize(
+    ("result", "shown"), [(True, "True of type bool"), ("a", "'a' of type str")]
+)
+def test_custom_op_forward_must_return_a_real_number(result: Any, shown: str) -> None:
+    bad = custom_op(lambda out, x: (1.0,), name="bad_forward")(lambda x: result)
+    with pytest.raises(TypeError) as raised:
+        bad(1.0)
+    assert str(raised.value) == (
+        f"bad_forward(1.0,) returned {shown}; forward must return a real number"
+    )
+
+
+def _bool_slope(out: float, x: float) -> tuple[Any, ...]:
+    return (True,)
+
+
+def test_custom_op_local_must_give_numbers_naming_op_local_and_point() -> None:
+    with pytest.raises(TypeError) as raised:
+        custom_op(_bool_slope, name="bool_slope")(lambda x: 2 * x)(1.0)
+    assert str(raised.value) == (
+        "bool_slope: _bool_slope(2.0, 1.0): derivative 0 is True; called with numbers, a local "
+        "derivative must return numbers"
+    )
+
+
+class _TwoSlopes:
+    def __call__(self, out: float, x: float) -> tuple[float, ...]:
+        return (1.0, 2.0)
+
+    def __repr__(self) -> str:
+        return "_TwoSlopes()"
+
+
+def test_custom_op_local_count_error_shows_a_nameless_local_by_its_repr() -> None:
+    with pytest.raises(ValueError) as raised:
+        custom_op(_TwoSlopes(), name="two_slopes")(lambda x: 2 * x)(1.0)
+    assert str(raised.value) == (
+        "two_slopes: _TwoSlopes()(2.0, 1.0) returned 2 derivative(s) for 1 operand(s)"
+    )
+
+
+def test_check_derivatives_calls_an_unwrapped_local_with_the_constants() -> None:
+    # d(k*x)/dx = k: a hand-made entry with one constant, checked at x = 2, k = 3
+    scaled = Op("scaled_by_k", 1, lambda x, k: k * x, lambda out, x, k: (k,), constants=1)
+    check_derivatives(scaled, 6.0, [2.0], [3.0])  # one finite derivative: no error
+    two = Op("scaled_twice", 1, lambda x, k: k * x, lambda out, x, k: (k, k), constants=1)
+    with pytest.raises(ValueError, match=r"^scaled_twice: <lambda>\(6\.0, 2\.0\) returned 2 "):
+        check_derivatives(two, 6.0, [2.0], [3.0])
+
+
+def test_custom_entry_is_not_builtin() -> None:
+    assert custom_entry("not_builtin", 1, lambda x: x, lambda out, x: (1.0,)).builtin is False
