@@ -49,7 +49,7 @@ from micrograd_like.optable import (
     op_named_or_none,
     register,
 )
-from micrograd_like.recording import watch_data_reads
+from micrograd_like.recording import someone_watches, watch_data_reads
 
 NOT_A_NUMBER: Any = "a"  # typed Any: these tests pass it where numbers belong
 NOT_A_STRING: Any = 3  # and this one where a label (a string) belongs
@@ -941,3 +941,43 @@ def test_check_derivatives_calls_an_unwrapped_local_with_the_constants() -> None
 
 def test_custom_entry_is_not_builtin() -> None:
     assert custom_entry("not_builtin", 1, lambda x: x, lambda out, x: (1.0,)).builtin is False
+
+
+# --- what mutmut leaves alone: decorated functions (recording_changed, _counted's wrapper) -------
+
+
+def test_recording_changed_counts_its_open_blocks_even_when_one_raises() -> None:
+    # while no block is open, the engine makes nodes without asking what to record
+    before = someone_watches[0]
+    with no_grad(), watch(on_node=lambda v: None):
+        assert someone_watches[0] == before + 2
+    with pytest.raises(KeyError), no_grad():
+        raise KeyError("inside")
+    assert someone_watches[0] == before
+
+
+def _three_in_a_list(out: float, x: float) -> Any:
+    return [3.0]
+
+
+def test_custom_op_local_may_return_a_list() -> None:
+    tripled = custom_op(_three_in_a_list, name="tripled_list")(lambda x: 3 * x)
+    x = Value(2.0)
+    tripled(x).backward()
+    assert x.grad == 3.0  # d(3x)/dx
+    assert tripled.local(6.0, 2.0) == (3.0,)  # handed on as a tuple
+
+
+def test_custom_op_local_that_gives_a_bare_number_at_backward_says_return_a_tuple() -> None:
+    calls: list[float] = []
+
+    def bare_later(out: float, x: float) -> Any:
+        calls.append(out)
+        return (1.0,) if len(calls) == 1 else 1.0  # right when checked, bare at backward
+
+    node = Value.from_op(1.0, [Value(1.0)], "oneoff_bare", bare_later)
+    with pytest.raises(TypeError) as raised:
+        node.backward()
+    assert str(raised.value) == (
+        "oneoff_bare: bare_later gave 1.0 at (1.0,); return a tuple, one derivative per operand"
+    )
