@@ -48,21 +48,21 @@ class Value:
     ``hash`` are identity: graphs are sets and dicts of nodes, and two leaves holding 3.0 are two.
     """
 
-    __slots__ = {"__dict__": "", "__weakref__": "", "_consts": "", "_data": "", "_entry": "",
-                 "_label": "", "_prev": "", "_rank": "", "_stamp": "",
-                 "grad": "d(root)/d(this node); during backward() the sum so far"}  # fmt: skip
+    __slots__ = {"__dict__": "", "__weakref__": "", "_data": "", "_entry": "", "_prev": "",
+                 "_rank": "", "_stamp": "",
+                 "grad": "d(root)/d(this value); during backward() the sum so far"}  # fmt: skip
+    _label: str = ""  # rarely set, so not slots: a node that sets one keeps it in its __dict__
+    _consts: tuple[float, ...] = ()  # the k of x ** k
 
     def __init__(self, data: float, label: str = "") -> None:
-        self._data = (
-            data if type(data) is float and data - data == 0 else checked_float(data, "Value()")
-        )
+        number = type(data) is float and data - data == 0  # a finite float: nothing to check
+        self._data = data if number else checked_float(data, "Value()")
         self.grad = 0.0
         self._prev: tuple[Value, ...] = ()  # the operands, in order; micrograd's name
         self._entry = LEAF  # the op table's entry for the op that made this value
-        self._consts: tuple[float, ...] = ()
-        self._stamp = 0  # how many data writes came before this data; see _writes
-        self._rank = 0  # 1 + the highest rank of the parents: sorting by rank orders a graph
-        self._label = label if type(label) is str else checked_label(label)
+        self._stamp = self._rank = 0  # writes before this data (see _writes); 1 + parents' rank
+        if type(label) is not str or label:  # "" is the class default: no __dict__ made
+            self._label = label if type(label) is str else checked_label(label)
 
     # --- the primitive ops: each a table entry, its forward then its local derivative ---------
 
@@ -317,6 +317,11 @@ class Value:
         return self._entry
 
     @property
+    def is_constant(self) -> bool:
+        """True for a leaf an op made from a number operand (the 1 of ``x + 1``), as micrograd."""
+        return self._entry is CONSTANT
+
+    @property
     def constants(self) -> tuple[float, ...]:
         """The constants the op keeps besides its parents (the k of ``x ** k``)."""
         return self._consts
@@ -381,8 +386,6 @@ def _unary_method(entry: Op) -> Callable[[Value], Value]:
         out.grad = 0.0
         out._prev = (self,)
         out._entry = entry
-        out._consts = ()
-        out._label = ""
         out._stamp = _writes
         out._rank = self._rank + 1
         if someone_watches[0]:
@@ -405,8 +408,6 @@ def _binary_method(entry: Op) -> Callable[[Value, Operand], Value]:
         out.grad = 0.0
         out._prev = (self, operand)
         out._entry = entry
-        out._consts = ()
-        out._label = ""
         out._stamp = _writes
         out._rank = (self._rank if self._rank > operand._rank else operand._rank) + 1
         if someone_watches[0]:  # no_grad() or a watcher somewhere: is it in this thread or task?
@@ -481,8 +482,8 @@ def _node(data: float, parents: tuple[Value, ...], op: Op, consts: tuple[float, 
     out.grad = 0.0
     out._prev = parents
     out._entry = op
-    out._consts = consts
-    out._label = ""
+    if consts:
+        out._consts = consts
     out._stamp = _writes
     if rank is None:
         rank = 1 + max(map(_rank_of, parents)) if parents else 0
@@ -496,7 +497,9 @@ def _as_recorded(out: Value) -> None:
     """What no_grad() and the watchers of this thread or task ask of a new node."""
     now = recording.get()
     if not now.build_graph:
-        out._prev, out._entry, out._consts, out._rank = (), LEAF, (), 0
+        out._prev, out._entry, out._rank = (), LEAF, 0
+        if out._consts:
+            del out._consts
     for hook in now.node_hooks:  # anomaly mode and tracers watch here
         _unwatched(hook, out)
 
@@ -533,6 +536,7 @@ def leaf_local(out: Any) -> Derivatives:
 
 
 LEAF = Op("", 0, float, leaf_local, doc="a leaf: data given, not computed")
+CONSTANT = Op("", 0, float, leaf_local, doc="a leaf made from a number operand: the 1 of x + 1")
 
 
 # --- the chain rule, written once ------------------------------------------------------------
@@ -1081,12 +1085,15 @@ def _read(value: Value, how: str) -> float:
 
 
 def _lift(other: object, op: str, where: str = "") -> Value:
-    """A Value for an operand of ``op``: numbers become constant leaves, as in micrograd."""
+    """A Value for an operand of ``op``: a number becomes a constant leaf, as in micrograd."""
     if isinstance(other, Value):
         return other
-    if type(other) is float and other - other == 0:  # the common case: Value() checks no more
-        return Value(other)
-    return Value(checked_float(other, where or f"Value {_SYMBOL_OF.get(op, op)} ..."))
+    if not (type(other) is float and other - other == 0):  # the common case needs no check
+        other = checked_float(other, where or f"Value {_SYMBOL_OF.get(op, op)} ...")
+    constant = _new_value(Value)  # Value(other), the number checked once
+    constant._data, constant.grad, constant._prev = other, 0.0, ()
+    constant._entry, constant._stamp, constant._rank = CONSTANT, 0, 0
+    return constant
 
 
 _SYMBOL_OF = {"add": "+", "mul": "*", "div": "/", "pow_value": "**", "pow": "**"}
@@ -1110,7 +1117,8 @@ def _reduce(self: Value) -> tuple[Any, ...]:
         ancestors = topological_order(self)[:-1]
         _pickling.update(ancestors)  # each is saved after its parents, never inside them
     _pickling.discard(self)
-    fields = (self._data, self.grad, self._label, self._entry.name, self._prev, self._consts)
+    op = None if self._entry is CONSTANT else self._entry.name
+    fields = (self._data, self.grad, op, self._prev)  # label and k travel in __dict__
     return _unpickled, (type(self), ancestors, (*fields, self._stamp)), self.__dict__ or None
 
 
@@ -1118,8 +1126,8 @@ def _unpickled(cls: type[Value], ancestors: Sequence[Value], fields: tuple[Any, 
     """A node from its pickle, its op found by name (a leaf's is ""); ancestors came first."""
     global _writes
     value: Value = _new_value(cls)
-    value._data, value.grad, value._label, op, value._prev, value._consts, value._stamp = fields
-    value._entry = optable.op_named(op) if op else LEAF
+    value._data, value.grad, op, value._prev, value._stamp = fields
+    value._entry = optable.op_named(op) if op else LEAF if op == "" else CONSTANT
     value._rank = 1 + max(map(_rank_of, value._prev), default=-1)
     _writes = max(_writes, abs(value._stamp))  # a later write is newer than any this graph saw
     return value
@@ -1128,7 +1136,7 @@ def _unpickled(cls: type[Value], ancestors: Sequence[Value], fields: tuple[Any, 
 def _copy(self: Value) -> Value:
     """copy.copy: a node with the same fields and parents (pickle's path would mark ancestors)."""
     twin: Value = _new_value(type(self))
-    for field in ("_data", "grad", "_prev", "_entry", "_consts", "_label", "_stamp", "_rank"):
+    for field in ("_data", "grad", "_prev", "_entry", "_stamp", "_rank"):
         setattr(twin, field, getattr(self, field))
     twin.__dict__.update(self.__dict__)
     return twin

@@ -25,7 +25,14 @@ from typing import Any
 
 import pytest
 
-from micrograd_like.engine import StaleGraphError, Value, linear, sum_of, topological_order
+from micrograd_like.engine import (
+    StaleGraphError,
+    Value,
+    linear,
+    no_grad,
+    sum_of,
+    topological_order,
+)
 from micrograd_like.losses import hinge_loss
 from micrograd_like.nn import MLP
 from micrograd_like.ops import custom_op
@@ -141,7 +148,7 @@ def test_users_can_set_attributes_on_values() -> None:
     p.m, p.v, p._vis_color = 0.0, 0.0, "#ff8800"  # AdamW's moments, a picture's colour
     p.m = 0.9 * p.m + 0.1 * 2.0
     assert (p.m, p.v, p._vis_color) == (0.2, 0.0, "#ff8800")
-    assert vars(p) == {"m": 0.2, "v": 0.0, "_vis_color": "#ff8800"}
+    assert users(p) == {"m": 0.2, "v": 0.0, "_vis_color": "#ff8800"}
     assert vars(Value(1.0)) == {}  # nodes made by ops have an empty __dict__ too
 
 
@@ -242,7 +249,7 @@ def test_gradients_and_attributes_already_there_are_kept(copier: str) -> None:
     first.m, first._vis_color = 0.25, "red"
     root2, leaves2 = COPIERS[copier]((root, leaves))
     assert described(root2) == described(root)
-    assert vars(leaves2[0]) == {"m": 0.25, "_vis_color": "red"}
+    assert users(leaves2[0]) == {"m": 0.25, "_vis_color": "red"}
     root2.backward()  # leaves accumulate, as they would have in the original
     assert [p.grad for p in leaves2] == [2 * p.grad for p in leaves]
 
@@ -439,3 +446,26 @@ def test_a_node_made_by_from_op_cannot_be_loaded_back_and_says_why() -> None:
     data = pickle.dumps(node)
     with pytest.raises(KeyError, match="no op named 'one_off'"):
         pickle.loads(data)
+
+
+def users(value: Value) -> dict[str, object]:
+    """The attributes a user hung on ``value``: its __dict__ without the label Value keeps there."""
+    return {name: x for name, x in vars(value).items() if name != "_label"}
+
+
+def test_a_number_operand_becomes_a_constant_leaf_and_pickle_keeps_what_it_is() -> None:
+    x = Value(2.0, "x")
+    for out in (x + 1.0, x * 3, 1.5 - x, x**3):
+        leaves = [n for n in topological_order(out) if not n.parents]
+        assert [n.is_constant for n in leaves] == [n is not x for n in leaves], out
+    (twin,) = pickle.loads(pickle.dumps([x**3 + 1.0]))
+    assert (twin.op, twin.parents[1].is_constant, twin.parents[1].data) == ("add", True, 1.0)
+    power = twin.parents[0]
+    assert (power.constants, power.parents[0].label, power.parents[0].is_constant) == (
+        (3.0,),
+        "x",
+        False,
+    )
+    assert copy.copy(power).constants == (3.0,)
+    with no_grad():
+        assert (x**3).constants == ()  # a leaf under no_grad() keeps no op and no k
