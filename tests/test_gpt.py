@@ -334,6 +334,7 @@ def test_gpt_command_default_data_is_the_census_names(
     args = command.parse_arguments([])
     assert (args.data, args.steps, args.seed, args.samples) == (None, 1000, 42, 20)
     assert args.save == Path("gpt_model.json")
+    assert (command.LEARNING_RATE, command.BETAS, command.TEMPERATURE) == (0.01, (0.85, 0.99), 0.5)
     model, losses = command.train(gpt.census_names(), steps=1, seed=42)
     assert model.chars == "abcdefghijklmnopqrstuvwxyz" and len(losses) == 1
 
