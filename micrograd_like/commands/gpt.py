@@ -15,9 +15,10 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TextIO
 
 from micrograd_like import gpt
+from micrograd_like.commands import demo
 from micrograd_like.commands.demo import INTERRUPTED, whole_number
 from micrograd_like.gpt import GPT, NamesFileError, Tokenizer
 from micrograd_like.optim import Adam
@@ -30,11 +31,10 @@ MAX_SAMPLES = 10_000
 MODEL_FILE = "gpt_model.json"
 
 
-class _Parser(argparse.ArgumentParser):
+class _Parser(demo._Parser):
     """argparse, except that a refused command line is one line, ``gpt: ...``, and status 2."""
 
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"gpt: {message.removeprefix('argument ')}\n")
+    command = "gpt"
 
 
 def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
@@ -68,11 +68,9 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Sequence[str]) -> int:
     """Run the command; returns the exit status (130, with one line, if Ctrl-C stops it)."""
     try:
-        args = parse_arguments(argv)
+        return run(parse_arguments(argv))
     except SystemExit as stop:  # --help, or a command line argparse refused
         return stop.code if isinstance(stop.code, int) else 2
-    try:
-        return run(args)
     except KeyboardInterrupt:  # the model file is the old one or the new one: save is atomic
         print("gpt: interrupted", file=sys.stderr)
         return INTERRUPTED
@@ -160,32 +158,21 @@ def train(
     return model, losses
 
 
-class Progress:
+class Progress(demo.Progress):
     """A bar redrawn in place on a terminal (a plain line every tenth of the run otherwise)."""
 
     WIDTH = 20
 
     def __init__(self, steps: int, stream: TextIO) -> None:
-        self.steps, self.stream = steps, stream
-        self.live = stream.isatty()
-        self.every = max(1, steps // 10)
+        super().__init__(steps, stream)
         self.start = time.perf_counter()
         self.tokens = 0
 
-    def show(self, step: int, loss: float, tokens: int) -> None:
+    def show(self, step: int, loss: float, tokens: float) -> None:
         """After step ``step``, which predicted ``tokens`` tokens, with loss ``loss``."""
-        self.tokens += tokens
+        self.tokens += int(tokens)
         rate = self.tokens / max(time.perf_counter() - self.start, 1e-9)
         done = self.WIDTH * step // self.steps
         bar = "#" * done + "." * (self.WIDTH - done)
-        line = (f"[{bar}] step {step:>{len(str(self.steps))}}/{self.steps}  loss {loss:.4f}  "
-                f"{rate:,.0f} tokens/s")  # fmt: skip
-        if self.live:
-            self.stream.write(f"\r{line}")
-            self.stream.flush()
-        elif step % self.every == 0 or step == self.steps:
-            self.stream.write(f"{line}\n")
-
-    def close(self) -> None:
-        if self.live:
-            self.stream.write("\n")
+        self.write(step, f"[{bar}] step {step:>{len(str(self.steps))}}/{self.steps}  "
+                         f"loss {loss:.4f}  {rate:,.0f} tokens/s")  # fmt: skip
