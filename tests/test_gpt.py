@@ -369,6 +369,20 @@ def test_gpt_command_bad_data_is_one_line_and_leaves_the_old_model_alone(
     assert sorted(os.listdir(tmp_path)) == ["model.json", "names.txt"]
 
 
+def test_gpt_command_refuses_a_save_path_it_cannot_write_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    saved = tmp_path / "missing" / "model.json"
+    status, out, err = run_command(
+        ["--data", str(names_file(tmp_path)), "--save", str(saved)], capsys
+    )
+    assert (status, out) == (1, "")
+    assert err == f"gpt: cannot write {saved}: {saved.parent} is not a folder\n"
+    assert sorted(os.listdir(tmp_path)) == ["names.txt"]
+    status, out, err = run_command(["--data", str(tmp_path / "names.txt"), "--save", "."], capsys)
+    assert (status, out, err) == (1, "", "gpt: cannot write .: it is a folder\n")
+
+
 def test_gpt_command_refuses_a_bad_command_line_in_one_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

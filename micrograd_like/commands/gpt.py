@@ -91,6 +91,10 @@ def run(args: argparse.Namespace) -> int:
     except (NamesFileError, LookupError) as error:
         print(f"gpt: {error}", file=sys.stderr)
         return 1
+    problem = _unwritable(args.save)  # found before training, not after it
+    if problem:
+        print(f"gpt: cannot write {args.save}: {problem}", file=sys.stderr)
+        return 1
     try:
         model, losses = train(names, args.steps, args.seed, sys.stdout, step_function)
     except ValueError as error:  # an update made a parameter inf or nan: Value.data refuses it
@@ -106,6 +110,13 @@ def run(args: argparse.Namespace) -> int:
     for i in range(args.samples):
         print(f"sample {i + 1:>{len(str(args.samples))}}: {gpt.sample(model, rng, TEMPERATURE)}")
     return 0
+
+
+def _unwritable(path: Path) -> str:
+    """Why no model file can go to ``path`` (a folder there, or no folder for it); '' if none."""
+    if path.is_dir():
+        return "it is a folder"
+    return "" if path.parent.is_dir() else f"{path.parent} is not a folder"
 
 
 StepFunction = Callable[[GPT, Adam, list[int], float], float]
