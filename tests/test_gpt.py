@@ -383,6 +383,21 @@ def test_gpt_command_refuses_a_save_path_it_cannot_write_before_training(
     assert (status, out, err) == (1, "", "gpt: cannot write .: it is a folder\n")
 
 
+def test_gpt_command_stopped_by_ctrl_c_says_so_in_one_line_and_keeps_the_old_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(*args: object) -> float:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(command, "training_step", interrupted)
+    saved = tmp_path / "model.json"
+    saved.write_text("the old model")
+    args = ["--data", str(names_file(tmp_path)), "--save", str(saved)]
+    status, _, err = run_command(args, capsys)
+    assert (status, err) == (130, "gpt: interrupted\n")
+    assert saved.read_text() == "the old model"
+
+
 def test_gpt_command_refuses_a_bad_command_line_in_one_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

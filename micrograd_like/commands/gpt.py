@@ -4,7 +4,9 @@ The recipe is microgpt's (Karpathy, 2026): one name per step, shuffled by the se
 lr 0.01, betas (0.85, 0.99), the learning rate falling linearly to 0; samples at temperature 0.5.
 The names come from ``--data FILE`` or, by default, from the US Census first-name lists of the
 ``names`` package (``pip install "micrograd_like[gpt]"``). The same seed gives the same run, bit
-for bit. The model is saved atomically as JSON (``GPT.from_file`` reads it back).
+for bit. The model is saved atomically as JSON (``GPT.from_file`` reads it back). ``--compiled``
+trains with ``micrograd_like.compiled.compiled_step(model, optimizer, tokens, lr)``, a step like
+``training_step`` below, when the compiled path offers one.
 """
 
 from __future__ import annotations
