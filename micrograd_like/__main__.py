@@ -1,4 +1,4 @@
-"""The command line: ``python -m micrograd_like demo | draw | bench | check-engine``."""
+"""The command line: ``python -m micrograd_like demo | draw | bench | check-engine | gpt``."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ COMMANDS = {
         "micrograd_like.commands.check_engine",
         "check any micrograd-style engine's gradients",
     ),
+    "gpt": ("micrograd_like.commands.gpt", "train microgpt's GPT on names and sample new ones"),
 }
 
 

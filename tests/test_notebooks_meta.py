@@ -27,6 +27,7 @@ NOTEBOOKS = (
     "03_property_testing_gradients",
     "04_stepping_through_backward",
     "05_check_your_own_engine",
+    "06_a_gpt_on_scalars",
 )
 MAX_GLUE_LINES = 10
 PICTURE_TYPES = ("image/svg+xml", "image/png")

@@ -66,8 +66,10 @@ class Result:
 class _Parser(argparse.ArgumentParser):
     """argparse, except that a refused command line is one line, ``demo: ...``, and status 2."""
 
+    command = "demo"  # what the one line starts with; other commands' subclasses name themselves
+
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"demo: {message.removeprefix('argument ')}\n")
+        self.exit(2, f"{self.command}: {message.removeprefix('argument ')}\n")
 
 
 def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
@@ -258,6 +260,10 @@ class Progress:
         line = f"step {step:>{len(str(self.steps))}}/{self.steps}  loss {loss:.4f}  " + (
             f"accuracy {accuracy:.0%}"
         )
+        self.write(step, line)
+
+    def write(self, step: int, line: str) -> None:
+        """``line`` redrawn in place on a terminal; elsewhere written every tenth of the run."""
         if self.live:
             self.stream.write(f"\r{line}")
             self.stream.flush()
