@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from micrograd_like.engine import Value, grad, topological_order
@@ -51,8 +51,8 @@ class LocalMismatch:
     def __str__(self) -> str:
         at = ", ".join(format_number(x) for x in self.operands)
         return (
-            f"{self.node} = {self.op}({at}): {self.local} gives d/d(operand {self.operand}) = "
-            f"{self.analytic:.8g}; central differences of its forward give {self.numeric:.8g}"
+            f"{self.node}: {self.local} gives d/d(operand {self.operand}) = {self.analytic:.8g} "
+            f"at ({at}); central differences of {self.op}'s forward give {self.numeric:.8g}"
         )
 
 
@@ -149,7 +149,8 @@ def gradcheck(
         for i, (leaf, column) in enumerate(zip(leaves, columns, strict=True))
     ]
     if not all(row.ok for row in rows):
-        culprits = local_mismatches(out, eps=eps, atol=atol, rtol=rtol)
+        named = {leaf: point.name(i) for i, leaf in enumerate(leaves)}  # x0, x1 when unlabelled
+        culprits = local_mismatches(out, eps=eps, atol=atol, rtol=rtol, inputs=named)
         _raise_on_failure("gradcheck", "input", rows, eps, atol, rtol, culprits)
 
 
@@ -386,16 +387,22 @@ MAX_CULPRITS = 3  # nodes named in a failure; the error's culprits attribute has
 
 
 def local_mismatches(
-    root: Value, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-4
+    root: Value,
+    *,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-4,
+    inputs: Mapping[Value, str] | None = None,
 ) -> list[LocalMismatch]:
     """Every node of root's graph whose op's local derivative disagrees with central differences
     of the op's own forward at that node's operands, operands first (topological order).
 
     Operands within eps of a kink or where the forward is undefined nearby are not checked, nor
-    are ops with no forward of their own (``Value.from_op``).
+    are ops with no forward of their own (``Value.from_op``). ``inputs`` names leaves that have no
+    label of their own, as gradcheck's table does.
     """
     order = topological_order(root)
-    names = node_names(order)
+    names = node_names(order, inputs)
     found = []
     for node in order:
         if not node.parents:

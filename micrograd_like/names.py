@@ -45,17 +45,23 @@ class _Name:
         return f"({self.text})" if looser else self.text
 
 
-def node_names(order: Sequence[Value]) -> dict[Value, str]:
+def node_names(
+    order: Sequence[Value], given: Mapping[Value, str] | None = None
+) -> dict[Value, str]:
     """A short name per node, unique in the graph; ``order`` lists operands before their users.
 
-    A label wins; an unlabelled leaf is named by its number; an op's result by its expression,
-    shortened to the op's shape past MAX_NAME characters. Repeated names get `` #2``, `` #3``, ...
-    in topological order, so the same graph always gets the same names.
+    A label wins (or a name ``given`` for an unlabelled node); an unlabelled leaf is named by its
+    number; an op's result by its expression, shortened to the op's shape past MAX_NAME
+    characters. Repeated names get `` #2``, `` #3``, ... in topological order, so the same graph
+    always gets the same names.
     """
     named: dict[Value, _Name] = {}
     taken: dict[str, int] = {}
     for node in order:
-        name = _name_of(node, named)
+        if not node.label and given and node in given:
+            name = _Name(given[node], _ATOM if _SIMPLE.fullmatch(given[node]) else 0)
+        else:
+            name = _name_of(node, named)
         count = taken[name.text] = taken.get(name.text, 0) + 1
         if count > 1:  # bracketed inside a longer expression: (x*w #2) + b
             name = _Name(f"{name.text} #{count}", 0)

@@ -261,8 +261,9 @@ def test_gradcheck_names_the_op_whose_local_derivative_is_wrong() -> None:
     assert culprit.numeric == pytest.approx(hand_sigmoid(0.8), rel=1e-7)
     lines = str(caught.value).splitlines()
     assert lines[-2].startswith("the culprit: each op's local derivative checked on its own")
-    assert lines[-1].startswith(
-        "  doubled_softplus(x*y) = doubled_softplus(0.8): doubled_local gives d/d(operand 0) = "
+    assert lines[-1] == (  # as the README quotes it
+        "  doubled_softplus(x*y): doubled_local gives d/d(operand 0) = 1.379949 at (0.8); "
+        "central differences of doubled_softplus's forward give 0.68997448"
     )
 
 
@@ -302,3 +303,9 @@ def test_gradcheck_hides_its_own_frames_from_pytest(tmp_path: Path) -> None:
     assert "gradcheck(lambda v: doubled_softplus(v[0]) * 2, [0.3])" in run.stdout  # the caller
     assert "the culprit" in run.stdout
     assert "gradcheck.py" not in run.stdout  # none of gradcheck's own lines above the table
+
+
+def test_gradcheck_culprit_names_unlabelled_inputs_as_the_table_does() -> None:
+    with pytest.raises(GradcheckError) as caught:
+        gradcheck(lambda v: doubled_softplus(v[0] * 2) * v[1], [0.0, 2.0])
+    assert [c.node for c in caught.value.culprits] == ["doubled_softplus(x0*2)"]
