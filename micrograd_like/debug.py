@@ -1,8 +1,11 @@
-"""Tools for watching backpropagation: a step-by-step table, a breakpoint per op, anomaly mode.
+"""Tools for watching backpropagation: a step-by-step table, explain(node), a breakpoint per op,
+anomaly mode.
 
 ``steps_table(root)`` prints every edge backward() visits with its upstream gradient, local
-derivative and contribution. ``stop_in("tanh")`` makes the next backward() stop in a debugger just
-before tanh's local derivative runs; it can be typed at a debugger's first prompt, before the
+derivative (written out with its numbers) and contribution, nodes named by their expressions
+(``names.node_names``). ``explain(x, root)`` tells how ``x.grad`` comes to be, one line per use of
+``x``, and why the uses add up. ``stop_in("tanh")`` makes the next backward() stop in a debugger
+just before tanh's local derivative runs; it can be typed at a debugger's first prompt, before the
 script has imported anything. ``detect_anomaly()`` remembers the source line that made each node
 and stops at the first nan or infinity, forward or backward, saying which op and which line made
 it (the idea follows PyTorch's ``torch.autograd.detect_anomaly``, extended to the forward pass).
@@ -17,13 +20,13 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any
 
 from micrograd_like import engine
 from micrograd_like.engine import BackwardStep, Value, backward_steps, topological_order, watch
-from micrograd_like.names import as_operand, expression, local_formula
+from micrograd_like.names import NodeNames, as_operand, expression, local_formula
 from micrograd_like.names import format_number as format_number  # pictures use the same two
 from micrograd_like.names import node_names as node_names
 from micrograd_like.optable import Op, all_ops
@@ -53,7 +56,7 @@ class StepRow:
     uses: tuple[float, ...] = ()  # every contribution to the operand so far, this one last
 
 
-def named_steps(root: Value, seed: float = 1.0) -> tuple[dict[Value, str], list[BackwardStep]]:
+def named_steps(root: Value, seed: float = 1.0) -> tuple[NodeNames, list[BackwardStep]]:
     """Run backward one edge at a time; return the node names and every step, in order."""
     names = node_names(topological_order(root))
     return names, list(backward_steps(root, seed))
@@ -98,7 +101,7 @@ def steps_table(root: Value, seed: float = 1.0) -> str:
                 row.formula,
                 format_number(row.contribution),
                 f"{format_number(row.grad_before)} -> {format_number(row.grad_after)}",
-                added_up(row.uses),
+                added_up(row.uses, row.grad_after),
             )
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(_HEADERS))]
@@ -108,10 +111,10 @@ def steps_table(root: Value, seed: float = 1.0) -> str:
     )
 
 
-def added_up(terms: Sequence[float]) -> str:
-    """``1 + 3 = 4`` for two uses, ``3`` for one."""
+def added_up(terms: Sequence[float], total: float) -> str:
+    """``1 + 3 = 4`` for two uses, ``3`` for one; ``total`` is the sum as backward() makes it."""
     shown = " + ".join(format_number(t) for t in terms).replace("+ -", "- ")
-    return shown if len(terms) == 1 else f"{shown} = {format_number(math.fsum(terms))}"
+    return shown if len(terms) == 1 else f"{shown} = {format_number(total)}"
 
 
 # --- explain(node): how one gradient came to be ------------------------------------------------
@@ -159,7 +162,12 @@ def explain(node: Value, root: Value | None = None, *, seed: float = 1.0) -> Exp
     A view like the stepper: no ``.grad`` changes. ``root`` is the output backward() starts
     from; without it, node is taken as the output (a Value knows its operands, not its users).
     """
-    return Explainer(node if root is None else root, seed).explain(node)
+    if root is not None:
+        return Explainer(root, seed).explain(node)
+    explained = Explainer(node, seed).explain(node)
+    hint = f"(no root given, so {explained.name} is taken as the output: explain(node, root) "
+    hint += "tells how node's gradient comes from root)"
+    return replace(explained, text=f"{explained.text}\n{hint}")
 
 
 def tooltips(root: Value, seed: float = 1.0) -> Callable[[Value], str]:
@@ -187,8 +195,9 @@ class Explainer:
                 "flows to it from there (pass root=, the output backward() starts from)"
             )
         name, root = self.names[node], self.names[self.root]
-        uses = tuple(self._use(step) for step in self.steps if step.parent is node)
-        grad = math.fsum(use.share for use in uses) if uses else self.seed
+        flows = [step for step in self.steps if step.parent is node]
+        uses = tuple(self._use(step) for step in flows)
+        grad = flows[-1].grad_after if flows else self.seed  # the engine's own sum, not ours
         if node is self.root:
             seed = format_number(self.seed)
             lines = [f"{as_operand(name)}.grad = {seed}: {name} is the output, so backward() "
@@ -219,7 +228,7 @@ class Explainer:
                 f"{format_number(use.upstream)} = {format_number(use.share)}{note}"
             )
         if len(uses) > 1:
-            lines.append(f"  sum: {added_up([use.share for use in uses])}")
+            lines.append(f"  sum: {added_up([use.share for use in uses], grad)}")
             lines.append(WHY_USES_ADD.format(x=name, root=root))
         else:
             lines.append(f"One use, so its share is all of {name}'s gradient.")

@@ -2,7 +2,7 @@
 
 ``node_names(order)`` names intermediates by the expression that made them (``x1*w1``,
 ``tanh(n)``), keeps every label (``L1.N3.w2``), names an unlabelled leaf by its number (the
-``1`` of ``y - 1``), shortens long expressions to the op's shape (``tanh(…)``) and makes names
+``-1`` of ``y - 1``), shortens long expressions to the op's shape (``tanh(…)``) and makes names
 unique in one graph. ``local_formula(node, index)`` runs the op table's own local derivative on
 numbers that remember how they were combined, so ``tanh_local``'s ``1 - out * out`` reads
 ``1 - 0.7071**2`` at the node's numbers: the formula comes from the code that computes it.
@@ -22,7 +22,7 @@ MAX_NAME = 24  # characters: a name on a slide or in a table column stays readab
 ELLIPSIS = "…"
 _PRECEDENCE = {"+": 1, "Σ": 1, "linear": 1, "*": 2, "/": 2, "neg": 3, "**": 4}
 _ATOM = 9  # a label, a number, a function call: never needs brackets
-_SIMPLE = re.compile(r"[\w.]+|[\w.]+\(.*\)|\|.*\|")
+_SIMPLE = re.compile(r"[\w.]+|[\w.]+\([^()]*\)")  # x, L1.N3.w2, 2.5, tanh(x*w + b)
 
 
 def format_number(x: float) -> str:
@@ -45,9 +45,15 @@ class _Name:
         return f"({self.text})" if looser else self.text
 
 
-def node_names(
-    order: Sequence[Value], given: Mapping[Value, str] | None = None
-) -> dict[Value, str]:
+class NodeNames(dict[Value, str]):
+    """node -> name, remembering how tightly each name binds (``x*y`` inside ``(x*y).grad``)."""
+
+    def __init__(self, named: Mapping[Value, _Name]) -> None:
+        super().__init__((node, name.text) for node, name in named.items())
+        self.binding = {node: name.precedence for node, name in named.items()}
+
+
+def node_names(order: Sequence[Value], given: Mapping[Value, str] | None = None) -> NodeNames:
     """A short name per node, unique in the graph; ``order`` lists operands before their users.
 
     A label wins (or a name ``given`` for an unlabelled node); an unlabelled leaf is named by its
@@ -66,7 +72,7 @@ def node_names(
         if count > 1:  # bracketed inside a longer expression: (x*w #2) + b
             name = _Name(f"{name.text} #{count}", 0)
         named[node] = name
-    return {node: name.text for node, name in named.items()}
+    return NodeNames(named)
 
 
 def _name_of(node: Value, named: dict[Value, _Name]) -> _Name:
@@ -106,23 +112,9 @@ def _neuron_of(node: Value) -> str:
     return ""
 
 
-def expression(node: Value, names: Mapping[Value, str]) -> str:
+def expression(node: Value, names: NodeNames) -> str:
     """The op that made node, written with its operands' names (``x*w + b``), never shortened."""
-    return _expression(node, [_Name(names[p], binds(p, names[p])) for p in node.parents]).text
-
-
-def binds(node: Value, name: str) -> int:
-    """How tightly node's name binds: a parent's expression brackets it if it binds looser."""
-    if re.search(r" #\d+$", name):
-        return 0
-    if not node.label and not node.parents and name.startswith("-"):
-        return _PRECEDENCE["neg"]  # a negative number: y + -1 reads y - 1
-    if node.label or not node.parents or _neuron_of(node):
-        return _ATOM if _SIMPLE.fullmatch(name) else 0
-    symbol = node.op_entry.shown_as
-    if symbol == "-" and len(node.parents) == 1:
-        return _PRECEDENCE["neg"]
-    return 1 if symbol == "linear" else _PRECEDENCE.get(symbol, _ATOM)
+    return _expression(node, [_Name(names[p], names.binding[p]) for p in node.parents]).text
 
 
 def as_operand(name: str) -> str:

@@ -666,7 +666,10 @@ def _numbers_table(frame: Frame, step: BackwardStep, row: StepRow) -> str:
             f"grad of {parent}",
             f"{format_number(step.grad_before)} &rarr; {format_number(step.grad_after)}",
         ),
-        (f"grad of {parent} = sum of its uses so far", html.escape(added_up(row.uses))),
+        (
+            f"grad of {parent} = sum of its uses so far",
+            html.escape(added_up(row.uses, row.grad_after)),
+        ),
     ]
     cells = "".join(f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in rows)
     return f'<table class="numbers">{cells}</table>'

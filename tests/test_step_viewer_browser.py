@@ -77,3 +77,34 @@ def test_step_viewer_moves_the_highlight_with_buttons_and_arrow_keys(tmp_path: P
             assert shown() == ("1", "n3", "n2")
         finally:
             browser.close()
+
+
+def test_step_viewer_inline_in_a_notebook_steps_inside_its_frame(tmp_path: Path) -> None:
+    require_dot()
+    chromium = require_chromium()
+    require_playwright()
+    from playwright.sync_api import sync_playwright
+
+    x, w = Value(2.0, label="x"), Value(-0.5, label="w")
+    out = (x * w).tanh()
+    shown = render_steps(out, tmp_path / "steps")._repr_html_()
+    assert shown is not None
+    notebook = tmp_path / "notebook.html"  # what Jupyter puts in the page: the iframe alone
+    notebook.write_text(f"<!DOCTYPE html><html><body>{shown}</body></html>", encoding="utf-8")
+
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(
+            executable_path=chromium, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_page()
+            page.goto(notebook.as_uri())
+            viewer = page.frame_locator("iframe")
+            assert viewer.locator(VISIBLE).get_attribute("data-step") == "0"
+            assert viewer.locator(f"{VISIBLE} svg").count() == 1
+            viewer.locator("#next").click()
+            assert viewer.locator(VISIBLE).get_attribute("data-step") == "1"
+            assert viewer.locator("#position").inner_text() == "step 1 of 3"
+            assert "1 - " in viewer.locator(VISIBLE).inner_text()  # tanh's local, written out
+        finally:
+            browser.close()

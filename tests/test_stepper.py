@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from micrograd_like.debug import explain, node_names, step_rows, steps_table, tooltips
 from micrograd_like.engine import Value, backward_steps, sum_of, topological_order
-from micrograd_like.names import MAX_NAME, local_formula
+from micrograd_like.names import MAX_NAME, as_operand, local_formula
 from micrograd_like.nn import MLP
 from micrograd_like.ops import custom_op
 from micrograd_like.viz import GraphTooLargeError, backward_frames, render_steps
@@ -305,6 +305,8 @@ def test_node_names_write_intermediates_as_their_expression() -> None:
     assert names_of(y / (x1 * w1))[-1] == "y / (x1*w1)"
     assert names_of(-(y + 1))[-1] == "-(y + 1)"
     assert names_of(y.relu() + y.exp())[-1] == "ReLU(y) + exp(y)"  # ops as pictures show them
+    assert as_operand("ReLU(y) + exp(y)") == "(ReLU(y) + exp(y))"  # as in (ReLU(y) + exp(y)).grad
+    assert as_operand("tanh(x*w + b)") == "tanh(x*w + b)"
 
 
 def test_node_names_shorten_long_expressions_to_the_ops_shape() -> None:
@@ -393,6 +395,10 @@ def test_explain_shows_the_local_formula_and_a_single_use() -> None:
 def test_explain_of_the_root_and_of_a_stranger() -> None:
     x, _, z = reused_x()
     assert str(explain(z)).startswith("z.grad = 1: z is the output")
+    assert str(explain(x)).endswith(
+        "(no root given, so x is taken as the output: explain(node, "
+        "root) tells how node's gradient comes from root)"
+    )
     assert str(explain(z, seed=2.0)).startswith("z.grad = 2:")
     with pytest.raises(ValueError, match="not in the graph of 'z'"):
         explain(Value(1.0), z)
