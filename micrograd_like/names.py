@@ -10,9 +10,10 @@ numbers that remember how they were combined, so ``tanh_local``'s ``1 - out * ou
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -175,6 +176,17 @@ def _weighted_terms(node: Value, operands: list[_Name]) -> list[_Name]:
 # --- a local derivative as a formula with numbers ---------------------------------------------
 
 
+def _operator(symbol: str, reflected: bool = False) -> Callable[[Any, Any], Any]:
+    """A _Shown's arithmetic method for ``symbol``; reflected: the other operand comes first."""
+
+    def method(self: Any, other: Any) -> Any:
+        return _combine(other, self, symbol) if reflected else _combine(self, other, symbol)
+
+    method.__name__ = f"{symbol} of remembered numbers"
+    return method
+
+
+@functools.total_ordering  # a local may compare its operands (relu's x <= 0)
 class _Shown:
     """A number that remembers the arithmetic that made it, written with the numbers it used.
 
@@ -201,15 +213,6 @@ class _Shown:
     def __lt__(self, other: Any) -> bool:
         return self.number < float(other)
 
-    def __le__(self, other: Any) -> bool:
-        return self.number <= float(other)
-
-    def __gt__(self, other: Any) -> bool:
-        return self.number > float(other)
-
-    def __ge__(self, other: Any) -> bool:
-        return self.number >= float(other)
-
     def __eq__(self, other: object) -> bool:
         return isinstance(other, (int, float, _Shown)) and self.number == float(other)
 
@@ -218,37 +221,16 @@ class _Shown:
     def __neg__(self) -> _Shown:
         return _Shown(-self.number, f"-{_bracket(self, 3)}", 3)
 
-    def __add__(self, other: Any) -> _Shown:
-        return _combine(self, other, "+")
-
-    def __radd__(self, other: Any) -> _Shown:
-        return _combine(other, self, "+")
-
-    def __sub__(self, other: Any) -> _Shown:
-        return _combine(self, other, "-")
-
-    def __rsub__(self, other: Any) -> _Shown:
-        return _combine(other, self, "-")
-
     def __mul__(self, other: Any) -> _Shown:
         if other is self:  # out * out reads best as out**2
             return _Shown(self.number * self.number, f"{_bracket(self, 5)}**2", 4)
         return _combine(self, other, "*")
 
-    def __rmul__(self, other: Any) -> _Shown:
-        return _combine(other, self, "*")
-
-    def __truediv__(self, other: Any) -> _Shown:
-        return _combine(self, other, "/")
-
-    def __rtruediv__(self, other: Any) -> _Shown:
-        return _combine(other, self, "/")
-
-    def __pow__(self, other: Any) -> _Shown:
-        return _combine(self, other, "**")
-
-    def __rpow__(self, other: Any) -> _Shown:
-        return _combine(other, self, "**")
+    __add__, __radd__ = _operator("+"), _operator("+", reflected=True)
+    __sub__, __rsub__ = _operator("-"), _operator("-", reflected=True)
+    __rmul__ = _operator("*", reflected=True)
+    __truediv__, __rtruediv__ = _operator("/"), _operator("/", reflected=True)
+    __pow__, __rpow__ = _operator("**"), _operator("**", reflected=True)
 
 
 def _exact_enough(x: float) -> str:
