@@ -47,11 +47,11 @@ class _Name:
 
 
 class NodeNames(dict[Value, str]):
-    """node -> name, remembering how tightly each name binds (``x*y`` inside ``(x*y).grad``)."""
+    """node -> name; ``operands`` keeps how each is written inside its users' expressions."""
 
-    def __init__(self, named: Mapping[Value, _Name]) -> None:
-        super().__init__((node, name.text) for node, name in named.items())
-        self.binding = {node: name.precedence for node, name in named.items()}
+    def __init__(self, named: Mapping[Value, str], operands: Mapping[Value, _Name]) -> None:
+        super().__init__(named)
+        self.operands = dict(operands)
 
 
 def node_names(order: Sequence[Value], given: Mapping[Value, str] | None = None) -> NodeNames:
@@ -60,28 +60,31 @@ def node_names(order: Sequence[Value], given: Mapping[Value, str] | None = None)
     A label wins (or a name ``given`` for an unlabelled node); an unlabelled leaf is named by its
     number; an op's result by its expression, shortened to the op's shape past MAX_NAME
     characters. Repeated names get `` #2``, `` #3``, ... in topological order, so the same graph
-    always gets the same names.
+    always gets the same names; inside expressions a constant is still its number (``x*2``).
     """
-    named: dict[Value, _Name] = {}
+    names: dict[Value, str] = {}
+    operands: dict[Value, _Name] = {}
     taken: dict[str, int] = {}
     for node in order:
         if not node.label and given and node in given:
             name = _Name(given[node], _ATOM if _SIMPLE.fullmatch(given[node]) else 0)
         else:
-            name = _name_of(node, named)
+            name = _name_of(node, operands)
         count = taken[name.text] = taken.get(name.text, 0) + 1
-        if count > 1:  # bracketed inside a longer expression: (x*w #2) + b
-            name = _Name(f"{name.text} #{count}", 0)
-        named[node] = name
-    return NodeNames(named)
+        names[node] = f"{name.text} #{count}" if count > 1 else name.text
+        if count > 1 and (node.label or node.parents):  # bracketed in a user: (x*w #2) + b
+            name = _Name(names[node], 0)
+        operands[node] = name
+    return NodeNames(names, operands)
 
 
 def _name_of(node: Value, named: dict[Value, _Name]) -> _Name:
     if node.label:
         simple = _SIMPLE.fullmatch(node.label)
         return _Name(node.label, _ATOM if simple else _PRECEDENCE["+"])
-    if not node.parents:
-        number = format_number(node.data)
+    if not node.parents:  # a constant: its number, in full when that is short (1.0001, not 1)
+        number = repr(node.data) if len(repr(node.data)) <= 7 else format_number(node.data)
+        number = number.removesuffix(".0")
         return _Name(number, _PRECEDENCE["neg"] if number.startswith("-") else _ATOM)
     neuron = _neuron_of(node)
     if neuron:
@@ -115,7 +118,7 @@ def _neuron_of(node: Value) -> str:
 
 def expression(node: Value, names: NodeNames) -> str:
     """The op that made node, written with its operands' names (``x*w + b``), never shortened."""
-    return _expression(node, [_Name(names[p], names.binding[p]) for p in node.parents]).text
+    return _expression(node, [names.operands[p] for p in node.parents]).text
 
 
 def as_operand(name: str) -> str:

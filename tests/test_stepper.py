@@ -328,6 +328,10 @@ def test_node_names_are_unique_and_keep_labels() -> None:
     x, w = Value(2.0, label="x"), Value(-1.0, label="x")  # two leaves, one label
     twice = x * w + x * w  # the same expression, two nodes
     assert names_of(twice) == ["x", "x #2", "x*(x #2)", "x*(x #2) #2", "x*(x #2) + (x*(x #2) #2)"]
+    y = Value(3.0, label="y")
+    # the second constant 2 is "2 #2" as a node, but still 2 inside y*2
+    assert names_of(x * 2 + y * 2) == ["x", "2", "y", "2 #2", "x*2", "y*2", "x*2 + y*2"]
+    assert names_of(x * 1.0001)[-1] == "x*1.0001"  # a short constant in full, not 4 digits
     model = MLP(2, [3, 1], rng=random.Random(0))
     score = model([0.5, -1.2])
     assert isinstance(score, Value)
