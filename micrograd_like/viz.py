@@ -593,6 +593,8 @@ def render_steps(
         max_steps=max_steps,
     )
     target = Path(folder)
+    if target.exists() and not target.is_dir():
+        raise NotADirectoryError(f"render_steps: folder {str(folder)!r} is a file, not a folder")
     target.mkdir(parents=True, exist_ok=True)
     sections = []
     svgs = {f"step-{frame.number:03d}.svg": svg_text(frame.picture) for frame in frames}

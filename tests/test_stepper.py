@@ -234,6 +234,8 @@ def test_render_steps_in_a_reused_folder_keeps_only_this_runs_frames(tmp_path: P
     render_steps(x * 3.0, folder)  # 2 steps
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["index.html", "notes.txt", "step-000.svg", "step-001.svg", "step-002.svg"]
+    with pytest.raises(NotADirectoryError, match=r"render_steps: folder '.*notes\.txt' is a file"):
+        render_steps(x * 3.0, folder / "notes.txt")
 
 
 def test_render_steps_first_caption_says_what_its_frame_shows(tmp_path: Path) -> None:
