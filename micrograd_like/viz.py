@@ -584,6 +584,9 @@ def render_steps(
     through backward, with each step's numbers beside the picture. Returns the page's path, which
     Jupyter displays inline as the viewer itself.
     """
+    target = Path(folder)
+    if target.exists() and not target.is_dir():
+        raise NotADirectoryError(f"render_steps: folder {str(folder)!r} is a file, not a folder")
     frames = backward_frames(
         root,
         seed=seed,
@@ -592,9 +595,6 @@ def render_steps(
         max_nodes=max_nodes,
         max_steps=max_steps,
     )
-    target = Path(folder)
-    if target.exists() and not target.is_dir():
-        raise NotADirectoryError(f"render_steps: folder {str(folder)!r} is a file, not a folder")
     target.mkdir(parents=True, exist_ok=True)
     sections = []
     svgs = {f"step-{frame.number:03d}.svg": svg_text(frame.picture) for frame in frames}
