@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from micrograd_like.compiled import CompiledFunction, TracingError, compile_fn
-    from micrograd_like.debug import AnomalyError, detect_anomaly, steps_table
+    from micrograd_like.debug import AnomalyError, detect_anomaly, explain, steps_table
     from micrograd_like.engine import (
         BackwardStep,
         StaleGraphError,
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 _HOMES = {
     "micrograd_like.compiled": ("CompiledFunction", "TracingError", "compile_fn"),
-    "micrograd_like.debug": ("AnomalyError", "detect_anomaly", "steps_table"),
+    "micrograd_like.debug": ("AnomalyError", "detect_anomaly", "explain", "steps_table"),
     "micrograd_like.engine": (
         "BackwardStep",
         "StaleGraphError",

@@ -1,8 +1,11 @@
-"""Tools for watching backpropagation: a step-by-step table, a breakpoint per op, anomaly mode.
+"""Tools for watching backpropagation: a step-by-step table, explain(node), a breakpoint per op,
+anomaly mode.
 
 ``steps_table(root)`` prints every edge backward() visits with its upstream gradient, local
-derivative and contribution. ``stop_in("tanh")`` makes the next backward() stop in a debugger just
-before tanh's local derivative runs; it can be typed at a debugger's first prompt, before the
+derivative (written out with its numbers) and contribution, nodes named by their expressions
+(``names.node_names``). ``explain(x, root)`` tells how ``x.grad`` comes to be, one line per use of
+``x``, and why the uses add up. ``stop_in("tanh")`` makes the next backward() stop in a debugger
+just before tanh's local derivative runs; it can be typed at a debugger's first prompt, before the
 script has imported anything. ``detect_anomaly()`` remembers the source line that made each node
 and stops at the first nan or infinity, forward or backward, saying which op and which line made
 it (the idea follows PyTorch's ``torch.autograd.detect_anomaly``, extended to the forward pass).
@@ -15,29 +18,20 @@ import math
 import os
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any
 
 from micrograd_like import engine
 from micrograd_like.engine import BackwardStep, Value, backward_steps, topological_order, watch
+from micrograd_like.names import NodeNames, as_operand, expression, local_formula
+from micrograd_like.names import format_number as format_number  # pictures use the same two
+from micrograd_like.names import node_names as node_names
 from micrograd_like.optable import Op, all_ops
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
-
-
-def format_number(x: float) -> str:
-    """A float in 4 significant digits: short and deterministic, for pictures and tables."""
-    if x == 0:
-        return "0"  # also for -0.0, which would only confuse a reader
-    return format(x, ".4g")
-
-
-def node_names(order: Sequence[Value]) -> dict[Value, str]:
-    """A name per node: its label, or ``n<k>`` with k its position in topological order."""
-    return {node: node.label or f"n{k}" for k, node in enumerate(order)}
 
 
 # --- the backward stepper as a table ---------------------------------------------------------
@@ -57,9 +51,12 @@ class StepRow:
     contribution: float
     grad_before: float
     grad_after: float
+    data: float = 0.0  # the node's value
+    formula: str = ""  # the local derivative with its numbers: 1 - 0.7071**2 = 0.5
+    uses: tuple[float, ...] = ()  # every contribution to the operand so far, this one last
 
 
-def named_steps(root: Value, seed: float = 1.0) -> tuple[dict[Value, str], list[BackwardStep]]:
+def named_steps(root: Value, seed: float = 1.0) -> tuple[NodeNames, list[BackwardStep]]:
     """Run backward one edge at a time; return the node names and every step, in order."""
     names = node_names(topological_order(root))
     return names, list(backward_steps(root, seed))
@@ -68,40 +65,43 @@ def named_steps(root: Value, seed: float = 1.0) -> tuple[dict[Value, str], list[
 def step_rows(root: Value, seed: float = 1.0) -> list[StepRow]:
     """Backward from root as one row per edge; no `.grad` changes (the stepper only watches)."""
     names, steps = named_steps(root, seed)
-    return [
-        StepRow(
-            k,
-            names[s.node],
-            s.node.op_entry.label(s.node.constants),  # the symbol a learner knows: +, *, **2
-            names[s.parent],
-            s.parent_index,
-            s.upstream,
-            s.local,
-            s.contribution,
-            s.grad_before,
-            s.grad_after,
-        )
-        for k, s in enumerate(steps, start=1)
-    ]
+    uses: dict[Value, tuple[float, ...]] = {}
+    rows = []
+    for k, s in enumerate(steps, start=1):
+        uses[s.parent] = (*uses.get(s.parent, ()), s.contribution)
+        op = s.node.op_entry.label(s.node.constants)  # the symbol a learner knows: +, *, **2
+        rows.append(StepRow(
+            k, names[s.node], op, names[s.parent], s.parent_index, s.upstream, s.local,
+            s.contribution, s.grad_before, s.grad_after, s.node.data,
+            local_formula(s.node, s.parent_index, s.local), uses[s.parent],
+        ))  # fmt: skip
+    return rows
 
 
-_HEADERS = ("step", "node", "op", "-> operand", "upstream", "local", "contribution", "grad")
+_HEADERS = ("step", "node", "data", "op", "-> operand", "upstream", "local", "contribution",
+            "grad", "grad = sum of uses")  # fmt: skip
 
 
 def steps_table(root: Value, seed: float = 1.0) -> str:
-    """backward() as a printable table: one line per edge, grad shown as before -> after."""
+    """backward() as a printable table: one line per edge, grad shown as before -> after.
+
+    ``local`` is the op's local derivative written out with its numbers; the last column adds up
+    every use of the operand so far, which is how a reused node's gradient comes to be.
+    """
     lines = [_HEADERS]
     for row in step_rows(root, seed):
         lines.append(
             (
                 str(row.step),
                 row.node,
+                format_number(row.data),
                 row.op,
                 f"{row.parent} (#{row.operand})",
                 format_number(row.upstream),
-                format_number(row.local),
+                row.formula,
                 format_number(row.contribution),
                 f"{format_number(row.grad_before)} -> {format_number(row.grad_after)}",
+                added_up(row.uses, row.grad_after),
             )
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(_HEADERS))]
@@ -109,6 +109,143 @@ def steps_table(root: Value, seed: float = 1.0) -> str:
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
         for line in lines
     )
+
+
+def added_up(terms: Sequence[float], total: float) -> str:
+    """``1 + 3 = 4`` for two uses, ``3`` for one; ``total`` is the sum as backward() makes it."""
+    shown = " + ".join(format_number(t) for t in terms).replace("+ -", "- ")
+    return shown if len(terms) == 1 else f"{shown} = {format_number(total)}"
+
+
+# --- explain(node): how one gradient came to be ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Use:
+    """One use of a node on the way to the root: the op that used it and the share it passed."""
+
+    user: str
+    expression: str  # how the user was made: z = p + x
+    operand: int
+    local: float
+    formula: str
+    upstream: float
+    share: float
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """How ``node``'s gradient came to be, with the numbers of its graph; shows itself as text."""
+
+    name: str
+    grad: float
+    uses: tuple[Use, ...]
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+    __repr__ = __str__  # in a REPL or notebook, explain(x) shows its text as it is
+
+
+WHY_USES_ADD = (
+    "Uses add up: a small change in {x} moves {root} along every path at once, so the chain "
+    "rule sums the shares of all paths; that is why backward() does `grad += local * "
+    "upstream`, not `grad =` (with `=` the last use would hide the others)."
+)
+
+
+def explain(node: Value, root: Value | None = None, *, seed: float = 1.0) -> Explanation:
+    """How ``node.grad`` comes to be in backward() from ``root``: one line per use of the node
+    (``d(out)/d(x) * out.grad = 3 * 1``), then their sum, with the graph's own numbers.
+
+    A view like the stepper: no ``.grad`` changes. ``root`` is the output backward() starts
+    from; without it, node is taken as the output (a Value knows its operands, not its users).
+    """
+    if root is not None:
+        return Explainer(root, seed).explain(node)
+    explained = Explainer(node, seed).explain(node)
+    hint = f"(no root given, so {explained.name} is taken as the output: explain(node, root) "
+    hint += "tells how node's gradient comes from root)"
+    return replace(explained, text=f"{explained.text}\n{hint}")
+
+
+def tooltips(root: Value, seed: float = 1.0) -> Callable[[Value], str]:
+    """``explain`` as text for any node of root's graph, for a picture's tooltips."""
+    explainer = Explainer(root, seed)
+    return lambda node: explainer.explain(node).text
+
+
+class Explainer:
+    """One backward view of root's graph, kept to explain any of its nodes."""
+
+    def __init__(self, root: Value, seed: float = 1.0) -> None:
+        if not isinstance(root, Value):
+            raise TypeError(f"explain: root must be a Value, got {type(root).__name__}")
+        self.root, self.seed = root, seed
+        self.names, self.steps = named_steps(root, seed)
+
+    def explain(self, node: Value) -> Explanation:
+        """The explanation of one node of the graph; a ValueError for a node outside it."""
+        if not isinstance(node, Value):
+            raise TypeError(f"explain: expected a Value, got {type(node).__name__}")
+        if node not in self.names:
+            raise ValueError(
+                f"explain: {node!r} is not in the graph of {self.names[self.root]!r}: nothing "
+                "flows to it from there (pass root=, the output backward() starts from)"
+            )
+        name, root = self.names[node], self.names[self.root]
+        flows = [step for step in self.steps if step.parent is node]
+        uses = tuple(self._use(step) for step in flows)
+        grad = flows[-1].grad_after if flows else self.seed  # the engine's own sum, not ours
+        if node is self.root:
+            seed = format_number(self.seed)
+            lines = [f"{as_operand(name)}.grad = {seed}: {name} is the output, so backward() "
+                     f"starts it at the seed {seed}"]  # fmt: skip
+        else:
+            lines = self._lines(name, root, uses, grad)
+        note = _grad_note(node, name, grad)
+        return Explanation(name, grad, uses, "\n".join([*lines, *([note] if note else [])]))
+
+    def _use(self, step: BackwardStep) -> Use:
+        user, name = step.node, self.names[step.node]
+        made = expression(user, self.names)
+        made = made if made == name else f"{name} = {made}"
+        formula = local_formula(user, step.parent_index, step.local)
+        return Use(name, made, step.parent_index, step.local, formula, step.upstream,
+                   step.contribution)  # fmt: skip
+
+    def _lines(self, name: str, root: str, uses: tuple[Use, ...], grad: float) -> list[str]:
+        times = "once" if len(uses) == 1 else f"{len(uses)} times"
+        lines = [f"{as_operand(name)}.grad = {format_number(grad)}: {name} is used {times} on the "
+                 f"way to {root}"]  # fmt: skip
+        for use in uses:
+            slope = f"d({use.user})/d({name})"
+            note = f"   ({slope} = {use.formula})" if " = " in use.formula else ""
+            lines.append(
+                f"  in {use.expression}, as operand {use.operand}: {slope} * "
+                f"{as_operand(use.user)}.grad = {format_number(use.local)} * "
+                f"{format_number(use.upstream)} = {format_number(use.share)}{note}"
+            )
+        if len(uses) > 1:
+            lines.append(f"  sum: {added_up([use.share for use in uses], grad)}")
+            lines.append(WHY_USES_ADD.format(x=name, root=root))
+        else:
+            lines.append(f"One use, so its share is all of {name}'s gradient.")
+        return lines
+
+
+def _grad_note(node: Value, name: str, grad: float) -> str:
+    """Why ``node.grad`` shows another number than this pass gives, if it does."""
+    if node.grad == grad:
+        return ""
+    now = f"({as_operand(name)}.grad holds {format_number(node.grad)} now"
+    if node.grad == 0:
+        return f"{now}: backward() has not run on this graph; these are the numbers it gives)"
+    if not node.parents:
+        return (f"{now}: a leaf keeps adding across backward() calls, and one pass adds "
+                f"{format_number(grad)})")  # fmt: skip
+    return f"{now}: the last backward() started elsewhere or with another seed)"
 
 
 # --- a breakpoint in an op's local derivative -----------------------------------------------

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from micrograd_like.engine import Value, grad, topological_order
+from micrograd_like.names import format_number, node_names
+from micrograd_like.optable import Op
 
 Function = Callable[[list[Value]], Value]
 Inputs = Sequence[float | Value]
@@ -25,7 +27,33 @@ Measure = Callable[[list[Value]], tuple[Value, list[float]]]
 
 
 class GradcheckError(AssertionError):
-    """Analytic and numeric derivatives disagree; the message is a table of both."""
+    """Analytic and numeric derivatives disagree; the message is a table of both.
+
+    ``culprits`` lists the ops of f's graph whose own local derivative disagrees with central
+    differences of their own forward, at that node's operands (gradcheck only).
+    """
+
+    culprits: tuple[LocalMismatch, ...] = ()
+
+
+@dataclass(frozen=True)
+class LocalMismatch:
+    """One node whose op's local derivative is wrong at its operands: the likely culprit."""
+
+    node: str  # the node's name in f's graph: softplus(x*y)
+    op: str
+    local: str  # the local derivative's function name: softplus_local
+    operand: int
+    operands: tuple[float, ...]
+    analytic: float
+    numeric: float
+
+    def __str__(self) -> str:
+        at = ", ".join(format_number(x) for x in self.operands)
+        return (
+            f"{self.node}: {self.local} gives d/d(operand {self.operand}) = {self.analytic:.8g} "
+            f"at ({at}); central differences of {self.op}'s forward give {self.numeric:.8g}"
+        )
 
 
 class KinkError(GradcheckError):
@@ -109,16 +137,21 @@ def gradcheck(
     refused too, as it would fail every row for no reason the table could show). To skip a
     check, do not call it; to loosen it, give a large finite tolerance.
     """
+    __tracebackhide__ = True  # pytest shows the caller's line and the table, not this function
     eps, atol, rtol = _settings("gradcheck", eps, atol, rtol)
     point = _point(inputs, "gradcheck")
     leaves = point.leaves()
-    _call(f, leaves, "gradcheck").backward()
+    out = _call(f, leaves, "gradcheck")
+    out.backward()
     columns = _central_differences(_value_of(f), point, eps)
     rows = [
         _row(point.name(i), point.data[i], leaf.grad, column[0], atol, rtol)
         for i, (leaf, column) in enumerate(zip(leaves, columns, strict=True))
     ]
-    _raise_on_failure("gradcheck", "input", rows, eps, atol, rtol)
+    if not all(row.ok for row in rows):
+        named = {leaf: point.name(i) for i, leaf in enumerate(leaves)}  # x0, x1 when unlabelled
+        culprits = local_mismatches(out, eps=eps, atol=atol, rtol=rtol, inputs=named)
+        _raise_on_failure("gradcheck", "input", rows, eps, atol, rtol, culprits)
 
 
 def gradgradcheck(
@@ -129,6 +162,7 @@ def gradgradcheck(
 
     ``eps``, ``atol`` and ``rtol`` are checked as in ``gradcheck`` (no infinite tolerances).
     """
+    __tracebackhide__ = True
     eps, atol, rtol = _settings("gradgradcheck", eps, atol, rtol)
     point = _point(inputs, "gradgradcheck")
     leaves = point.leaves()
@@ -301,8 +335,15 @@ def _relative_error(row: _Row) -> float:
 
 
 def _raise_on_failure(
-    check: str, what: str, rows: list[_Row], eps: float, atol: float, rtol: float
+    check: str,
+    what: str,
+    rows: list[_Row],
+    eps: float,
+    atol: float,
+    rtol: float,
+    culprits: Sequence[LocalMismatch] = (),
 ) -> None:
+    __tracebackhide__ = True
     failed = [row for row in rows if not row.ok]
     if not failed:
         return
@@ -315,7 +356,94 @@ def _raise_on_failure(
         *(note for note in explanations if note),
     ]
     error = KinkError if all(explanations) else GradcheckError
-    raise error("\n".join(lines))
+    if error is GradcheckError:
+        lines += _culprit_lines(check, culprits)
+    raised = error("\n".join(lines))
+    raised.culprits = tuple(culprits)
+    raise raised
+
+
+def _culprit_lines(check: str, culprits: Sequence[LocalMismatch]) -> list[str]:
+    if check != "gradcheck":
+        return []
+    if not culprits:
+        return [
+            "every op's local derivative agrees with central differences of its own forward at "
+            "its operands, so look at how f combines them (a Value read as a plain number, say)"
+        ]
+    shown = [f"  {culprit}" for culprit in culprits[:MAX_CULPRITS]]
+    more = len(culprits) - MAX_CULPRITS
+    return [
+        f"the {'culprit' if len(culprits) == 1 else 'culprits'}: each op's local derivative "
+        "checked on its own, at its node's operands, against its own forward:",
+        *shown,
+        *([f"  ... and {more} more"] if more > 0 else []),
+    ]
+
+
+# --- each op on its own: which local derivative is wrong --------------------------------------
+
+MAX_CULPRITS = 3  # nodes named in a failure; the error's culprits attribute has them all
+
+
+def local_mismatches(
+    root: Value,
+    *,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-4,
+    inputs: Mapping[Value, str] | None = None,
+) -> list[LocalMismatch]:
+    """Every node of root's graph whose op's local derivative disagrees with central differences
+    of the op's own forward at that node's operands, operands first (topological order).
+
+    Operands within eps of a kink or where the forward is undefined nearby are not checked, nor
+    are ops with no forward of their own (``Value.from_op``). ``inputs`` names leaves that have no
+    label of their own, as gradcheck's table does.
+    """
+    order = topological_order(root)
+    names = node_names(order, inputs)
+    found = []
+    for node in order:
+        if not node.parents:
+            continue
+        try:
+            slopes = node.local_grads()
+        except (ArithmeticError, ValueError):  # undefined here (sqrt at 0): nothing to compare
+            continue
+        numbers = [parent.data for parent in node.parents]
+        for index, slope in enumerate(slopes):
+            numeric = _op_difference(node.op_entry, numbers, node.constants, index, eps)
+            if numeric is None or _agree(float(slope), numeric, atol, rtol):
+                continue
+            local = getattr(node.op_entry.local, "__name__", "its local derivative")
+            found.append(LocalMismatch(names[node], node.op, local, index, tuple(numbers),
+                                       float(slope), numeric))  # fmt: skip
+    return found
+
+
+def _op_difference(
+    entry: Op, numbers: list[float], constants: tuple[float, ...], index: int, eps: float
+) -> float | None:
+    """d(op)/d(operand index) by central differences of the op's forward, or None if unknown."""
+    x = numbers[index]
+    if any(abs(x - kink) <= eps for kink in entry.kinks):
+        return None
+    sides = []
+    for step in (eps, -eps):
+        moved = list(numbers)
+        moved[index] = x + step
+        try:
+            sides.append(float(entry.forward(*moved, *constants)))
+        except (ArithmeticError, ValueError, TypeError):  # the domain's edge, or no forward
+            return None
+    return (sides[0] - sides[1]) / (2 * eps)
+
+
+def _agree(analytic: float, numeric: float, atol: float, rtol: float) -> bool:
+    if not (math.isfinite(analytic) and math.isfinite(numeric)):
+        return analytic == numeric or (math.isnan(analytic) and math.isnan(numeric))
+    return abs(analytic - numeric) <= atol + rtol * abs(numeric)
 
 
 def _table(what: str, rows: list[_Row]) -> list[str]:

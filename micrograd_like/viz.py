@@ -13,16 +13,26 @@ DOT source.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import graphviz  # type: ignore[import-untyped]
 
-from micrograd_like.debug import format_number, named_steps, node_names
+from micrograd_like.debug import (
+    StepRow,
+    added_up,
+    format_number,
+    named_steps,
+    node_names,
+    step_rows,
+)
 from micrograd_like.engine import BackwardStep, Value, topological_order
+from micrograd_like.model_files import replace_atomically
 
 INSTALL_HINT = (
     "Graphviz's dot program renders the pictures: install it with 'apt-get install graphviz' "
@@ -523,6 +533,38 @@ def _seeded_grads(root: Value, steps: Sequence[BackwardStep], seed: float) -> di
     return grads
 
 
+if TYPE_CHECKING:
+    _PlatformPath = Path
+else:
+    _PlatformPath = type(
+        Path()
+    )  # PosixPath or WindowsPath: Path itself cannot be subclassed before 3.12
+
+
+class StepPage(_PlatformPath):
+    """The path of render_steps' index.html, which Jupyter shows inline as the step viewer."""
+
+    VIEWER_HEIGHT = 640  # pixels of notebook the inline viewer takes; its pictures scale to fit
+
+    def with_segments(self, *segments: str | PathLike[str]) -> Path:
+        """Paths made from this one (its parent, say) are plain paths (Python 3.12+)."""
+        return Path(*segments)
+
+    def _repr_html_(self) -> str | None:
+        """The page in a sandboxed iframe: its script and styles stay apart from the notebook's."""
+        if self.name != "index.html" or not self.is_file():
+            return None  # a path derived from this one on Python 3.10 and 3.11: shown as text
+        page = html.escape(self.read_text(encoding="utf-8"), quote=True)
+        return (
+            f'<iframe srcdoc="{page}" sandbox="allow-scripts" title="backward, one edge at a '
+            f'time" style="width: 100%; height: {self.VIEWER_HEIGHT}px; border: 1px solid #ccc; '
+            'resize: vertical"></iframe>'
+        )
+
+
+STEP_FILE = re.compile(r"step-\d{3,}\.svg")
+
+
 def render_steps(
     root: Value,
     folder: str | Path,
@@ -532,14 +574,19 @@ def render_steps(
     rankdir: str = "LR",
     max_nodes: int = 60,
     max_steps: int = 300,
-) -> Path:
+) -> StepPage:
     """Write backward from root as step-000.svg, step-001.svg, ... and index.html to folder.
 
     A view, not a pass: every ``.grad`` is left as it was; the frames show this pass's gradients.
+    Frames of an earlier run in the same folder are removed, so the folder holds this run only.
 
     index.html inlines every frame and needs nothing else: Previous/Next or the arrow keys step
-    through backward, with each step's numbers beside the picture. Returns the page's path.
+    through backward, with each step's numbers beside the picture. Returns the page's path, which
+    Jupyter displays inline as the viewer itself.
     """
+    target = Path(folder)
+    if target.exists() and not target.is_dir():
+        raise NotADirectoryError(f"render_steps: folder {str(folder)!r} is a file, not a folder")
     frames = backward_frames(
         root,
         seed=seed,
@@ -548,28 +595,29 @@ def render_steps(
         max_nodes=max_nodes,
         max_steps=max_steps,
     )
-    target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
     sections = []
-    for frame in frames:
-        svg = svg_text(frame.picture)
-        (target / f"step-{frame.number:03d}.svg").write_text(svg, encoding="utf-8")
-        sections.append(_frame_section(frame, svg, seed))
-    page = target / "index.html"
-    page.write_text(_PAGE.format(count=len(frames) - 1, sections="\n".join(sections)), "utf-8")
+    svgs = {f"step-{frame.number:03d}.svg": svg_text(frame.picture) for frame in frames}
+    for stale in target.iterdir():  # only once every picture is drawn: a failure keeps the old run
+        if STEP_FILE.fullmatch(stale.name) and stale.name not in svgs:
+            stale.unlink()
+    rows = step_rows(root, seed)
+    for frame, (name, svg) in zip(frames, svgs.items(), strict=True):
+        replace_atomically(target / name, svg.encode("utf-8"))
+        row = rows[frame.number - 1] if frame.number else None
+        sections.append(_frame_section(frame, svg, seed, row))
+    page = StepPage(target / "index.html")
+    text = _PAGE.format(count=len(frames) - 1, sections="\n".join(sections))
+    replace_atomically(page, text.encode("utf-8"))
     return page
 
 
-def _frame_section(frame: Frame, svg: str, seed: float) -> str:
+def _frame_section(frame: Frame, svg: str, seed: float, row: StepRow | None) -> str:
     step = frame.step
     hidden = " hidden" if frame.number else ""
-    if step is None:
+    if step is None or row is None:
         node_id, parent_id = f"n{frame.positions[frame.root]}", ""
-        caption = (
-            f"Start: the output {html.escape(frame.names[frame.root])} gets grad "
-            f"{format_number(seed)}; "
-            "intermediate grads start at 0, leaves keep what they had."
-        )
+        caption = _start_caption(frame, seed)
         numbers = ""
     else:
         node_id, parent_id = f"n{frame.positions[step.node]}", f"n{frame.positions[step.parent]}"
@@ -578,7 +626,7 @@ def _frame_section(frame: Frame, svg: str, seed: float) -> str:
             f"passes gradient to operand {step.parent_index}, "
             f"{html.escape(frame.names[step.parent])}."
         )
-        numbers = _numbers_table(frame, step)
+        numbers = _numbers_table(frame, step, row)
     return (
         f'<section class="frame" data-step="{frame.number}" data-node="{node_id}" '
         f'data-parent="{parent_id}"{hidden}>\n<p class="caption">{caption}</p>\n{numbers}\n'
@@ -586,17 +634,43 @@ def _frame_section(frame: Frame, svg: str, seed: float) -> str:
     )
 
 
-def _numbers_table(frame: Frame, step: BackwardStep) -> str:
+def _start_caption(frame: Frame, seed: float) -> str:
+    """What frame 0 shows: the seeded output, and every other gradient at 0 for this pass."""
+    caption = (
+        f"Start: the output {html.escape(frame.names[frame.root])} gets grad "
+        f"{format_number(seed)}; every other grad starts at 0 in this pass."
+    )
+    earlier = [node for node in frame.positions if node is not frame.root and node.grad != 0]
+    if earlier:
+        held = ", ".join(
+            f"{html.escape(frame.names[node])} {format_number(node.grad)}" for node in earlier
+        )
+        caption += (
+            f" Not shown: the .grad left by an earlier backward() ({held}); backward() adds "
+            "this pass's gradient to a leaf's at the end, and an intermediate's is replaced."
+        )
+    return caption
+
+
+def _numbers_table(frame: Frame, step: BackwardStep, row: StepRow) -> str:
     parent = html.escape(frame.names[step.parent])
     rows = [
-        ("node", f"{html.escape(frame.names[step.node])} ({html.escape(step.op)})"),
+        (
+            "node",
+            f"{html.escape(frame.names[step.node])} ({html.escape(step.op)}), "
+            f"data {format_number(step.node.data)}",
+        ),
         ("operand", f"#{step.parent_index}: {parent}"),
         ("upstream grad", format_number(step.upstream)),
-        ("local derivative", format_number(step.local)),
+        ("local derivative", html.escape(row.formula)),
         ("contribution = local &times; upstream", format_number(step.contribution)),
         (
             f"grad of {parent}",
             f"{format_number(step.grad_before)} &rarr; {format_number(step.grad_after)}",
+        ),
+        (
+            f"grad of {parent} = sum of its uses so far",
+            html.escape(added_up(row.uses, row.grad_after)),
         ),
     ]
     cells = "".join(f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in rows)

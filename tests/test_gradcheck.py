@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +20,8 @@ from micrograd_like.gradcheck import (
 )
 from micrograd_like.ops import custom_op, sigmoid
 from tests.softplus_cases import doubled_softplus, hand_sigmoid, softplus_forward
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def numbers_only_local(out: Any, x: Any) -> tuple[Any, ...]:
@@ -235,3 +240,72 @@ def test_gradcheck_fails_where_the_finite_difference_overflows_to_inf() -> None:
     # difference is inf while the analytic slope is 1e308; |1e308 - inf| <= rtol * inf was "true"
     with pytest.raises(GradcheckError, match=r"1 of 1 derivatives disagree"):
         gradcheck(lambda xs: xs[0] * 1e308, [1.7976931348623157])
+
+
+# --- the culprit: each op's local derivative checked on its own --------------------------------
+
+
+def test_gradcheck_names_the_op_whose_local_derivative_is_wrong() -> None:
+    x, y = Value(0.4, "x"), Value(2.0, "y")
+    with pytest.raises(GradcheckError) as caught:
+        gradcheck(lambda v: (doubled_softplus(v[0] * v[1]) + v[0]).tanh(), [x, y])
+    # only doubled_softplus is wrong: at x*y = 0.8 it says 2 sigmoid(0.8), the truth is sigmoid
+    [culprit] = caught.value.culprits
+    assert (culprit.node, culprit.op, culprit.local) == (
+        "doubled_softplus(x*y)",
+        "doubled_softplus",
+        "doubled_local",
+    )
+    assert culprit.operands == (0.8,) and culprit.operand == 0
+    assert culprit.analytic == pytest.approx(2 * hand_sigmoid(0.8), rel=1e-12)
+    assert culprit.numeric == pytest.approx(hand_sigmoid(0.8), rel=1e-7)
+    lines = str(caught.value).splitlines()
+    assert lines[-2].startswith("the culprit: each op's local derivative checked on its own")
+    assert lines[-1] == (  # as the README quotes it
+        "  doubled_softplus(x*y): doubled_local gives d/d(operand 0) = 1.379949 at (0.8); "
+        "central differences of doubled_softplus's forward give 0.68997448"
+    )
+
+
+def test_gradcheck_says_when_every_op_is_right_and_f_is_wrong() -> None:
+    with pytest.raises(GradcheckError) as caught:
+        gradcheck(lambda v: v[0] * v[0].data, [Value(1.5, "x")])  # data read as a constant
+    assert caught.value.culprits == ()
+    assert "every op's local derivative agrees" in str(caught.value)
+
+
+def test_gradcheck_hides_its_own_frames_from_pytest(tmp_path: Path) -> None:
+    test_file = tmp_path / "test_planted.py"
+    test_file.write_text(
+        "from tests.softplus_cases import doubled_softplus\n"
+        "from micrograd_like.gradcheck import gradcheck\n\n"
+        "def test_wrong_op():\n"
+        "    gradcheck(lambda v: doubled_softplus(v[0]) * 2, [0.3])\n",
+        encoding="utf-8",
+    )
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "addopts=",
+            str(test_file),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert "1 failed" in run.stdout
+    assert "gradcheck(lambda v: doubled_softplus(v[0]) * 2, [0.3])" in run.stdout  # the caller
+    assert "the culprit" in run.stdout
+    assert "gradcheck.py" not in run.stdout  # none of gradcheck's own lines above the table
+
+
+def test_gradcheck_culprit_names_unlabelled_inputs_as_the_table_does() -> None:
+    with pytest.raises(GradcheckError) as caught:
+        gradcheck(lambda v: doubled_softplus(v[0] * 2) * v[1], [0.0, 2.0])
+    assert [c.node for c in caught.value.culprits] == ["doubled_softplus(x0*2)"]

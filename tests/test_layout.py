@@ -115,7 +115,9 @@ def test_importing_the_package_loads_nothing_but_its_root() -> None:
     assert {name for name in loaded if name.startswith("micrograd_like")} == {"micrograd_like"}
 
 
-@pytest.mark.parametrize("name", ["Value", "compile_fn", "gradcheck", "custom_op", "steps_table"])
+@pytest.mark.parametrize(
+    "name", ["Value", "compile_fn", "gradcheck", "custom_op", "steps_table", "explain"]
+)
 def test_the_root_re_exports_lazily(name: str) -> None:
     loaded = loaded_modules(f"import micrograd_like; micrograd_like.{name}")
     assert "graphviz" not in loaded and "hypothesis" not in loaded

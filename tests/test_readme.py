@@ -27,9 +27,12 @@ PROMISED_OUTPUT = [
     "0.875 ['backward-twice', 'deep-chain']",
 ]
 PROMISED_PICTURE_OUTPUT = [
-    "1     n3    +   n2 (#0)     1         1      1             0 -> 1",
-    "3     n2    *   x (#0)      1         3      3             1 -> 4",
-    "4     n2    *   y (#1)      1         2      2             0 -> 2",
+    "1     x*y + x  8     +   x*y (#0)    1         1      1             0 -> 1  1",
+    "3     x*y      6     *   x (#0)      1         3      3             1 -> 4  1 + 3 = 4",
+    "4     x*y      6     *   y (#1)      1         2      2             0 -> 2  2",
+    "x.grad = 4: x is used 2 times on the way to x*y + x",
+    "  in x*y, as operand 0: d(x*y)/d(x) * (x*y).grad = 3 * 1 = 3",
+    "  sum: 1 + 3 = 4",
     "['L2.N1.w1', 'L2.N1.w2', 'L2.N1.b']",
 ]
 

@@ -146,7 +146,8 @@ def test_gradcheck_table_rows_for_a_failing_and_a_passing_input() -> None:
     assert lines[3].split() == ["x1", "2", "0", "0", "0", "0"]  # rel error 0 when both are 0
     assert lines[3].endswith(" 0")  # a passing row has no mark
     assert lines[4] == "a row passes when |analytic - numeric| <= atol + rtol * |numeric|"
-    assert len(lines) == 5  # no explanation: nothing suggests a kink
+    assert lines[5].startswith("every op's local derivative agrees")  # no op is the culprit
+    assert len(lines) == 6  # no explanation: nothing suggests a kink
 
 
 def test_gradgradcheck_table_names_the_check_and_second_derivatives() -> None:

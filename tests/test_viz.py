@@ -77,12 +77,12 @@ def test_draw_dot_records_show_label_data_and_grad() -> None:
     assert "shape=record" in node_line(source, "x1")
 
 
-def test_draw_dot_names_unlabelled_nodes_by_topological_position() -> None:
+def test_draw_dot_names_unlabelled_nodes_by_their_expression() -> None:
     x = Value(3.0, label="x")
     y = x * 2.0  # order: x, the constant 2, the product
     source = draw_dot(y).source
-    assert 'n1 [label="{ n1 | data 2 | grad 0 }"' in source
-    assert 'n2 [label="{ n2 | data 6 | grad 0 }"' in source
+    assert 'n1 [label="{ 2 | data 2 | grad 0 }"' in source
+    assert 'n2 [label="{ x*2 | data 6 | grad 0 }"' in source
 
 
 def test_draw_dot_draws_each_operation_as_its_own_node() -> None:
@@ -350,7 +350,7 @@ def labelled_linear() -> tuple[Value, list[Value]]:
 def test_draw_dot_edges_into_a_linear_node_say_weight_input_or_bias() -> None:
     out, _ = labelled_linear()
     source = draw_dot(out).source
-    into = edge_labels_into(source, f"{node_id(source, 'n5')}_op")
+    into = edge_labels_into(source, f"{node_id(source, 'p*r + q*s + t')}_op")
     ids = {name: node_id(source, name) for name in "pqrst"}
     assert into == {ids["p"]: "w1", ids["q"]: "w2", ids["r"]: "x1", ids["s"]: "x2", ids["t"]: "b"}
 
@@ -358,7 +358,7 @@ def test_draw_dot_edges_into_a_linear_node_say_weight_input_or_bias() -> None:
 def test_draw_dot_show_local_adds_the_derivative_under_the_operand_name() -> None:
     out, _ = labelled_linear()
     source = draw_dot(out, show_local=True).source
-    into = edge_labels_into(source, f"{node_id(source, 'n5')}_op")
+    into = edge_labels_into(source, f"{node_id(source, 'p*r + q*s + t')}_op")
     # by hand: d/dw1 = x1 = 2, d/dw2 = x2 = 0.5, d/dx1 = w1 = -3, d/dx2 = w2 = 1, d/db = 1
     assert sorted(into.values()) == [
         "b / local 1",
@@ -375,7 +375,7 @@ def test_draw_dot_linear_const_shows_its_constant_inputs_in_the_op_node() -> Non
     w = [Value(-3.0, label="p"), Value(1.0, label="q")]
     out = linear(w, [0.5, -1.25], Value(0.0, label="t"))
     source = draw_dot(out).source
-    op = f"{node_id(source, 'n3')}_op"
+    op = f"{node_id(source, 'p*0.5 + q*-1.25 + t')}_op"
     assert f'{op} [label="linear\\nx = (0.5, -1.25)"' in source
     assert 'tooltip="x = (0.5, -1.25)"' in source
     ids = [node_id(source, name) for name in "pqt"]
@@ -405,7 +405,7 @@ def test_expand_neurons_draws_micrograds_products_and_running_sums() -> None:
     out, _ = hand_neuron()
     source = draw_dot(out, expand_neurons=True).source
     assert sorted(op_labels(source)) == ["*", "*", "*", "+", "+", "+"]
-    assert 'label="{ n4 | data -4.75 | grad 4 }"' in source  # the neuron's own node
+    assert 'n4 [label="{ linear(…) | data -4.75 | grad 4 }"' in source  # the neuron's own node
     products = [node_id(source, f"w{i}*x{i}") for i in (1, 2, 3)]
     sums = [node_id(source, "b + w1*x1"), node_id(source, "b + w1*x1 + w2*x2"), "n4"]
     inputs = [node_id(source, f"x{i}") for i in (1, 2, 3)]
