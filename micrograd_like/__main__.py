@@ -1,4 +1,4 @@
-"""The command line: ``python -m micrograd_like demo | draw | bench | check-engine``."""
+"""The command line: ``python -m micrograd_like demo | draw | bench | check-engine | live``."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ COMMANDS = {
         "micrograd_like.commands.check_engine",
         "check any micrograd-style engine's gradients",
     ),
+    "live": ("micrograd_like.commands.live", "watch an MLP learn on a local page, step by step"),
 }
 
 
