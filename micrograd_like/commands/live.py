@@ -93,8 +93,8 @@ def main(argv: Sequence[str], wait: Callable[[], None] | None = None) -> int:
     except OSError as error:
         print(f"live: cannot serve on 127.0.0.1:{args.port}: {error.strerror}", file=sys.stderr)
         return 1
-    print(f"live: serving {view.url} (Ctrl-C stops)", flush=True)
     try:
+        print(f"live: serving {view.url} (Ctrl-C stops)", flush=True)
         if not args.no_browser:
             webbrowser.open(view.url)
         (wait or threading.Event().wait)()

@@ -1,4 +1,4 @@
-"""The live view's HTTP server: the package's own three files, one state query, five commands.
+"""The live view's HTTP server: the package's own four files, one state query, five commands.
 
 The standard library's ``http.server`` is enough here and smaller to trust than a framework: the
 server answers only 127.0.0.1, serves files from a fixed table (no path ever reaches the disk),
@@ -10,6 +10,7 @@ and refuses with a 4xx, before touching the session, any request whose Host is n
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +25,7 @@ STATIC = {  # path -> (file in micrograd_like/live/static, content type)
     "/": ("index.html", "text/html; charset=utf-8"),
     "/live.js": ("live.js", "text/javascript; charset=utf-8"),
     "/live.css": ("live.css", "text/css; charset=utf-8"),
+    "/favicon.svg": ("favicon.svg", "image/svg+xml"),
 }
 # Only pages on this machine (a notebook on localhost, VS Code's notebook view) may frame the page.
 CONTENT_POLICY = (
@@ -73,6 +75,11 @@ class LiveServer:
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True  # a stuck client never keeps the program alive
     session: Session
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A page closed mid-answer is normal; anything else still prints its traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

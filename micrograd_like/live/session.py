@@ -55,8 +55,11 @@ class Session:
         self.model = model
         self.points: list[list[float]] = []
         self.labels: list[int] = []
-        for point, label in zip(points, labels, strict=True):
-            self._append(_checked_point(point), _checked_label(label))
+        for k, (point, label) in enumerate(zip(points, labels, strict=True)):
+            try:
+                self._append(_checked_point(point), _checked_label(label))
+            except ValueError as problem:
+                raise ValueError(f"live: point {k}: {problem}") from None
         self.optimizer = Adam(model.parameters(), lr=lr)
         self.idle_pause = idle_pause
         self.steps = 0
@@ -125,13 +128,14 @@ class Session:
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()
-        except (ValueError, OverflowError) as problem:
+            scores_after = self._scores()
+        except (ValueError, OverflowError) as problem:  # a parameter or a score went inf or nan
             self.playing, self._pending = False, 0
-            self.error = f"training stopped at step {self.steps}: {problem}"
+            self.error = f"training stopped at step {self.steps + 1}: {problem}"
             return
         self.steps += 1
         self.losses.append(loss.data)
-        self.scores = self._scores()
+        self.scores = scores_after
         self.accuracies.append(_fraction_right(self.scores, self.labels))
         if len(self.losses) > MAX_HISTORY:
             drop = MAX_HISTORY // 2
@@ -191,7 +195,7 @@ class Session:
 
     def _append(self, point: list[float], label: int) -> None:
         if len(self.points) >= MAX_POINTS:
-            raise ValueError(f"live: at most {MAX_POINTS} points, got more")
+            raise ValueError(f"at most {MAX_POINTS} points, got more")
         self.points.append(point)
         self.labels.append(label)
 
@@ -208,20 +212,31 @@ class Session:
                     f"state: example must be 0 to {len(self.points) - 1}, got {example!r}"
                 )
             start = max(since, self.first_kept) - self.first_kept
-            return {
-                "step": self.steps,
-                "playing": self.playing,
-                "speed": self.speed,
-                "error": self.error,
-                "since": start + self.first_kept,
-                "losses": self.losses[start:],
-                "accuracies": self.accuracies[start:],
-                "points": self.points,
-                "labels": self.labels,
-                "scores": self.scores,
-                "layers": [_layer_json(layer) for layer in self.model.layers],
-                "example": self._example(example),
-            }
+            shown: dict[str, Any] = _without_infinities(
+                {
+                    "step": self.steps,
+                    "playing": self.playing,
+                    "speed": self.speed,
+                    "error": self.error,
+                    "since": start + self.first_kept,
+                    "losses": self.losses[start:],
+                    "accuracies": self.accuracies[start:],
+                    "points": self.points,
+                    "labels": self.labels,
+                    "scores": self.scores,
+                    "layers": [_layer_json(layer) for layer in self.model.layers],
+                    "example": self._example_or_none(example),
+                }
+            )
+            return shown
+
+    def _example_or_none(self, index: int) -> dict[str, Any] | None:
+        """The example's graph, or None when the model no longer computes (a diverged run)."""
+        try:
+            example = self._example(index)
+        except (ValueError, OverflowError):
+            return None
+        return example if _all_finite(example) else None
 
     def _example(self, index: int) -> dict[str, Any]:
         """The graph of one point's loss term, neuron by neuron, with data and gradient.
@@ -320,6 +335,21 @@ def _pre_activation(out: Value) -> Value:
 def _fraction_right(scores: Sequence[float], labels: Sequence[int]) -> float:
     right = sum((s > 0) == (y > 0) for s, y in zip(scores, labels, strict=True))
     return right / len(labels)
+
+
+def _all_finite(document: Any) -> bool:
+    return bool(_without_infinities(document) == document)
+
+
+def _without_infinities(document: Any) -> Any:
+    """The document with every inf or nan (a diverged gradient) as None, which JSON can carry."""
+    if isinstance(document, float):
+        return document if math.isfinite(document) else None
+    if isinstance(document, list):
+        return [_without_infinities(item) for item in document]
+    if isinstance(document, dict):
+        return {key: _without_infinities(item) for key, item in document.items()}
+    return document
 
 
 def _layer_json(layer: Any) -> dict[str, Any]:

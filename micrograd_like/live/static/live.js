@@ -86,7 +86,7 @@ function draw(data) {
     $("speed-value").textContent = data.speed;
   }
   Object.assign(document.body.dataset, {
-    step: data.step, points: data.points.length, example: data.example.index,
+    step: data.step, points: data.points.length, example: data.example ? data.example.index : "",
     playing: data.playing, loss: loss === null ? "" : loss,
   });
   drawBoundary(data);
@@ -122,7 +122,7 @@ function drawBoundary(data) {
   for (let j = 0; j < GRID; j++) {
     for (let i = 0; i < GRID; i++) {
       const s = score(data.layers, toPoint(canvas, (i + 0.5) * cell, (j + 0.5) * cell));
-      const strength = Math.min(1, Math.abs(s)) * 0.45 + 0.1;
+      const strength = Math.min(1, Math.abs(s)) * 0.3 + 0.08;
       g.fillStyle = s > 0 ? `rgba(33,102,172,${strength})` : `rgba(192,57,43,${strength})`;
       g.fillRect(i * cell, j * cell, cell + 0.5, cell + 0.5);
     }
@@ -138,11 +138,11 @@ function drawBoundary(data) {
     g.fillStyle = data.labels[k] > 0 ? BLUE : RED;
     g.fill();
     const wrong = (data.scores[k] > 0) !== (data.labels[k] > 0);
-    g.lineWidth = wrong ? 2 : 0.8;
-    g.strokeStyle = wrong ? "#ff0" : "#fff";
+    g.lineWidth = wrong ? 2.5 : 1;
+    g.strokeStyle = wrong ? "#fc0" : "#fff";
     g.stroke();
   });
-  const [x, y] = toPixel(canvas, data.points[data.example.index]);
+  const [x, y] = toPixel(canvas, data.points[view.example]);
   g.lineWidth = 2;
   g.strokeStyle = "#000";
   g.strokeRect(x - 7, y - 7, 14, 14);
@@ -219,13 +219,14 @@ function gradFill(g, largest) {
 function drawGraph(data) {
   const svg = $("graph"), ex = data.example;
   svg.replaceChildren();
+  if (!ex) return; // the model no longer computes: the error line says why
   $("example-name").textContent =
     `(point ${ex.index}: [${data.points[ex.index].map(format).join(", ")}], class ${ex.label > 0 ? "+1" : "−1"})`;
   const columns = [ex.inputs.map((v, i) => ({ ...v, name: `x${i + 1}` })),
     ...ex.layers.map((layer, l) => layer.map((v, j) => ({
       ...v, name: `L${l + 1}.N${j + 1}`, activation: data.layers[l].activation }))),
-    [{ ...ex.loss, name: "loss term" }]];
-  const boxW = 78, boxH = 26, gapX = 120, gapY = 6;
+    [{ ...ex.loss, name: "loss" }]];
+  const boxW = 86, boxH = 26, gapX = 120, gapY = 6;
   const height = Math.max(...columns.map((c) => c.length)) * (boxH + gapY) + 10;
   svg.setAttribute("width", columns.length * (boxW + gapX));
   svg.setAttribute("height", height);
@@ -274,7 +275,7 @@ function drawWeights(layers) {
         "fill-opacity": largest > 0 ? 0.1 + 0.9 * Math.abs(w) / largest : 0.1 }, group);
       element("title", {}, rect).textContent = `${name} = ${w} (batch gradient ${g})`;
     }));
-    left += (layer.weights[0].length + 1) * cell + gap;
+    left += Math.max((layer.weights[0].length + 1) * cell, 90) + gap;
     height = Math.max(height, layer.weights.length * cell + 20);
   });
   svg.setAttribute("width", left);
