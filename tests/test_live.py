@@ -21,7 +21,7 @@ import pytest
 
 from micrograd_like.commands import live as live_command
 from micrograd_like.data import make_moons
-from micrograd_like.engine import Value
+from micrograd_like.engine import Value, topological_order
 from micrograd_like.live import LiveView, Session, live
 from micrograd_like.nn import MLP
 
@@ -510,3 +510,56 @@ def test_live_diverged_model_still_answers_state_without_an_example() -> None:
             p.data = 1e200  # every score overflows to inf
         seen = state(view)
         assert seen["example"] is None
+
+
+def test_live_listens_on_127_0_0_1_only_and_pauses_unwatched_after_a_minute(
+    view: LiveView,
+) -> None:
+    assert view.server.httpd.server_address[0] == "127.0.0.1"
+    assert view.session.idle_pause == 60.0
+
+
+def test_live_trains_on_the_demo_loss_hinge_plus_l2() -> None:
+    points, labels = moons()
+    with live(small_model(), (points, labels)) as view:
+        model = view.session.model
+        weights = [p.data for p in model.parameters()]
+        scores = view.session.scores
+        hinge = sum(max(0.0, 1 - y * s) for s, y in zip(scores, labels, strict=True)) / len(labels)
+        expected = hinge + 1e-4 * sum(w * w for w in weights)
+        command(view, {"command": "step"})
+        wait_until(lambda: view.session.steps == 1)
+        assert view.session.losses[0] == pytest.approx(expected, rel=1e-12)
+        assert view.session.optimizer.lr == 0.05
+
+
+def test_live_command_opens_the_page_in_the_browser_unless_told_not_to(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    opened: list[str] = []
+    monkeypatch.setattr("webbrowser.open", opened.append)
+    assert live_command.main(["--port", "0"], wait=lambda: None) == 0
+    url = capsys.readouterr().out.split("serving ", 1)[1].split()[0]
+    assert opened == [url] and url.startswith("http://127.0.0.1:")
+    assert live_command.main(["--port", "0", "--no-browser"], wait=lambda: None) == 0
+    assert opened == [url]
+
+
+def test_live_command_defaults_are_the_readme_s() -> None:
+    args = live_command.parse_arguments([])
+    assert (args.port, args.lr, args.layers, args.dataset, args.points) == (
+        8765,
+        0.05,
+        [16, 16],
+        "moons",
+        100,
+    )
+    assert live_command.parse_arguments(["--points", "1000", "--layers", "64,1,1,1"]).points == 1000
+
+
+def test_live_value_level_graph_of_one_example_has_about_400_nodes() -> None:
+    model = MLP(2, [16, 16, 1], rng=random.Random(0))
+    score = model([Value(0.3), Value(0.1)])
+    assert isinstance(score, Value)
+    term = (1 - score).relu()
+    assert 350 < len(topological_order(term)) < 450  # why the page draws neurons instead

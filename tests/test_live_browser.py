@@ -111,6 +111,12 @@ def test_live_page_trains_adds_points_pauses_and_survives_refresh_and_tabs() -> 
             # d relu(1 - y*s)/ds = -y: blue (negative) for class +1, red for class -1
             assert (blue > red) == (labels[chosen] > 0)
             assert page.locator("#weights rect").count() == 8 * 3 + 8 * 9 + 9
+            example = session.snapshot(0, chosen)["example"]
+            dead = sum(n["pre"] <= 0 for layer in example["layers"][:-1] for n in layer)
+            assert page.locator("#graph g.node.dead").count() == dead  # faded ReLUs
+            first_weight = model.layers[0].neurons[0].w[0].data  # x1 -> L1.N1, the first line
+            stroke = page.locator("#graph line").first.get_attribute("stroke")
+            assert stroke == ("#e66101" if first_weight > 0 else "#5e3c99")  # orange / purple
 
             page.reload()  # a refresh picks up the run where it is, with no new thread
             wait_for(lambda: shown(page, "step") == paused_at)
