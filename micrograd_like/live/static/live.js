@@ -122,15 +122,11 @@ function drawBoundary(data) {
   for (let j = 0; j < GRID; j++) {
     for (let i = 0; i < GRID; i++) {
       const s = score(data.layers, toPoint(canvas, (i + 0.5) * cell, (j + 0.5) * cell));
-      const strength = Math.min(1, Math.abs(s)) * 0.3 + 0.08;
-      g.fillStyle = s > 0 ? `rgba(33,102,172,${strength})` : `rgba(192,57,43,${strength})`;
-      g.fillRect(i * cell, j * cell, cell + 0.5, cell + 0.5);
+      g.fillStyle = towardsWhite(s > 0 ? [33, 102, 172] : [192, 57, 43],
+        0.08 + 0.32 * Math.min(1, Math.abs(s)));
+      g.fillRect(Math.floor(i * cell), Math.floor(j * cell), Math.ceil(cell) + 1, Math.ceil(cell) + 1);
     }
   }
-  g.globalCompositeOperation = "destination-over";
-  g.fillStyle = "#fff";
-  g.fillRect(0, 0, canvas.width, canvas.height);
-  g.globalCompositeOperation = "source-over";
   data.points.forEach((point, k) => {
     const [x, y] = toPixel(canvas, point);
     g.beginPath();
@@ -209,11 +205,15 @@ function format(x) {
   return Math.abs(x) >= 1e4 || (x !== 0 && Math.abs(x) < 1e-3) ? x.toExponential(1) : x.toFixed(3);
 }
 
+// An opaque colour `strength` of the way from white to `rgb` (0: white, 1: the colour itself).
+function towardsWhite(rgb, strength) {
+  const [r, g, b] = rgb.map((c) => Math.round(255 + (c - 255) * strength));
+  return `rgb(${r},${g},${b})`;
+}
+
 function gradFill(g, largest) {
   const strength = largest > 0 ? Math.min(1, Math.abs(g) / largest) : 0;
-  const [r, gr, b] = g > 0 ? [214, 96, 77] : [67, 147, 195];
-  const mix = (c) => Math.round(255 + (c - 255) * strength);
-  return g === 0 ? "#f4f4f4" : `rgb(${mix(r)},${mix(gr)},${mix(b)})`;
+  return g === 0 ? "#f4f4f4" : towardsWhite(g > 0 ? [214, 96, 77] : [67, 147, 195], strength);
 }
 
 function drawGraph(data) {
