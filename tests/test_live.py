@@ -563,3 +563,19 @@ def test_live_value_level_graph_of_one_example_has_about_400_nodes() -> None:
     assert isinstance(score, Value)
     term = (1 - score).relu()
     assert 350 < len(topological_order(term)) < 450  # why the page draws neurons instead
+
+
+def test_live_answers_408_to_a_body_shorter_than_announced(
+    view: LiveView, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from micrograd_like.live import server
+
+    monkeypatch.setattr(server._Handler, "timeout", 0.2)
+    headers = {
+        "Origin": f"http://127.0.0.1:{view.server.port}",
+        "Content-Type": "application/json",
+        "Content-Length": "100",
+    }
+    assert call(view, "POST", "/api/command", b'{"command": "play"}', headers)[0] == 408
+    assert not view.session.playing
+    assert "Traceback" not in capsys.readouterr().err

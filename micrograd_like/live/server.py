@@ -173,7 +173,11 @@ class _Handler(BaseHTTPRequestHandler):
         if int(length) > MAX_BODY:
             self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"a command is at most {MAX_BODY} B")
             return None
-        return self.rfile.read(int(length))
+        try:
+            return self.rfile.read(int(length))
+        except TimeoutError:  # fewer bytes than announced: a 408, not a traceback
+            self._refuse(HTTPStatus.REQUEST_TIMEOUT, "the command's body never came")
+            return None
 
     def _send_json(self, document: dict[str, Any]) -> None:
         body = json.dumps(document, allow_nan=False, separators=(",", ":")).encode("utf-8")
