@@ -15,12 +15,17 @@ import webbrowser
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from micrograd_like.commands.demo import DATASETS, make_split, real_number, whole_number
+from micrograd_like.commands.demo import (
+    DATASETS,
+    INTERRUPTED,
+    make_split,
+    real_number,
+    whole_number,
+)
 from micrograd_like.live import live
 from micrograd_like.live.session import MAX_POINTS
 from micrograd_like.nn import MLP
 
-INTERRUPTED = 130  # the shell's status for a command stopped by Ctrl-C (128 + SIGINT)
 MAX_WIDTH = 64  # neurons per hidden layer: wider layers no longer fit the page's graph
 MAX_DEPTH = 4  # hidden layers
 
