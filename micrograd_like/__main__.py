@@ -1,4 +1,4 @@
-"""The command line: ``python -m micrograd_like demo | draw | bench | check-engine | gpt``."""
+"""The command line: ``python -m micrograd_like COMMAND``, one module per command (see COMMANDS)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ COMMANDS = {
         "check any micrograd-style engine's gradients",
     ),
     "gpt": ("micrograd_like.commands.gpt", "train microgpt's GPT on names and sample new ones"),
+    "live": ("micrograd_like.commands.live", "watch an MLP learn on a local page, step by step"),
 }
 
 
