@@ -274,6 +274,7 @@ class Value:
         return _read(self, ">=") >= _number_of(other, ">=")
 
     __hash__ = object.__hash__  # identity: graphs are sets and dicts of nodes
+    __array_ufunc__ = None  # numpy: array * v is refused as v * array is, not done element-wise
 
     # --- what a debugger and a picture want to see -------------------------------------------
 
@@ -383,6 +384,10 @@ def _unary_method(entry: Op) -> Callable[[Value], Value]:
             out._data = forward(x)
         except OverflowError:
             raise _overflow(entry, (x,)) from None
+        except ValueError:  # math's "domain error" at ±inf (sin, cos), where IEEE gives nan
+            if x - x == 0:
+                raise
+            out._data = math.nan
         out.grad = 0.0
         out._prev = (self,)
         out._entry = entry
@@ -466,6 +471,10 @@ def evaluate(op: Op, numbers: Sequence[float], consts: Sequence[float] = ()) -> 
         if getattr(error, "names_the_op", False):
             raise
         raise _overflow(op, (*numbers, *consts)) from None
+    except ValueError:  # as in _unary_method: nan where math refuses ±inf
+        if not (op.builtin and len(numbers) == 1 and numbers[0] - numbers[0] != 0):
+            raise
+        data = math.nan
     return data if op.builtin else checked_result(op, data, numbers)
 
 
@@ -1013,13 +1022,13 @@ def sum_of(values: Iterable[Operand]) -> Value:
 
 
 def sin(x: Any) -> Any:
-    """sin of a number or a Value."""
-    return x.sin() if isinstance(x, Value) else math.sin(x)
+    """sin of a number or a Value; nan at ±inf, as IEEE (math.sin raises there)."""
+    return x.sin() if isinstance(x, Value) else math.sin(x) if x - x == 0 else math.nan
 
 
 def cos(x: Any) -> Any:
-    """cos of a number or a Value."""
-    return x.cos() if isinstance(x, Value) else math.cos(x)
+    """cos of a number or a Value; nan at ±inf, as IEEE (math.cos raises there)."""
+    return x.cos() if isinstance(x, Value) else math.cos(x) if x - x == 0 else math.nan
 
 
 def _power(x: Any, k: Any) -> Any:

@@ -40,8 +40,10 @@ class Interval:
         return Interval(self.low, self.high, self.closed_low, says)
 
     def __contains__(self, x: float) -> bool:
-        above = x >= self.low if self.closed_low else x > self.low
-        return above and x < self.high
+        """Whether x is inside; nan and an infinite end pass, so an overflow upstream propagates."""
+        infinite_end = x == self.low == -math.inf or x == self.high == math.inf
+        below = x < self.low if self.closed_low else x <= self.low
+        return infinite_end or not (below or x >= self.high)
 
 
 REAL = Interval()
