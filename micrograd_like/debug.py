@@ -28,11 +28,11 @@ from micrograd_like.optable import Op, all_ops
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
-def format_number(x: float) -> str:
-    """A float in 4 significant digits: short and deterministic, for pictures and tables."""
+def format_number(x: float, digits: int = 4) -> str:
+    """A float in 4 significant digits (or ``digits``): short and deterministic, for pictures."""
     if x == 0:
         return "0"  # also for -0.0, which would only confuse a reader
-    return format(x, ".4g")
+    return format(x, f".{digits}g")
 
 
 def node_names(order: Sequence[Value]) -> dict[Value, str]:

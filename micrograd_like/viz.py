@@ -2,18 +2,23 @@
 
 ``draw_dot(root)`` draws each value as a record (name | data | grad) and each operation as its own
 small node, as in Karpathy's micrograd lecture pictures, coloured by role, with optional local
-derivatives on the edges. Edges into a neuron's fused ``linear`` node say which operand is a weight,
+derivatives on the edges. Numbers written in an expression (the 1 of ``y - 1``) are drawn as
+constants, not inputs. Edges into a neuron's fused ``linear`` node say which operand is a weight,
 an input or the bias (``w1``, ``x1``, ``b``); ``expand_neurons=True`` draws that node as micrograd's
-chain of ``*`` and ``+`` nodes instead. ``render_steps(root, folder)`` draws backward() one edge at
-a time: SVG frames and a self-contained HTML page to step through them. Nodes are numbered by their
-position in ``topological_order(root)``, never by ``id()``, so the same graph always gives the same
-DOT source.
+chain of ``*`` and ``+`` nodes instead. For slides: neurons and layers in boxes, ``fold=`` to draw
+a neuron, a layer or a sum of products as one node, ``highlight_path=`` for one gradient's way, edge
+colours by gradient, font size, precision and data-only or grad-only records. ``render_steps(root,
+folder)`` draws backward() one edge at a time: SVG frames and a self-contained HTML page to step
+through them. Nodes are numbered by their position in ``topological_order(root)``, never by
+``id()``, so the same graph always gives the same DOT source.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import signal
+import subprocess
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,6 +26,7 @@ from typing import Any
 
 import graphviz  # type: ignore[import-untyped]
 
+from micrograd_like import folds
 from micrograd_like.debug import format_number, named_steps, node_names
 from micrograd_like.engine import BackwardStep, Value, topological_order
 
@@ -32,26 +38,42 @@ INSTALL_HINT = (
 # Okabe and Ito's palette: its colours stay distinct for the common colour-vision deficiencies.
 ROLE_COLOURS = {"input": "#56B4E9", "parameter": "#E69F00", "output": "#009E73"}
 HIGHLIGHT_COLOUR = "#D55E00"
+SIGN_COLOURS = {"positive": "#0072B2", "negative": "#CC79A7"}  # edges by gradient sign
+QUIET_COLOUR = "#B0B0B0"  # constants, dead ReLUs, edges off a highlighted path, zero gradients
 RANKDIRS = ("LR", "TB", "RL", "BT")
 FORMATS = ("svg", "png", "pdf", "dot", "gv")
+SHOWS = ("both", "data", "grad")
 BIG_GRAPH = 100  # value nodes; larger graphs get a cheaper layout
-LINEAR_OPS = ("linear", "linear_const")  # a neuron's weighted sum, one node
+# Layout cost (see _layout_cost): dot took 17 s on a cost of 1,580 (an 81-value chain whose leaf
+# feeds every node, with show_local) and 2 s with nslimit; pictures over CHEAP_LAYOUT get nslimit.
+CHEAP_LAYOUT = 600
+MAX_LAYOUT = 4000  # draw_dot's default max_cost: dot lays out up to this in seconds with nslimit
+LINEAR_OPS = folds.LINEAR_OPS
 SHOWN_CONSTANTS = 4  # a linear_const label lists this many inputs; its tooltip lists them all
 
 Edge = tuple[Value, int]  # (the node, the index of one of its parents)
+Tooltip = Callable[[Value], str]
 
 
 class GraphTooLargeError(ValueError):
-    """The graph has more nodes than a picture can show usefully."""
+    """The graph costs dot more layout work than a picture can show usefully.
 
-    def __init__(self, message: str, count: int, limit: int) -> None:
+    ``fold`` names the ``draw_dot(fold=...)`` that would make it fit, when one would.
+    """
+
+    def __init__(self, message: str, count: int, limit: int, fold: str | None = None) -> None:
         super().__init__(message)
         self.count = count
         self.limit = limit
+        self.fold = fold
 
 
 class GraphvizNotFoundError(RuntimeError):
     """Rendering needs Graphviz's dot executable, and it is not on PATH."""
+
+
+class RenderError(RuntimeError):
+    """Graphviz's dot failed or was killed while rendering; the message says how, in one line."""
 
 
 @contextmanager
@@ -60,6 +82,22 @@ def _dot_install_hint() -> Iterator[None]:
         yield
     except graphviz.ExecutableNotFound as missing:
         raise GraphvizNotFoundError(f"{missing}. {INSTALL_HINT}") from missing
+    except subprocess.CalledProcessError as failed:
+        raise RenderError(_dot_failure(failed)) from None
+
+
+def _dot_failure(failed: subprocess.CalledProcessError) -> str:
+    """One line on how dot ended: the signal that killed it, or its exit status and first words."""
+    if failed.returncode < 0:
+        try:
+            how = f"was killed by {signal.Signals(-failed.returncode).name}"
+        except ValueError:
+            how = f"was killed by signal {-failed.returncode}"
+    else:
+        how = f"failed with exit status {failed.returncode}"
+    said = failed.stderr.decode("utf-8", "replace") if isinstance(failed.stderr, bytes) else ""
+    first = next((line.strip() for line in said.splitlines() if line.strip()), "")
+    return f"Graphviz's dot {how}" + (f": {first[:200]}" if first else "")
 
 
 class GraphPicture(graphviz.Digraph):  # type: ignore[misc]
@@ -72,6 +110,28 @@ class GraphPicture(graphviz.Digraph):  # type: ignore[misc]
     def render(self, *args: Any, **kwargs: Any) -> Any:
         with _dot_install_hint():
             return super().render(*args, **kwargs)
+
+
+# --- text that goes into DOT ------------------------------------------------------------------
+
+
+def dot_text(text: str, record: bool = False) -> Any:
+    """Text that dot shows as written: its backslashes, quotes, ``&``, control characters (as
+    ``\\x00``), and in a record its braces, bars and angle brackets; a newline breaks the line."""
+    lines = []
+    for line in text.split("\n"):
+        shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in line)
+        shown = shown.replace("\\", "\\\\").replace('"', '\\"').replace("&", "&amp;")
+        if record:
+            for special in "{}|<>":
+                shown = shown.replace(special, "\\" + special)
+        lines.append(shown)
+    return graphviz.nohtml("\\n".join(lines))  # never read as an HTML label, even "<b>"
+
+
+def _joined(*parts: str) -> Any:
+    """Lines already made DOT-safe, one under the other."""
+    return graphviz.nohtml("\\n".join(parts))
 
 
 # --- drawing one graph ------------------------------------------------------------------------
@@ -90,6 +150,16 @@ class _Style:
     id_prefix: str = ""  # SVG ids <prefix>n<k>, unique when frames share one page
     legend: bool = True
     expand_neurons: bool = False
+    constants: frozenset[Value] = frozenset()  # leaves drawn as bare numbers
+    show: str = "both"  # what a record shows: "both", "data" or "grad"
+    digits: int = 4
+    font_size: float = 11.0
+    flows: Mapping[Edge, float] | None = None  # each edge's gradient contribution, to colour it
+    dim_dead: bool = False
+    path: frozenset[Value] = frozenset()  # highlight_path: the nodes from the leaf to the root
+    tooltip: Tooltip | None = None
+    boxes: bool = False
+    fold: str | None = None
 
 
 def draw_dot(
@@ -103,6 +173,17 @@ def draw_dot(
     max_nodes: int = 300,
     legend: bool = True,
     expand_neurons: bool = False,
+    highlight_path: Value | None = None,
+    fold: str | None = None,
+    boxes: bool = True,
+    constants: bool = True,
+    show: str = "both",
+    precision: int = 4,
+    font_size: float = 11,
+    colour_edges: bool = False,
+    dim_dead: bool = True,
+    tooltip: Tooltip | None = None,
+    max_cost: int = MAX_LAYOUT,
 ) -> GraphPicture:
     """The graph that computed root, as a Graphviz Digraph (render it, or show it in Jupyter).
 
@@ -115,29 +196,110 @@ def draw_dot(
         show_local: label each edge with its local derivative d(node)/d(operand).
         roles: fill inputs, parameters (the leaves listed in ``parameters``) and the output.
         highlight: values to outline in a strong colour.
-        max_nodes: refuse larger pictures with GraphTooLargeError rather than hand them to dot.
+        max_nodes: refuse pictures of more value nodes with GraphTooLargeError.
         expand_neurons: draw each ``linear`` node as micrograd builds a neuron,
             ``((b + w1*x1) + w2*x2) + ...``: a ``*`` and a ``+`` node per weight, with the data
             and grad each would hold (every product and partial sum has the neuron's grad).
             Only the picture changes; the graph keeps its one node.
+        highlight_path: a value (a leaf, say): every edge from it to the root is drawn strong and
+            labelled with the number flowing forward and the gradient flowing back; the rest greys.
+        fold: "neurons" or "layers" draws each neuron (weighted sum, activation, own parameters)
+            or each layer as one node; "sums" draws each sum of products (a dot product, a
+            neuron written with ``*`` and ``+``) as one node and merges repeated operands.
+        boxes: draw a box around each neuron and each layer (labels ``L1``, ``L1.N2``).
+        constants: draw unlabelled leaves that are not parameters (the numbers of an
+            expression) as bare numbers, without a gradient; label a leaf to draw it as an input.
+        show: what each value shows besides its name: "both", "data" or "grad".
+        precision: significant digits of every number (4 by default).
+        font_size: of the values' text, in points; edge labels are two points smaller.
+        colour_edges: colour each edge by the sign of the gradient it carries back, wider for
+            larger ones.
+        dim_dead: grey out ReLUs whose output is 0 (no gradient passes them).
+        tooltip: a function node -> str, shown when the pointer rests on a value (SVG).
+        max_cost: refuse pictures whose layout costs dot more (see ``layout_cost``); the error
+            names the fold that would fit, when one does.
     """
     order = _order_within(root, max_nodes, "draw_dot", expand_neurons)
+    _check_options(show, precision, font_size, fold, expand_neurons)
     positions = {node: k for k, node in enumerate(order)}
     marked = {}
     for node in highlight:
-        if node not in positions:
-            raise ValueError(f"draw_dot: highlight {node!r} is not in the graph of {root!r}")
+        _check_in_graph(node, positions, root, "highlight")
         marked[node] = "highlight"
+    path: frozenset[Value] = frozenset()
+    if highlight_path is not None:
+        _check_in_graph(highlight_path, positions, root, "highlight_path")
+        path = _path_from(highlight_path, order)
+    parameter_list = list(parameters)
+    kept = [*parameter_list, *marked, *([highlight_path] if highlight_path is not None else [])]
+    needs_flows = colour_edges or bool(path)
     style = _Style(
         rankdir=_checked_rankdir(rankdir),
         grads={node: node.grad for node in order},
-        roles=_roles(order, parameters) if roles else {},
-        edge_labels=_local_labels(order) if show_local else None,
+        roles=_roles(order, parameter_list) if roles else {},
+        edge_labels=_local_labels(order, precision) if show_local else None,
         marked_nodes=marked,
         legend=legend,
         expand_neurons=expand_neurons,
+        constants=folds.constant_leaves(order, kept) if constants else frozenset(),
+        show=show,
+        digits=precision,
+        font_size=float(font_size),
+        flows=_flows(order) if needs_flows else None,
+        dim_dead=dim_dead,
+        path=path,
+        tooltip=tooltip,
+        boxes=boxes,
+        fold=fold,
     )
-    return _picture(order, style, "computation_graph")
+    plan = _plan(order, style)
+    cost = layout_cost(plan)
+    if cost > max_cost:
+        raise _too_costly(order, style, cost, max_cost)
+    return _emit(plan, style, "computation_graph")
+
+
+def _check_options(
+    show: str, precision: int, font_size: float, fold: str | None, expand: bool
+) -> None:
+    if show not in SHOWS:
+        raise ValueError(f"draw_dot: show={show!r} is not one of {', '.join(SHOWS)}")
+    if isinstance(precision, bool) or not isinstance(precision, int) or not 1 <= precision <= 17:
+        raise ValueError(f"draw_dot: precision={precision!r} must be a whole number from 1 to 17")
+    if isinstance(font_size, bool) or not isinstance(font_size, (int, float)):
+        raise ValueError(f"draw_dot: font_size={font_size!r} must be a number of points")
+    if not 4 <= font_size <= 72:
+        raise ValueError(f"draw_dot: font_size={font_size!r} must lie between 4 and 72 points")
+    if fold is not None and fold not in folds.FOLDS:
+        raise ValueError(f"draw_dot: fold={fold!r} is not one of {', '.join(folds.FOLDS)}")
+    if fold is not None and expand:
+        raise ValueError(f"draw_dot: fold={fold!r} and expand_neurons=True: choose one")
+
+
+def _check_in_graph(node: Value, positions: Mapping[Value, int], root: Value, what: str) -> None:
+    if node not in positions:
+        raise ValueError(f"draw_dot: {what} {node!r} is not in the graph of {root!r}")
+
+
+def _path_from(start: Value, order: Sequence[Value]) -> frozenset[Value]:
+    """start and every node it flows into (all lie on a way from start to the root)."""
+    on_path = {start}
+    for node in order:
+        if any(parent in on_path for parent in node.parents):
+            on_path.add(node)
+    return frozenset(on_path)
+
+
+def _flows(order: Sequence[Value]) -> dict[Edge, float]:
+    """What each edge carries back in backward(): local derivative times the node's grad."""
+    flows = {}
+    for node in order:
+        try:
+            locals_ = node.local_grads()
+        except (ArithmeticError, ValueError):  # an undefined slope carries nothing drawable
+            locals_ = (0.0,) * len(node.parents)
+        flows.update({(node, i): d * node.grad for i, d in enumerate(locals_)})
+    return flows
 
 
 def _order_within(root: Value, max_nodes: int, what: str, expanded: bool = False) -> list[Value]:
@@ -157,6 +319,25 @@ def _order_within(root: Value, max_nodes: int, what: str, expanded: bool = False
             max_nodes,
         )
     return order
+
+
+def _too_costly(order: Sequence[Value], style: _Style, cost: int, limit: int) -> Exception:
+    """The refusal, naming the first fold whose picture fits, if any does."""
+    fits = None
+    if not style.expand_neurons:
+        for fold in folds.FOLDS[folds.FOLDS.index(style.fold) + 1 if style.fold else 0 :]:
+            if layout_cost(_plan(order, replace(style, fold=fold))) <= limit:
+                fits = fold
+                break
+    offer = f"pass fold={fits!r}, which fits, " if fits else ""
+    return GraphTooLargeError(
+        f"draw_dot: laying this graph out costs dot {cost} (its edges and their lengths), more "
+        f"than max_cost={limit}; {offer}draw a smaller part of it, print graph_summary(root) "
+        f"instead, or pass max_cost={cost} if you really want dot to lay it out",
+        cost,
+        limit,
+        fits,
+    )
 
 
 def graph_summary(root: Value) -> str:
@@ -192,61 +373,184 @@ def _roles(order: Sequence[Value], parameters: Iterable[Value]) -> dict[Value, s
     return roles
 
 
-def _local_labels(order: Sequence[Value]) -> dict[Edge, str]:
+def _local_labels(order: Sequence[Value], digits: int = 4) -> dict[Edge, str]:
     labels = {}
     for node in order:
         try:
-            texts = [format_number(d) for d in node.local_grads()]
+            texts = [format_number(d, digits) for d in node.local_grads()]
         except (ArithmeticError, ValueError):  # e.g. sqrt's slope at 0: the derivative is undefined
             texts = ["undefined"] * len(node.parents)
         labels.update({(node, i): f"local {text}" for i, text in enumerate(texts)})
     return labels
 
 
+# --- the plan: what dot will get, counted before dot gets it ----------------------------------
+
+
+@dataclass
+class _Plan:
+    """Nodes and edges in the order they go into DOT, which value each was drawn for, and boxes."""
+
+    calls: list[tuple[str, str, Any, dict[str, Any]]] = field(default_factory=list)
+    owners: dict[str, Value] = field(default_factory=dict)
+    owner: Value | None = None
+    present: set[str] = field(default_factory=set)  # legend entries the picture uses
+    values: int = 0  # value nodes in the graph
+    boxes: list[tuple[str, str, list[str]]] = field(default_factory=list)  # (id, label, nodes)
+
+    def node(self, name: str, label: Any, **attrs: Any) -> None:
+        self.calls.append(("node", name, label, attrs))
+        if self.owner is not None:
+            self.owners[name] = self.owner
+
+    def edge(self, tail: str, head: str, **attrs: Any) -> None:
+        self.calls.append(("edge", tail, head, attrs))
+
+
+def layout_cost(plan: _Plan) -> int:
+    """What dot's layout work grows with: one per node, and per edge the ranks it spans (dot
+    routes a long edge through a chain of virtual nodes), twice that for an edge with a label."""
+    ranks: dict[str, int] = {}
+    edges = []
+    for kind, first, second, attrs in plan.calls:
+        if kind == "edge":
+            tail, head = first.split(":")[0], second.split(":")[0]
+            ranks[head] = max(ranks.get(head, 0), ranks.get(tail, 0) + 1)
+            edges.append((tail, head, "label" in attrs))
+    nodes = sum(1 for call in plan.calls if call[0] == "node")
+    spans = sum((ranks[h] - ranks.get(t, 0)) * (2 if labelled else 1) for t, h, labelled in edges)
+    return nodes + spans
+
+
 def _picture(order: Sequence[Value], style: _Style, name: str) -> GraphPicture:
+    return _emit(_plan(order, style), style, name)
+
+
+def _emit(plan: _Plan, style: _Style, name: str) -> GraphPicture:
     graph_attr = {"rankdir": style.rankdir}
-    if len(order) > BIG_GRAPH:
+    if plan.values > BIG_GRAPH or layout_cost(plan) > CHEAP_LAYOUT:
         # Caps dot's network-simplex iterations: a 300-node chain whose leaf feeds every other
         # node took dot over 5 minutes to place, and 4 s with this limit.
         graph_attr["nslimit"] = "0.2"
     if style.id_prefix:
         graph_attr["id"] = f"{style.id_prefix}graph"
+    size = format_number(style.font_size)
     picture = GraphPicture(
         name,
         graph_attr=graph_attr,
-        node_attr={"fontname": "Helvetica", "fontsize": "11"},
-        edge_attr={"fontname": "Helvetica", "fontsize": "9"},
+        node_attr={"fontname": "Helvetica", "fontsize": size},
+        edge_attr={"fontname": "Helvetica", "fontsize": format_number(style.font_size - 2)},
     )
-    names = node_names(order)
-    positions = {node: k for k, node in enumerate(order)}
-    present = set(style.roles.values())
-    for k, node in enumerate(order):
-        picture.node(f"n{k}", _record(names[node], node, style), **_value_attrs(k, node, style))
-        if style.expand_neurons and _expansion_size(node):
-            _add_expanded_linear(picture, k, node, positions, style)
-            if node.op == "linear_const":
-                present.add("input")  # its constant inputs become input leaves
-        elif node.op:
-            _add_operation(picture, k, node, positions, style)
-    if style.legend and style.roles:
-        _add_legend(picture, style, present)
+    for kind, first, second, attrs in plan.calls:
+        if kind == "node":
+            picture.node(first, second, **attrs)
+        else:
+            picture.edge(first, second, **attrs)
+    if style.legend and plan.present:
+        _add_legend(picture, style, plan.present)
+    for box_id, label, names in plan.boxes:
+        with picture.subgraph(name=box_id) as box:
+            box.attr(
+                label=label, fontname="Helvetica", fontsize=size, color="grey", style="rounded"
+            )
+            for member in names:
+                box.node(member)
     return picture
 
 
-def _record(name: str, node: Value, style: _Style) -> str:
-    return _record_text(name, node.data, style.grads[node])
+def _plan(order: Sequence[Value], style: _Style) -> _Plan:
+    plan = _Plan(present=set(style.roles.values()), values=len(order))
+    view = _View.of(order, style)
+    positions = {node: k for k, node in enumerate(order)}
+    for k, node in enumerate(order):
+        if node in view.hidden:
+            continue
+        plan.owner = node
+        _add_value(plan, k, node, view, style)
+        if style.expand_neurons and _expansion_size(node):
+            _add_expanded_linear(plan, k, node, positions, style)
+            if node.op == "linear_const":
+                plan.present.add("input")  # its constant inputs become input leaves
+        elif node in view.layers:
+            _add_layer(plan, view.layers[node], view, style)
+        elif node in view.neurons:
+            _add_neuron(plan, k, view.neurons[node], view, style)
+        elif node in view.sums:
+            _add_sum(plan, k, view.sums[node], view, style)
+        elif node.op:
+            _add_operation(plan, k, node, view, style)
+    plan.owner = None
+    if style.constants & set(order) and style.roles:
+        plan.present.add("constant")
+    if style.boxes and not style.fold:
+        plan.boxes = _boxes(order, plan, view)
+    return plan
 
 
-def _record_text(name: str, data: float, grad: float) -> str:
-    shown = f"data {format_number(data)} | grad {format_number(grad)}"
-    return f"{{ {_escape_record(name)} | {shown} }}"
+@dataclass(frozen=True)
+class _View:
+    """Where each value is drawn: hidden inside a fold, or at a node (``L1:o2`` in a layer)."""
+
+    names: Mapping[Value, str]  # as node_names gives them
+    endpoints: Mapping[Value, str]
+    hidden: frozenset[Value]
+    neurons: Mapping[Value, folds.NeuronGroup]  # by output
+    layers: Mapping[Value, folds.LayerGroup]  # by the output of its first neuron
+    sums: Mapping[Value, folds.SumGroup]
+
+    @staticmethod
+    def of(order: Sequence[Value], style: _Style) -> _View:
+        endpoints = {node: f"n{k}" for k, node in enumerate(order)}
+        hidden: set[Value] = set()
+        neurons: dict[Value, folds.NeuronGroup] = {}
+        layers: dict[Value, folds.LayerGroup] = {}
+        sums: dict[Value, folds.SumGroup] = {}
+        kept = {order[-1], *style.marked_nodes, *style.path}
+        if style.fold == "sums":
+            sums = folds.find_sums(order, kept)
+            hidden = {node for group in sums.values() for node in group.hidden}
+        elif style.fold in ("neurons", "layers"):
+            found = folds.find_neurons(order)
+            for neuron in found:
+                hidden.update(n for n in neuron.members if n is not neuron.output)
+                neurons[neuron.output] = neuron
+            if style.fold == "layers":
+                for number, layer in enumerate(folds.find_layers(found), start=1):
+                    outputs = sorted((n.output for n in layer.neurons), key=order.index)
+                    layers[outputs[0]] = layer
+                    hidden.update(outputs[1:])
+                    for j, neuron in enumerate(layer.neurons, start=1):
+                        endpoints[neuron.output] = f"layer{number}:o{j}"
+        return _View(node_names(order), endpoints, frozenset(hidden), neurons, layers, sums)
 
 
-def _escape_record(text: str) -> str:
-    """Keep a label's own braces, bars and angle brackets from splitting the record."""
-    for special in "\\{}|<>":
-        text = text.replace(special, "\\" + special)
-    return text
+def _add_value(plan: _Plan, k: int, node: Value, view: _View, style: _Style) -> None:
+    if node in view.layers:
+        return  # the layer's record holds its neurons' values
+    if node in style.constants:
+        label = dot_text(format_number(node.data, style.digits), record=True)
+        plan.node(f"n{k}", label, **_constant_attrs(k, style))
+        return
+    name = view.neurons[node].name if node in view.neurons else view.names[node]
+    plan.node(f"n{k}", _record(name, node, style), **_value_attrs(k, node, style))
+
+
+def _record(name: str, node: Value, style: _Style) -> Any:
+    return _record_text(name, node.data, style.grads[node], style)
+
+
+def _record_text(name: str, data: float, grad: float, style: _Style) -> Any:
+    fields = [dot_text(name, record=True)]
+    if style.show != "grad":
+        fields.append(f"data {format_number(data, style.digits)}")
+    if style.show != "data":
+        fields.append(f"grad {format_number(grad, style.digits)}")
+    return graphviz.nohtml(f"{{ {' | '.join(fields)} }}")
+
+
+def _constant_attrs(k: int, style: _Style) -> dict[str, str]:
+    attrs = {"shape": "box", "style": "rounded", "color": QUIET_COLOUR, "height": "0.3"}
+    return attrs | _mark(None, style.id_prefix, f"n{k}")
 
 
 def _value_attrs(k: int, node: Value, style: _Style) -> dict[str, str]:
@@ -257,7 +561,27 @@ def _value_attrs(k: int, node: Value, style: _Style) -> dict[str, str]:
     css_class = style.marked_nodes.get(node)
     if css_class == "receiving":  # dashed: the operand whose grad the current step changes
         attrs["style"] = ",".join(filter(None, (attrs.get("style"), "dashed")))
+    if _quiet(node, style):
+        attrs.update(color=QUIET_COLOUR, fontcolor=QUIET_COLOUR)
+    if style.tooltip is not None:
+        attrs["tooltip"] = dot_text(_tooltip_of(style.tooltip, node))
     return attrs | _mark(css_class, style.id_prefix, f"n{k}")
+
+
+def _quiet(node: Value, style: _Style) -> bool:
+    """Drawn grey: a dead ReLU (dim_dead), or a node off the highlighted path."""
+    dead = style.dim_dead and node.op == "relu" and node.data == 0
+    return dead or (bool(style.path) and node not in style.path)
+
+
+def _tooltip_of(tooltip: Tooltip, node: Value) -> str:
+    text = tooltip(node)
+    if not isinstance(text, str):
+        raise TypeError(
+            f"draw_dot: tooltip({node!r}) returned {type(text).__name__}, not str; "
+            "tooltip= takes a function node -> str"
+        )
+    return text
 
 
 def _mark(css_class: str | None, id_prefix: str, name: str) -> dict[str, str]:
@@ -267,30 +591,150 @@ def _mark(css_class: str | None, id_prefix: str, name: str) -> dict[str, str]:
     return attrs
 
 
-def _add_operation(
-    picture: GraphPicture, k: int, node: Value, positions: Mapping[Value, int], style: _Style
-) -> None:
+def _add_operation(plan: _Plan, k: int, node: Value, view: _View, style: _Style) -> None:
     """The op's own node, an edge from each operand into it and one from it to the result."""
     op_name = f"n{k}_op"
     op_class = "current_op" if style.marked_nodes.get(node) == "current" else None
-    picture.node(
+    quiet = {"color": QUIET_COLOUR, "fontcolor": QUIET_COLOUR} if _quiet(node, style) else {}
+    plan.node(
         op_name,
         _op_label(node),
         shape="ellipse",
         margin="0.02",
         **_op_tooltip(node),
+        **quiet,
         **_mark(op_class, style.id_prefix, op_name),
     )
-    picture.edge(op_name, f"n{k}", **_mark(op_class, style.id_prefix, f"{op_name}_out"))
+    out = _out_edge(node, style) | _mark(op_class, style.id_prefix, f"{op_name}_out")
+    plan.edge(op_name, f"n{k}", **out)
     operands = _operand_names(node)
     for i, parent in enumerate(node.parents):
-        attrs = _mark(style.marked_edges.get((node, i)), style.id_prefix, f"{op_name}_in{i}")
-        texts = [operands[i]] if operands else []
+        attrs = _flow_edge(node, i, style)
+        attrs |= _mark(style.marked_edges.get((node, i)), style.id_prefix, f"{op_name}_in{i}")
+        texts = [dot_text(operands[i])] if operands else []
         if style.edge_labels is not None:
             texts.append(style.edge_labels[(node, i)])
+        texts += _path_texts(node, i, style)
         if texts:
-            attrs["label"] = "\\n".join(texts)  # dot's line break: "w1" above "local 2"
-        picture.edge(f"n{positions[parent]}", op_name, **attrs)
+            attrs["label"] = _joined(*texts)  # "w1" above "local 2"
+        plan.edge(view.endpoints[parent], op_name, **attrs)
+
+
+def _out_edge(node: Value, style: _Style) -> dict[str, str]:
+    """The edge from an op to its result: coloured by the result's grad, or on the path."""
+    if style.path:
+        return _path_attrs(node in style.path)
+    if style.flows is None:
+        return {}
+    return _sign_attrs(style.grads[node], _largest(style))
+
+
+def _flow_edge(node: Value, index: int, style: _Style) -> dict[str, str]:
+    """An operand's edge: strong on the path, else coloured by what it carries back, if asked."""
+    if style.path:
+        return _path_attrs(node in style.path and node.parents[index] in style.path)
+    if style.flows is None:
+        return {}
+    return _sign_attrs(style.flows[(node, index)], _largest(style))
+
+
+def _path_attrs(on_path: bool) -> dict[str, str]:
+    if on_path:
+        return {"color": HIGHLIGHT_COLOUR, "penwidth": "2.5", "fontcolor": HIGHLIGHT_COLOUR}
+    return {"color": QUIET_COLOUR}
+
+
+def _largest(style: _Style) -> float:
+    flows = style.flows or {}
+    return max((abs(f) for f in flows.values() if abs(f) != float("inf")), default=0.0)
+
+
+def _sign_attrs(flow: float, largest: float) -> dict[str, str]:
+    """Blue for a positive gradient, purple for a negative one, wider the larger it is."""
+    if not flow or flow != flow:  # zero or nan: no direction to show
+        return {"color": QUIET_COLOUR}
+    colour = SIGN_COLOURS["positive" if flow > 0 else "negative"]
+    share = min(abs(flow) / largest, 1.0) if largest else 1.0
+    return {"color": colour, "penwidth": format_number(1 + 3 * share, 2)}
+
+
+def _path_texts(node: Value, index: int, style: _Style) -> list[str]:
+    """On the highlighted path: the number flowing forward, then the gradient flowing back."""
+    parent = node.parents[index]
+    if not style.path or node not in style.path or parent not in style.path:
+        return []
+    flow = (style.flows or {}).get((node, index), 0.0)
+    return [f"{format_number(parent.data, style.digits)} →", f"← {format_number(flow, 3)}"]
+
+
+# --- folds: a neuron, a layer or a sum of products as one node ---------------------------------
+
+
+def _add_neuron(plan: _Plan, k: int, neuron: folds.NeuronGroup, view: _View, style: _Style) -> None:
+    """One op node for the whole neuron, fed by its inputs (its parameters are inside it)."""
+    op_name = f"n{k}_op"
+    plan.node(op_name, _neuron_formula(neuron), shape="ellipse", margin="0.02")
+    plan.edge(op_name, f"n{k}", **_out_edge(neuron.output, style))
+    for x in neuron.inputs:
+        plan.edge(view.endpoints[x], op_name)
+
+
+def _neuron_formula(neuron: folds.NeuronGroup) -> Any:
+    inner = "w·x + b"
+    if neuron.output is neuron.linear:
+        return inner
+    return dot_text(f"{neuron.output.op_entry.shown_as}({inner})")
+
+
+def _add_layer(plan: _Plan, layer: folds.LayerGroup, view: _View, style: _Style) -> None:
+    """The layer as one record, a row per neuron (a port each), and one op node for all."""
+    name = view.endpoints[layer.neurons[0].output].split(":")[0]
+    rows = [dot_text(f"{layer.name} ({len(layer.neurons)} neurons)", record=True)]
+    for j, neuron in enumerate(layer.neurons, start=1):
+        short = neuron.name.removeprefix(f"{layer.name}.")
+        shown = _record_text(short, neuron.output.data, style.grads[neuron.output], style)
+        rows.append(f"<o{j}> " + str(shown)[2:-2].replace(" | ", "  "))
+    plan.node(name, graphviz.nohtml("{ " + " | ".join(rows) + " }"), shape="record")
+    op_name = f"{name}_op"
+    plan.node(op_name, _neuron_formula(layer.neurons[0]), shape="ellipse", margin="0.02")
+    plan.edge(op_name, name)
+    for x in layer.inputs:
+        plan.edge(view.endpoints[x], op_name)
+
+
+def _add_sum(plan: _Plan, k: int, group: folds.SumGroup, view: _View, style: _Style) -> None:
+    """A sum of products as one Σ node: an edge per distinct operand, ``x3`` when used 3 times."""
+    op_name = f"n{k}_op"
+    products = f"\\n{group.products} products" if group.products else ""
+    plan.node(op_name, graphviz.nohtml(f"Σ{products}"), shape="ellipse", margin="0.02")
+    plan.edge(op_name, f"n{k}", **_out_edge(group.root, style))
+    for term, local, count in group.terms:
+        texts = [f"x{count}"] if count > 1 else []  # a repeated operand, one edge
+        if style.edge_labels is not None:
+            texts.append(f"local {format_number(local, style.digits)}")
+        attrs = {"label": _joined(*texts)} if texts else {}
+        if style.flows is not None and not style.path:
+            attrs |= _sign_attrs(local * style.grads[group.root], _largest(style))
+        plan.edge(view.endpoints[term], op_name, **attrs)
+
+
+def _boxes(order: Sequence[Value], plan: _Plan, view: _View) -> list[tuple[str, str, list[str]]]:
+    """A box per neuron, inside a box per layer, holding the nodes drawn for its values."""
+    drawn: dict[Value, list[str]] = {}
+    for name, owner in plan.owners.items():
+        drawn.setdefault(owner, []).append(name)
+    boxes = []
+    layers = folds.find_layers(folds.find_neurons(order))
+    for number, layer in enumerate(layers, start=1):
+        names = []
+        for j, neuron in enumerate(layer.neurons, start=1):
+            inner = [name for member in neuron.members for name in drawn.get(member, [])]
+            box = (f"cluster_layer{number}_neuron{j}", dot_text(neuron.name), inner)
+            names += inner
+            boxes.append(box)
+        if len(layers) > 1 or layer.name != "layer 1":
+            boxes.append((f"cluster_layer{number}", dot_text(layer.name), names))
+    return boxes
 
 
 # --- a neuron's weighted sum: which operand is which, or micrograd's picture of it ------------
@@ -312,14 +756,14 @@ def _operand_names(node: Value) -> tuple[str, ...]:
     return (*(f"w{i}" for i in range(1, n + 1)), *inputs, "b")
 
 
-def _op_label(node: Value) -> str:
-    label = node.op_entry.label(node.constants)
+def _op_label(node: Value) -> Any:
+    label = dot_text(node.op_entry.label(node.constants))
     if node.op != "linear_const":
         return label
     shown = [format_number(x) for x in node.constants[:SHOWN_CONSTANTS]]
     if len(node.constants) > SHOWN_CONSTANTS:
         shown.append(f"... {len(node.constants)} in all")
-    return f"{label}\\nx = ({', '.join(shown)})"  # the constant inputs are no nodes of their own
+    return _joined(label, f"x = ({', '.join(shown)})")  # the constant inputs are no nodes
 
 
 def _op_tooltip(node: Value) -> dict[str, str]:
@@ -337,7 +781,7 @@ def _expansion_size(node: Value) -> int:
 
 
 def _add_expanded_linear(
-    picture: GraphPicture, k: int, node: Value, positions: Mapping[Value, int], style: _Style
+    plan: _Plan, k: int, node: Value, positions: Mapping[Value, int], style: _Style
 ) -> None:
     """A linear node as micrograd's neuron builds it: ``sum((wi*xi ...), b)``, that is
     ``((b + w1*x1) + w2*x2) + ...``, one ``*`` and one ``+`` node per weight; drawn only.
@@ -359,25 +803,26 @@ def _add_expanded_linear(
             x_attrs = {"shape": "record"}
             if style.roles:
                 x_attrs.update(style="filled", fillcolor=ROLE_COLOURS["input"])
-            picture.node(x_name, _record_text(f"x{i}", x, weight.data * grad), **x_attrs)
+            plan.node(x_name, _record_text(f"x{i}", x, weight.data * grad, style), **x_attrs)
             x_edge = _inner_edge(weight.data, style)
         else:
             x_node = node.parents[n + i - 1]
             x_name, x = f"n{positions[x_node]}", x_node.data
             x_edge = _operand_edge(node, n + i - 1, style)
         product_name, product = f"n{k}_p{i}", weight.data * x
-        picture.node(product_name, _record_text(f"w{i}*x{i}", product, grad), shape="record")
-        _expanded_op(picture, product_name, "*")
+        label = _record_text(f"w{i}*x{i}", product, grad, style)
+        plan.node(product_name, label, shape="record")
+        _expanded_op(plan, product_name, "*")
         w_edge = _operand_edge(node, i - 1, style)
-        picture.edge(f"n{positions[weight]}", f"{product_name}_op", **w_edge)
-        picture.edge(x_name, f"{product_name}_op", **x_edge)
+        plan.edge(f"n{positions[weight]}", f"{product_name}_op", **w_edge)
+        plan.edge(x_name, f"{product_name}_op", **x_edge)
         total = running + product  # micrograd's order: the bias first, then each product
         sum_name = f"n{k}" if i == n else f"n{k}_s{i}"  # the last sum is node itself
         if i < n:
-            picture.node(sum_name, _record_text(_partial_sum(i), total, grad), shape="record")
-        _expanded_op(picture, sum_name, "+")
-        picture.edge(running_name, f"{sum_name}_op", **running_edge)
-        picture.edge(product_name, f"{sum_name}_op", **_inner_edge(1.0, style))
+            plan.node(sum_name, _record_text(_partial_sum(i), total, grad, style), shape="record")
+        _expanded_op(plan, sum_name, "+")
+        plan.edge(running_name, f"{sum_name}_op", **running_edge)
+        plan.edge(product_name, f"{sum_name}_op", **_inner_edge(1.0, style))
         running_name, running, running_edge = sum_name, total, _inner_edge(1.0, style)
 
 
@@ -389,9 +834,9 @@ def _partial_sum(i: int) -> str:
     return " + ".join(["b", *terms])
 
 
-def _expanded_op(picture: GraphPicture, value_name: str, symbol: str) -> None:
-    picture.node(f"{value_name}_op", symbol, shape="ellipse", margin="0.02")
-    picture.edge(f"{value_name}_op", value_name)
+def _expanded_op(plan: _Plan, value_name: str, symbol: str) -> None:
+    plan.node(f"{value_name}_op", symbol, shape="ellipse", margin="0.02")
+    plan.edge(f"{value_name}_op", value_name)
 
 
 def _operand_edge(node: Value, index: int, style: _Style) -> dict[str, str]:
@@ -422,6 +867,8 @@ def _add_legend(picture: GraphPicture, style: _Style, present: set[str]) -> None
                     height="0.3",
                     **attrs,
                 )
+        if "constant" in present:  # drawn as the constants themselves are
+            legend.node("legend_constant", "constant", fontsize="9", **_constant_attrs(-1, style))
 
 
 # --- rendering ----------------------------------------------------------------------------------
@@ -435,7 +882,10 @@ def svg_text(picture: GraphPicture) -> str:
 
 
 def render(picture: GraphPicture, path: str | Path) -> Path:
-    """Write the picture to path; the suffix picks the format (.svg, .png, .pdf, .dot or .gv)."""
+    """Write the picture to path; the suffix picks the format (.svg, .png, .pdf, .dot or .gv).
+
+    A dot that fails or is killed raises RenderError with a one-line message.
+    """
     target = Path(path)
     fmt = target.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
