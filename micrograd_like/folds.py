@@ -16,6 +16,7 @@ ACTIVATION_OPS = ("relu", "tanh", "sigmoid")  # what nn's neurons apply after th
 LINEAR_OPS = ("linear", "linear_const")  # a neuron's weighted sum, one node
 SUM_OPS = ("add", "sum")
 FOLDS = ("sums", "neurons", "layers")
+MIN_VECTOR = 3  # a folded dot product of this many terms draws each leaf factor list as one node
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,21 @@ class SumGroup:
     root: Value
     hidden: tuple[Value, ...]
     terms: tuple[tuple[Value, float, int], ...]
-    products: int
+    pairs: tuple[tuple[Value, Value], ...]  # the factors of each hidden product
+
+    @property
+    def products(self) -> int:
+        return len(self.pairs)
+
+    def vectors(self) -> list[tuple[Value, ...]]:
+        """The factor sequences (``q``, ``k`` of ``q.k``) made of distinct leaves only, which a
+        picture may draw as one node each; none when there are fewer than MIN_VECTOR products."""
+        if len(self.pairs) < MIN_VECTOR:
+            return []
+        sides = [tuple(a for a, _ in self.pairs), tuple(b for _, b in self.pairs)]
+        if set(sides[0]) & set(sides[1]):
+            return []  # x . x: one leaf on both sides
+        return [s for s in sides if len(set(s)) == len(s) and not any(v.parents for v in s)]
 
 
 def consumers(order: Sequence[Value]) -> dict[Value, int]:
@@ -156,28 +171,35 @@ def find_sums(order: Sequence[Value], keep: Iterable[Value] = ()) -> dict[Value,
 
 
 def _sum_group(root: Value, uses: Mapping[Value, int], kept: set[Value]) -> SumGroup:
+    """Walk the sum's operands left to right (``q0*k0`` first, as written), absorbing the inner
+    sums and products that feed only it."""
     hidden: list[Value] = []
     locals_: dict[Value, float] = {}
     counts: dict[Value, int] = {}
-    products = 0
-    stack = [root]
+    pairs: list[tuple[Value, Value]] = []
+    stack = list(reversed(root.parents))
     while stack:
-        node = stack.pop()
-        for parent in node.parents:
-            inner = uses[parent] == 1 and parent not in kept
-            if inner and parent.op in SUM_OPS:
-                hidden.append(parent)
-                stack.append(parent)
-            elif inner and parent.op == "mul":
-                hidden.append(parent)
-                products += 1
-                a, b = parent.parents
-                _add_term(locals_, counts, a, b.data)
-                _add_term(locals_, counts, b, a.data)
-            else:
-                _add_term(locals_, counts, parent, 1.0)
+        parent = stack.pop()
+        inner = uses[parent] == 1 and parent not in kept
+        if inner and parent.op in SUM_OPS:
+            hidden.append(parent)
+            stack.extend(reversed(parent.parents))
+        elif inner and parent.op == "mul":
+            hidden.append(parent)
+            a, b = parent.parents
+            pairs.append((a, b))
+            _add_term(locals_, counts, a, b.data)
+            _add_term(locals_, counts, b, a.data)
+        else:
+            _add_term(locals_, counts, parent, 1.0)
     terms = tuple((term, locals_[term], counts[term]) for term in counts)
-    return SumGroup(root, tuple(hidden), terms, products)
+    return SumGroup(root, tuple(hidden), terms, tuple(pairs))
+
+
+def vector_name(values: Sequence[Value]) -> str:
+    """``q0 … q15`` for labelled values, else ``16 values``."""
+    first, last = values[0].label, values[-1].label
+    return f"{first} … {last}" if first and last else f"{len(values)} values"
 
 
 def _add_term(locals_: dict[Value, float], counts: dict[Value, int], term: Value, d: float) -> None:

@@ -387,6 +387,16 @@ def _local_labels(order: Sequence[Value], digits: int = 4) -> dict[Edge, str]:
 # --- the plan: what dot will get, counted before dot gets it ----------------------------------
 
 
+@dataclass(frozen=True)
+class _Box:
+    """A cluster: a neuron's box holds its nodes, a layer's box its neurons' boxes."""
+
+    name: str
+    label: Any
+    members: list[str]
+    inner: list[_Box] = field(default_factory=list)
+
+
 @dataclass
 class _Plan:
     """Nodes and edges in the order they go into DOT, which value each was drawn for, and boxes."""
@@ -396,7 +406,7 @@ class _Plan:
     owner: Value | None = None
     present: set[str] = field(default_factory=set)  # legend entries the picture uses
     values: int = 0  # value nodes in the graph
-    boxes: list[tuple[str, str, list[str]]] = field(default_factory=list)  # (id, label, nodes)
+    boxes: list[_Box] = field(default_factory=list)
 
     def node(self, name: str, label: Any, **attrs: Any) -> None:
         self.calls.append(("node", name, label, attrs))
@@ -448,18 +458,23 @@ def _emit(plan: _Plan, style: _Style, name: str) -> GraphPicture:
             picture.edge(first, second, **attrs)
     if style.legend and plan.present:
         _add_legend(picture, style, plan.present)
-    for box_id, label, names in plan.boxes:
-        with picture.subgraph(name=box_id) as box:
-            box.attr(
-                label=label, fontname="Helvetica", fontsize=size, color="grey", style="rounded"
-            )
-            for member in names:
-                box.node(member)
+    for box in plan.boxes:
+        _add_box(picture, box, size)
     return picture
 
 
+def _add_box(parent: graphviz.Digraph, box: _Box, size: str) -> None:
+    with parent.subgraph(name=box.name) as cluster:
+        cluster.attr(label=box.label, fontname="Helvetica", fontsize=size, color="grey")
+        cluster.attr(style="rounded")
+        for inner in box.inner:
+            _add_box(cluster, inner, size)
+        for member in box.members:
+            cluster.node(member)
+
+
 def _plan(order: Sequence[Value], style: _Style) -> _Plan:
-    plan = _Plan(present=set(style.roles.values()), values=len(order))
+    plan = _Plan(values=len(order))
     view = _View.of(order, style)
     positions = {node: k for k, node in enumerate(order)}
     for k, node in enumerate(order):
@@ -480,10 +495,10 @@ def _plan(order: Sequence[Value], style: _Style) -> _Plan:
         elif node.op:
             _add_operation(plan, k, node, view, style)
     plan.owner = None
-    if style.constants & set(order) and style.roles:
+    if style.constants & set(order) - view.hidden and style.roles:
         plan.present.add("constant")
     if style.boxes and not style.fold:
-        plan.boxes = _boxes(order, plan, view)
+        plan.boxes = _boxes(order, plan)
     return plan
 
 
@@ -497,6 +512,7 @@ class _View:
     neurons: Mapping[Value, folds.NeuronGroup]  # by output
     layers: Mapping[Value, folds.LayerGroup]  # by the output of its first neuron
     sums: Mapping[Value, folds.SumGroup]
+    vectors: Mapping[tuple[Value, ...], str] = field(default_factory=dict)  # leaf factor lists
 
     @staticmethod
     def of(order: Sequence[Value], style: _Style) -> _View:
@@ -506,9 +522,12 @@ class _View:
         layers: dict[Value, folds.LayerGroup] = {}
         sums: dict[Value, folds.SumGroup] = {}
         kept = {order[-1], *style.marked_nodes, *style.path}
+        vectors: dict[tuple[Value, ...], str] = {}
         if style.fold == "sums":
             sums = folds.find_sums(order, kept)
             hidden = {node for group in sums.values() for node in group.hidden}
+            vectors = _vectors(order, sums, kept)
+            hidden.update(v for side in vectors for v in side)
         elif style.fold in ("neurons", "layers"):
             found = folds.find_neurons(order)
             for neuron in found:
@@ -521,17 +540,40 @@ class _View:
                     hidden.update(outputs[1:])
                     for j, neuron in enumerate(layer.neurons, start=1):
                         endpoints[neuron.output] = f"layer{number}:o{j}"
-        return _View(node_names(order), endpoints, frozenset(hidden), neurons, layers, sums)
+        names = node_names(order)
+        return _View(names, endpoints, frozenset(hidden), neurons, layers, sums, vectors)
+
+
+def _vectors(
+    order: Sequence[Value], sums: Mapping[Value, folds.SumGroup], kept: set[Value]
+) -> dict[tuple[Value, ...], str]:
+    """The leaf factor lists of folded dot products drawn as one node each: those whose every
+    leaf is used only inside such lists (a leaf used elsewhere too keeps its own node)."""
+    uses = folds.consumers(order)
+    sides = [side for group in sums.values() for side in group.vectors()]
+    in_sides: dict[Value, int] = {}
+    for side in sides:
+        for leaf in side:
+            in_sides[leaf] = in_sides.get(leaf, 0) + 1
+    vectors: dict[tuple[Value, ...], str] = {}
+    for side in sides:
+        if all(in_sides[v] == uses[v] and v not in kept for v in side):
+            vectors.setdefault(side, f"vector{len(vectors) + 1}")
+    return vectors
 
 
 def _add_value(plan: _Plan, k: int, node: Value, view: _View, style: _Style) -> None:
     if node in view.layers:
+        outputs = [neuron.output for neuron in view.layers[node].neurons]
+        plan.present.update(style.roles[n] for n in outputs if n in style.roles)
         return  # the layer's record holds its neurons' values
     if node in style.constants:
         label = dot_text(format_number(node.data, style.digits), record=True)
         plan.node(f"n{k}", label, **_constant_attrs(k, style))
         return
     name = view.neurons[node].name if node in view.neurons else view.names[node]
+    if node in style.roles:
+        plan.present.add(style.roles[node])
     plan.node(f"n{k}", _record(name, node, style), **_value_attrs(k, node, style))
 
 
@@ -689,12 +731,14 @@ def _neuron_formula(neuron: folds.NeuronGroup) -> Any:
 def _add_layer(plan: _Plan, layer: folds.LayerGroup, view: _View, style: _Style) -> None:
     """The layer as one record, a row per neuron (a port each), and one op node for all."""
     name = view.endpoints[layer.neurons[0].output].split(":")[0]
-    rows = [dot_text(f"{layer.name} ({len(layer.neurons)} neurons)", record=True)]
+    count = len(layer.neurons)
+    rows = [dot_text(f"{layer.name} ({count} neuron{'s' if count > 1 else ''})", record=True)]
     for j, neuron in enumerate(layer.neurons, start=1):
         short = neuron.name.removeprefix(f"{layer.name}.")
-        shown = _record_text(short, neuron.output.data, style.grads[neuron.output], style)
-        rows.append(f"<o{j}> " + str(shown)[2:-2].replace(" | ", "  "))
-    plan.node(name, graphviz.nohtml("{ " + " | ".join(rows) + " }"), shape="record")
+        shown = str(_record_text(short, neuron.output.data, style.grads[neuron.output], style))
+        head, _, last = shown.rpartition(" | ")
+        rows.append(f"{head} | <o{j}> {last}")  # a row per neuron; edges leave from its end
+    plan.node(name, graphviz.nohtml(" | ".join(rows)), shape="record")
     op_name = f"{name}_op"
     plan.node(op_name, _neuron_formula(layer.neurons[0]), shape="ellipse", margin="0.02")
     plan.edge(op_name, name)
@@ -708,7 +752,15 @@ def _add_sum(plan: _Plan, k: int, group: folds.SumGroup, view: _View, style: _St
     products = f"\\n{group.products} products" if group.products else ""
     plan.node(op_name, graphviz.nohtml(f"Σ{products}"), shape="ellipse", margin="0.02")
     plan.edge(op_name, f"n{k}", **_out_edge(group.root, style))
+    folded: set[Value] = set()
+    for side in group.vectors():
+        if side in view.vectors:
+            _add_vector(plan, view.vectors[side], side, style)
+            plan.edge(view.vectors[side], op_name, label=f"{len(side)} values")
+            folded.update(side)
     for term, local, count in group.terms:
+        if term in folded:
+            continue
         texts = [f"x{count}"] if count > 1 else []  # a repeated operand, one edge
         if style.edge_labels is not None:
             texts.append(f"local {format_number(local, style.digits)}")
@@ -718,7 +770,28 @@ def _add_sum(plan: _Plan, k: int, group: folds.SumGroup, view: _View, style: _St
         plan.edge(view.endpoints[term], op_name, **attrs)
 
 
-def _boxes(order: Sequence[Value], plan: _Plan, view: _View) -> list[tuple[str, str, list[str]]]:
+def _add_vector(plan: _Plan, name: str, values: Sequence[Value], style: _Style) -> None:
+    """Leaves that enter dot products together (``q0 … q15``) as one record, drawn once."""
+    if name in plan.owners:
+        return
+    shown = [dot_text(folds.vector_name(values), record=True)]
+    firsts = values[:SHOWN_CONSTANTS]
+    more = ", …" if len(values) > SHOWN_CONSTANTS else ""
+    data, grads = [v.data for v in firsts], [style.grads[v] for v in firsts]
+    for what, numbers in (("data", data), ("grad", grads)):
+        if style.show in ("both", what):
+            listed = ", ".join(format_number(x, style.digits) for x in numbers)
+            shown.append(f"{what} ({listed}{more})")
+    attrs = {"shape": "record"}
+    role = style.roles.get(values[0])
+    if role:
+        attrs.update(style="filled", fillcolor=ROLE_COLOURS[role])
+    plan.node(name, graphviz.nohtml(f"{{ {' | '.join(shown)} }}"), **attrs)
+    plan.owners[name] = values[0]
+    plan.present.update(style.roles[v] for v in values[:1] if v in style.roles)
+
+
+def _boxes(order: Sequence[Value], plan: _Plan) -> list[_Box]:
     """A box per neuron, inside a box per layer, holding the nodes drawn for its values."""
     drawn: dict[Value, list[str]] = {}
     for name, owner in plan.owners.items():
@@ -726,14 +799,18 @@ def _boxes(order: Sequence[Value], plan: _Plan, view: _View) -> list[tuple[str, 
     boxes = []
     layers = folds.find_layers(folds.find_neurons(order))
     for number, layer in enumerate(layers, start=1):
-        names = []
-        for j, neuron in enumerate(layer.neurons, start=1):
-            inner = [name for member in neuron.members for name in drawn.get(member, [])]
-            box = (f"cluster_layer{number}_neuron{j}", dot_text(neuron.name), inner)
-            names += inner
-            boxes.append(box)
-        if len(layers) > 1 or layer.name != "layer 1":
-            boxes.append((f"cluster_layer{number}", dot_text(layer.name), names))
+        neurons = [
+            _Box(
+                f"cluster_layer{number}_neuron{j}",
+                dot_text(neuron.name),
+                [name for member in neuron.members for name in drawn.get(member, [])],
+            )
+            for j, neuron in enumerate(layer.neurons, start=1)
+        ]
+        if len(layers) == 1 and len(neurons) == 1:
+            boxes += neurons  # a lone neuron needs no layer around it
+        else:
+            boxes.append(_Box(f"cluster_layer{number}", dot_text(layer.name), [], neurons))
     return boxes
 
 
