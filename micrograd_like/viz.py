@@ -44,10 +44,11 @@ RANKDIRS = ("LR", "TB", "RL", "BT")
 FORMATS = ("svg", "png", "pdf", "dot", "gv")
 SHOWS = ("both", "data", "grad")
 BIG_GRAPH = 100  # value nodes; larger graphs get a cheaper layout
-# Layout cost (see _layout_cost): dot took 17 s on a cost of 1,580 (an 81-value chain whose leaf
-# feeds every node, with show_local) and 2 s with nslimit; pictures over CHEAP_LAYOUT get nslimit.
-CHEAP_LAYOUT = 600
-MAX_LAYOUT = 4000  # draw_dot's default max_cost: dot lays out up to this in seconds with nslimit
+# Layout cost (see layout_cost) decides how dot lays a picture out, and whether it may at all.
+# With both cheaper settings, dot took 0.25 s at cost 5,181, 2.2 s at 34,641 and 6.8 s at 68,017.
+CHEAP_LAYOUT = 600  # above: bounded network simplex (nslimit)
+CURVED_LAYOUT = 2500  # above: straight edges; routing curves around virtual nodes took most time
+MAX_LAYOUT = 30000  # draw_dot's default max_cost: a few seconds of dot
 LINEAR_OPS = folds.LINEAR_OPS
 SHOWN_CONSTANTS = 4  # a linear_const label lists this many inputs; its tooltip lists them all
 
@@ -219,7 +220,9 @@ def draw_dot(
         max_cost: refuse pictures whose layout costs dot more (see ``layout_cost``); the error
             names the fold that would fit, when one does.
     """
-    order = _order_within(root, max_nodes, "draw_dot", expand_neurons)
+    if not isinstance(root, Value):
+        raise TypeError(f"draw_dot: expected a Value to draw, got {type(root).__name__}")
+    order = topological_order(root)
     _check_options(show, precision, font_size, fold, expand_neurons)
     positions = {node: k for k, node in enumerate(order)}
     marked = {}
@@ -253,9 +256,9 @@ def draw_dot(
         fold=fold,
     )
     plan = _plan(order, style)
-    cost = layout_cost(plan)
-    if cost > max_cost:
-        raise _too_costly(order, style, cost, max_cost)
+    limits = _Limits(max_nodes, max_cost)
+    if limits.exceeded(plan):
+        raise limits.refusal(plan, order, style)
     return _emit(plan, style, "computation_graph")
 
 
@@ -321,23 +324,45 @@ def _order_within(root: Value, max_nodes: int, what: str, expanded: bool = False
     return order
 
 
-def _too_costly(order: Sequence[Value], style: _Style, cost: int, limit: int) -> Exception:
-    """The refusal, naming the first fold whose picture fits, if any does."""
-    fits = None
-    if not style.expand_neurons:
-        for fold in folds.FOLDS[folds.FOLDS.index(style.fold) + 1 if style.fold else 0 :]:
-            if layout_cost(_plan(order, replace(style, fold=fold))) <= limit:
-                fits = fold
-                break
-    offer = f"pass fold={fits!r}, which fits, " if fits else ""
-    return GraphTooLargeError(
-        f"draw_dot: laying this graph out costs dot {cost} (its edges and their lengths), more "
-        f"than max_cost={limit}; {offer}draw a smaller part of it, print graph_summary(root) "
-        f"instead, or pass max_cost={cost} if you really want dot to lay it out",
-        cost,
-        limit,
-        fits,
-    )
+@dataclass(frozen=True)
+class _Limits:
+    """draw_dot's size guard: value nodes drawn, and the layout work they cost dot."""
+
+    max_nodes: int
+    max_cost: int
+
+    def exceeded(self, plan: _Plan) -> bool:
+        return plan.drawn_values() > self.max_nodes or layout_cost(plan) > self.max_cost
+
+    def refusal(self, plan: _Plan, order: Sequence[Value], style: _Style) -> GraphTooLargeError:
+        """The error, naming the first fold whose picture would fit, if one does."""
+        fits = None
+        if not style.expand_neurons:
+            for fold in folds.FOLDS[folds.FOLDS.index(style.fold) + 1 if style.fold else 0 :]:
+                if not self.exceeded(_plan(order, replace(style, fold=fold))):
+                    fits = fold
+                    break
+        offer = f"pass fold={fits!r}, which fits, or " if fits else ""
+        count, cost = plan.drawn_values(), layout_cost(plan)
+        if count > self.max_nodes:
+            before = f" ({len(order)} before expand_neurons)" if style.expand_neurons else ""
+            what = (
+                f"the graph has {count} value nodes{before}, more than max_nodes={self.max_nodes}"
+            )
+            raise_to, number, limit = f"max_nodes={count}", count, self.max_nodes
+        else:
+            what = (
+                f"laying this graph out costs dot {cost} (its edges and their lengths), more than "
+                f"max_cost={self.max_cost}"
+            )
+            raise_to, number, limit = f"max_cost={cost}", cost, self.max_cost
+        return GraphTooLargeError(
+            f"draw_dot: {what}; {offer}draw a smaller part of it (a sub-expression), print "
+            f"graph_summary(root) instead, or pass {raise_to} if you really want dot to lay it out",
+            number,
+            limit,
+            fits,
+        )
 
 
 def graph_summary(root: Value) -> str:
@@ -416,20 +441,44 @@ class _Plan:
     def edge(self, tail: str, head: str, **attrs: Any) -> None:
         self.calls.append(("edge", tail, head, attrs))
 
+    def drawn_values(self) -> int:
+        """The value nodes (records and constants, not op nodes) the picture has."""
+        return sum(1 for kind, name, _, _ in self.calls if kind == "node" and name[-3:] != "_op")
+
 
 def layout_cost(plan: _Plan) -> int:
-    """What dot's layout work grows with: one per node, and per edge the ranks it spans (dot
-    routes a long edge through a chain of virtual nodes), twice that for an edge with a label."""
-    ranks: dict[str, int] = {}
-    edges = []
+    """What dot's layout work grows with: one per node, and per edge one plus the ranks it spans
+    (dot routes a long edge through a chain of virtual nodes), twice those for a labelled edge.
+
+    Measured (2 shared cores): an 81-value chain whose leaf feeds every node, with show_local,
+    costs 5,181 and took dot 17 s as drawn before, 6 s with nslimit and 1 s with straight edges.
+    """
+    heads: dict[str, list[tuple[str, bool]]] = {}
+    waiting: dict[str, int] = {}
     for kind, first, second, attrs in plan.calls:
         if kind == "edge":
             tail, head = first.split(":")[0], second.split(":")[0]
-            ranks[head] = max(ranks.get(head, 0), ranks.get(tail, 0) + 1)
-            edges.append((tail, head, "label" in attrs))
-    nodes = sum(1 for call in plan.calls if call[0] == "node")
-    spans = sum((ranks[h] - ranks.get(t, 0)) * (2 if labelled else 1) for t, h, labelled in edges)
-    return nodes + spans
+            heads.setdefault(tail, []).append((head, "label" in attrs))
+            waiting[head] = waiting.get(head, 0) + 1
+            waiting.setdefault(tail, 0)
+    rank = dict.fromkeys(waiting, 0)
+    ready = [name for name, count in waiting.items() if count == 0]
+    while ready:  # longest path from a source, in topological order (Kahn's algorithm)
+        tail = ready.pop()
+        for head, _ in heads.get(tail, ()):
+            rank[head] = max(rank[head], rank[tail] + 1)
+            waiting[head] -= 1
+            if waiting[head] == 0:
+                ready.append(head)
+    for name, count in list(waiting.items()):  # dot pulls a leaf up to its first consumer
+        if not count and name in heads:
+            rank[name] = min(rank[head] for head, _ in heads[name]) - 1
+    edges = sum(
+        1 + (rank[head] - rank[tail]) * (2 if labelled else 1)
+        for tail, out in heads.items()
+        for head, labelled in out
+    )
+    return sum(1 for call in plan.calls if call[0] == "node") + edges
 
 
 def _picture(order: Sequence[Value], style: _Style, name: str) -> GraphPicture:
@@ -438,10 +487,13 @@ def _picture(order: Sequence[Value], style: _Style, name: str) -> GraphPicture:
 
 def _emit(plan: _Plan, style: _Style, name: str) -> GraphPicture:
     graph_attr = {"rankdir": style.rankdir}
-    if plan.values > BIG_GRAPH or layout_cost(plan) > CHEAP_LAYOUT:
+    cost = layout_cost(plan)
+    if plan.values > BIG_GRAPH or cost > CHEAP_LAYOUT:
         # Caps dot's network-simplex iterations: a 300-node chain whose leaf feeds every other
         # node took dot over 5 minutes to place, and 4 s with this limit.
         graph_attr["nslimit"] = "0.2"
+    if cost > CURVED_LAYOUT:  # routing curves around thousands of virtual nodes takes most time
+        graph_attr["splines"] = "line"
     if style.id_prefix:
         graph_attr["id"] = f"{style.id_prefix}graph"
     size = format_number(style.font_size)
