@@ -16,6 +16,7 @@ ACTIVATION_OPS = ("relu", "tanh", "sigmoid")  # what nn's neurons apply after th
 LINEAR_OPS = ("linear", "linear_const")  # a neuron's weighted sum, one node
 SUM_OPS = ("add", "sum")
 FOLDS = ("sums", "neurons", "layers")
+SHOWS = ("both", "data", "grad")  # what a picture's values show besides their names
 MIN_VECTOR = 3  # a folded dot product of this many terms draws each leaf factor list as one node
 
 

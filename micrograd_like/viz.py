@@ -42,7 +42,7 @@ SIGN_COLOURS = {"positive": "#0072B2", "negative": "#CC79A7"}  # edges by gradie
 QUIET_COLOUR = "#B0B0B0"  # constants, dead ReLUs, edges off a highlighted path, zero gradients
 RANKDIRS = ("LR", "TB", "RL", "BT")
 FORMATS = ("svg", "png", "pdf", "dot", "gv")
-SHOWS = ("both", "data", "grad")
+SHOWS = folds.SHOWS
 BIG_GRAPH = 100  # value nodes; larger graphs get a cheaper layout
 # Layout cost (see layout_cost) decides how dot lays a picture out, and whether it may at all.
 # With both cheaper settings, dot took 0.25 s at cost 5,181, 2.2 s at 34,641 and 6.8 s at 68,017.
