@@ -655,8 +655,8 @@ def _value_attrs(k: int, node: Value, style: _Style) -> dict[str, str]:
     css_class = style.marked_nodes.get(node)
     if css_class == "receiving":  # dashed: the operand whose grad the current step changes
         attrs["style"] = ",".join(filter(None, (attrs.get("style"), "dashed")))
-    if _quiet(node, style):
-        attrs.update(color=QUIET_COLOUR, fontcolor=QUIET_COLOUR)
+    if _quiet(node, style):  # greyed out, and unfilled: grey text on a colour is hard to read
+        attrs = {"shape": "record", "color": QUIET_COLOUR, "fontcolor": QUIET_COLOUR}
     if style.tooltip is not None:
         attrs["tooltip"] = dot_text(_tooltip_of(style.tooltip, node))
     return attrs | _mark(css_class, style.id_prefix, f"n{k}")
@@ -799,7 +799,7 @@ def _add_layer(plan: _Plan, layer: folds.LayerGroup, view: _View, style: _Style)
 
 
 def _add_sum(plan: _Plan, k: int, group: folds.SumGroup, view: _View, style: _Style) -> None:
-    """A sum of products as one Σ node: an edge per distinct operand, ``x3`` when used 3 times."""
+    """A sum of products as one Σ node: one edge per distinct operand, with its count of uses."""
     op_name = f"n{k}_op"
     products = f"\\n{group.products} products" if group.products else ""
     plan.node(op_name, graphviz.nohtml(f"Σ{products}"), shape="ellipse", margin="0.02")
@@ -813,7 +813,7 @@ def _add_sum(plan: _Plan, k: int, group: folds.SumGroup, view: _View, style: _St
     for term, local, count in group.terms:
         if term in folded:
             continue
-        texts = [f"x{count}"] if count > 1 else []  # a repeated operand, one edge
+        texts = [f"\u00d7{count}"] if count > 1 else []  # a repeated operand, one edge
         if style.edge_labels is not None:
             texts.append(f"local {format_number(local, style.digits)}")
         attrs = {"label": _joined(*texts)} if texts else {}
