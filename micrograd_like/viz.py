@@ -122,7 +122,7 @@ def dot_text(text: str, record: bool = False) -> Any:
     lines = []
     for line in text.split("\n"):
         shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in line)
-        shown = shown.replace("\\", "\\\\").replace('"', '\\"').replace("&", "&amp;")
+        shown = shown.replace("\\", "\\\\").replace("&", "&amp;")  # graphviz quotes the quotes
         if record:
             for special in "{}|<>":
                 shown = shown.replace(special, "\\" + special)

@@ -230,13 +230,15 @@ def test_tooltip_takes_a_function_of_the_node() -> None:
 
 # --- text that reaches dot ------------------------------------------------------------------------
 
-NASTY = ["back\\", "&amp;", "<b>", 'say "hi"', "{a|b}", "nul\x00end", "two\nlines"]
-SHOWN = ["back\\", "&amp;", "<b>", 'say "hi"', "{a|b}", "nul\\x00end", "two", "lines"]
+NASTY = ["back\\", "&amp;", "<b>", 'say "hi"', 'end\\"', "{a|b}", "nul\x00end", "two\nlines"]
+SHOWN = ["back\\", "&amp;", "<b>", 'say "hi"', 'end\\"', "{a|b}", "nul\\x00end", "two", "lines"]
 
 
 def nasty_graph() -> Value:
     leaves = [Value(float(i), label=label) for i, label in enumerate(NASTY)]
-    out = Value.from_op(1.0, leaves, "<i>&amp;\\", lambda out, *xs: (1.0,) * len(xs))
+    ones = lambda out, *xs: (1.0,) * len(xs)  # noqa: E731
+    inner = Value.from_op(1.0, leaves[:2], "<b>", ones)  # a whole label that looks like HTML
+    out = Value.from_op(1.0, [inner, *leaves[2:]], "<i>&amp;\\", ones)
     out.label = leaves[-1].label
     return out
 
@@ -251,6 +253,8 @@ def test_labels_and_op_names_are_escaped_in_the_dot_source() -> None:
     assert "\x00" not in source and "nul\\\\x00end" in source
     assert '[label="&lt;' not in source and "label=<" not in source  # never an HTML label
     assert 'label="<i>&amp;amp;\\\\"' in source
+    assert '{ end\\\\\\" |' in source  # a backslash, then a quote: both kept
+    assert re.search(r'n\d+_op \[label="<b>"', source)  # quoted: not read as HTML
 
 
 def texts_of(svg: str) -> list[str]:
@@ -263,7 +267,7 @@ def test_dot_shows_every_label_as_it_was_written() -> None:
     texts = texts_of(svg)
     for shown in SHOWN:
         assert shown in texts, (shown, texts)
-    assert "<i>&amp;\\" in texts
+    assert "<i>&amp;\\" in texts and texts.count("<b>") == 2  # a leaf's label, an op's name
     titles = {
         a.get("{http://www.w3.org/1999/xlink}title")
         for a in ElementTree.fromstring(svg).iter(f"{SVG}a")
@@ -298,3 +302,18 @@ def test_show_local_on_a_99_value_graph_renders_in_seconds(tmp_path: Path) -> No
     started = time.perf_counter()
     render(picture, tmp_path / "chain.svg")
     assert time.perf_counter() - started < 15
+
+
+def test_layout_cost_counts_nodes_edges_and_the_ranks_each_edge_spans() -> None:
+    a, b, c = Value(2.0, label="a"), Value(3.0, label="b"), Value(4.0, label="c")
+    out = a * b + c
+    # 7 nodes (a b c, a*b and its op, out and its op), 6 edges; each spans one rank, as dot
+    # places the leaf c next to its consumer, not beside a and b: 7 + 6 * (1 + 1) = 19
+    with pytest.raises(GraphTooLargeError) as raised:
+        draw_dot(out, max_cost=18)
+    assert raised.value.count == 19
+    # a label doubles the ranks an edge spans: the 4 operand edges cost 1 + 2 each, 7 + 12 + 4
+    with pytest.raises(GraphTooLargeError) as raised:
+        draw_dot(out, max_cost=18, show_local=True)
+    assert raised.value.count == 23
+    assert draw_dot(out, max_cost=19).source
