@@ -1006,7 +1006,7 @@ def _add_legend(picture: GraphPicture, style: _Style, present: set[str]) -> None
 def svg_text(picture: GraphPicture) -> str:
     """The picture as SVG markup, without the XML prolog (ready to inline in HTML)."""
     with _dot_install_hint():
-        svg: str = picture.pipe(format="svg", encoding="utf-8")
+        svg: str = picture.pipe(format="svg", encoding="utf-8", quiet=True)
     return svg[svg.index("<svg") :]
 
 
@@ -1026,7 +1026,7 @@ def render(picture: GraphPicture, path: str | Path) -> Path:
         target.write_text(picture.source, encoding="utf-8")
     else:
         with _dot_install_hint():
-            target.write_bytes(picture.pipe(format=fmt))
+            target.write_bytes(picture.pipe(format=fmt, quiet=True))  # errors: RenderError
     return target
 
 
