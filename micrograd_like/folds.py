@@ -30,6 +30,7 @@ class NeuronGroup:
     output: Value  # the activation's result, or the weighted sum for a linear neuron
     parameters: tuple[Value, ...]
     inputs: tuple[Value, ...]  # the operands that are neither weights nor the bias
+    shared: tuple[Value, ...] = ()  # weights or bias that other nodes use too: drawn outside
 
     @property
     def members(self) -> tuple[Value, ...]:
@@ -113,9 +114,10 @@ def find_neurons(order: Sequence[Value]) -> list[NeuronGroup]:
         output = user if single and user is not None else node
         weights, inputs, bias = _operands(node)
         own = tuple(p for p in (*weights, bias) if not p.parents and uses[p] == 1)
+        shared = tuple(p for p in (*weights, bias) if p not in own)
         name = _neuron_name(bias, weights, len(neurons) + 1)
         layer = name.split(".")[0] if name.count(".") == 1 else ""
-        neurons.append(NeuronGroup(name, layer, node, output, own, inputs))
+        neurons.append(NeuronGroup(name, layer, node, output, own, inputs, shared))
     return neurons
 
 

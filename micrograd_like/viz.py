@@ -569,6 +569,7 @@ class _View:
     @staticmethod
     def of(order: Sequence[Value], style: _Style) -> _View:
         endpoints = {node: f"n{k}" for k, node in enumerate(order)}
+        positions = {node: k for k, node in enumerate(order)}
         hidden: set[Value] = set()
         neurons: dict[Value, folds.NeuronGroup] = {}
         layers: dict[Value, folds.LayerGroup] = {}
@@ -587,7 +588,7 @@ class _View:
                 neurons[neuron.output] = neuron
             if style.fold == "layers":
                 for number, layer in enumerate(folds.find_layers(found), start=1):
-                    outputs = sorted((n.output for n in layer.neurons), key=order.index)
+                    outputs = sorted((n.output for n in layer.neurons), key=positions.__getitem__)
                     layers[outputs[0]] = layer
                     hidden.update(outputs[1:])
                     for j, neuron in enumerate(layer.neurons, start=1):
@@ -769,7 +770,7 @@ def _add_neuron(plan: _Plan, k: int, neuron: folds.NeuronGroup, view: _View, sty
     op_name = f"n{k}_op"
     plan.node(op_name, _neuron_formula(neuron), shape="ellipse", margin="0.02")
     plan.edge(op_name, f"n{k}", **_out_edge(neuron.output, style))
-    for x in neuron.inputs:
+    for x in (*neuron.inputs, *neuron.shared):
         plan.edge(view.endpoints[x], op_name)
 
 

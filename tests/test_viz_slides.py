@@ -11,7 +11,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from micrograd_like.engine import Value, sum_of
+from micrograd_like.engine import Value, linear, sum_of
 from micrograd_like.nn import MLP
 from micrograd_like.viz import (
     CHEAP_LAYOUT,
@@ -317,3 +317,14 @@ def test_layout_cost_counts_nodes_edges_and_the_ranks_each_edge_spans() -> None:
         draw_dot(out, max_cost=18, show_local=True)
     assert raised.value.count == 23
     assert draw_dot(out, max_cost=19).source
+
+
+def test_fold_neurons_keeps_the_edge_from_a_weight_two_neurons_share() -> None:
+    shared = Value(0.5, label="shared")
+    x = Value(2.0, label="x")
+    first = linear([shared], [x], Value(0.0, label="b1")).tanh()
+    second = linear([shared], [first], Value(0.0, label="b2"))
+    second.backward()
+    source = draw_dot(second, fold="neurons").source
+    weight = node_id(source, "shared")
+    assert sum(len(edge_attrs(source, weight, f"n{k}_op")) for k in range(20)) == 2
