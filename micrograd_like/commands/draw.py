@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import TextIO
 
 from micrograd_like.engine import Value
-from micrograd_like.folds import FOLDS, SHOWS
 from micrograd_like.optable import all_ops
+from micrograd_like.pictures.folds import FOLDS, SHOWS
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
