@@ -36,6 +36,7 @@ from micrograd_like.pictures.marks import (
     SIGN_COLOURS,
     Tooltip,
     constant_attrs,
+    flow_scale,
     flows,
     local_labels,
     path_from,
@@ -205,20 +206,22 @@ def draw_dot(
         path = path_from(highlight_path, order)
     parameter_list = list(parameters)
     kept = [*parameter_list, *marked, *([highlight_path] if highlight_path is not None else [])]
-    needs_flows = colour_edges or bool(path)
+    shown_constants = folds.constant_leaves(order, kept) if constants else frozenset()
+    carried = flows(order, shown_constants) if colour_edges or path else None
     style = _Style(
         rankdir=_checked_rankdir(rankdir),
         grads={node: node.grad for node in order},
         roles=_roles(order, parameter_list) if roles else {},
-        edge_labels=local_labels(order, precision) if show_local else None,
+        edge_labels=local_labels(order, precision, shown_constants) if show_local else None,
         marked_nodes=marked,
         legend=legend,
         expand_neurons=expand_neurons,
-        constants=folds.constant_leaves(order, kept) if constants else frozenset(),
+        constants=shown_constants,
         show=show,
         digits=precision,
         font_size=float(font_size),
-        flows=flows(order) if needs_flows else None,
+        flows=carried,
+        flow_scale=flow_scale(carried or {}),
         dim_dead=dim_dead,
         path=path,
         tooltip=tooltip,

@@ -328,3 +328,15 @@ def test_fold_neurons_keeps_the_edge_from_a_weight_two_neurons_share() -> None:
     source = draw_dot(second, fold="neurons").source
     weight = node_id(source, "shared")
     assert sum(len(edge_attrs(source, weight, f"n{k}_op")) for k in range(20)) == 2
+
+
+def test_edges_from_constants_carry_no_colour_and_no_local_derivative() -> None:
+    y = Value(3.0, label="y")
+    loss = (y - 1.0) * 0.5  # d/dy = 0.5: one coloured edge from y; the constants' stay grey
+    loss.backward()
+    source = draw_dot(loss, colour_edges=True, show_local=True).source
+    into_ops = [ln for ln in source.splitlines() if re.match(r"\s*n\d+ -> n\d+_op", ln)]
+    y_edge = next(ln for ln in into_ops if ln.split()[0] == node_id(source, "y"))
+    assert f'color="{SIGN_COLOURS["positive"]}"' in y_edge and "local 1" in y_edge
+    grey = [ln for ln in into_ops if f'color="{QUIET_COLOUR}"' in ln]
+    assert len(grey) == 2 and all("local" not in ln for ln in grey)  # from -1 and from 0.5

@@ -6,6 +6,7 @@ braces or control characters show as written instead of breaking the picture.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -60,6 +61,7 @@ class Style:
     digits: int = 4
     font_size: float = 11.0
     flows: Mapping[Edge, float] | None = None  # each edge's gradient contribution, to colour it
+    flow_scale: float = 0.0  # the largest of them: the widest edge
     dim_dead: bool = False
     path: frozenset[Value] = frozenset()  # highlight_path: the nodes from the leaf to the root
     tooltip: Tooltip | None = None
@@ -76,26 +78,39 @@ def path_from(start: Value, order: Sequence[Value]) -> frozenset[Value]:
     return frozenset(on_path)
 
 
-def flows(order: Sequence[Value]) -> dict[Edge, float]:
-    """What each edge carries back in backward(): local derivative times the node's grad."""
+def flows(order: Sequence[Value], constants: frozenset[Value] = frozenset()) -> dict[Edge, float]:
+    """What each edge carries back in backward(): local derivative times the node's grad; none
+    for an edge from a constant, whose gradient no one reads."""
     flows = {}
     for node in order:
         try:
             locals_ = node.local_grads()
         except (ArithmeticError, ValueError):  # an undefined slope carries nothing drawable
             locals_ = (0.0,) * len(node.parents)
-        flows.update({(node, i): d * node.grad for i, d in enumerate(locals_)})
+        for i, d in enumerate(locals_):
+            if node.parents[i] not in constants:
+                flows[(node, i)] = d * node.grad
     return flows
 
 
-def local_labels(order: Sequence[Value], digits: int = 4) -> dict[Edge, str]:
+def flow_scale(flows: Mapping[Edge, float]) -> float:
+    """The largest finite gradient an edge carries: the widest edge's."""
+    return max((abs(f) for f in flows.values() if abs(f) != math.inf), default=0.0)
+
+
+def local_labels(
+    order: Sequence[Value], digits: int = 4, constants: frozenset[Value] = frozenset()
+) -> dict[Edge, str]:
+    """Each edge's local derivative d(node)/d(operand), but an edge's from a constant."""
     labels = {}
     for node in order:
         try:
             texts = [format_number(d, digits) for d in node.local_grads()]
         except (ArithmeticError, ValueError):  # e.g. sqrt's slope at 0: the derivative is undefined
             texts = ["undefined"] * len(node.parents)
-        labels.update({(node, i): f"local {text}" for i, text in enumerate(texts)})
+        for i, text in enumerate(texts):
+            if node.parents[i] not in constants:
+                labels[(node, i)] = f"local {text}"
     return labels
 
 
@@ -161,7 +176,7 @@ def out_edge(node: Value, style: Style) -> dict[str, str]:
         return _path_attrs(node in style.path)
     if style.flows is None:
         return {}
-    return sign_attrs(style.grads[node], largest(style))
+    return sign_attrs(style.grads[node], style.flow_scale)
 
 
 def flow_edge(node: Value, index: int, style: Style) -> dict[str, str]:
@@ -170,18 +185,14 @@ def flow_edge(node: Value, index: int, style: Style) -> dict[str, str]:
         return _path_attrs(node in style.path and node.parents[index] in style.path)
     if style.flows is None:
         return {}
-    return sign_attrs(style.flows[(node, index)], largest(style))
+    flow = style.flows.get((node, index))
+    return {"color": QUIET_COLOUR} if flow is None else sign_attrs(flow, style.flow_scale)
 
 
 def _path_attrs(on_path: bool) -> dict[str, str]:
     if on_path:
         return {"color": HIGHLIGHT_COLOUR, "penwidth": "2.5", "fontcolor": HIGHLIGHT_COLOUR}
     return {"color": QUIET_COLOUR}
-
-
-def largest(style: Style) -> float:
-    flows = style.flows or {}
-    return max((abs(f) for f in flows.values() if abs(f) != float("inf")), default=0.0)
 
 
 def sign_attrs(flow: float, largest: float) -> dict[str, str]:

@@ -24,7 +24,6 @@ from micrograd_like.pictures.marks import (
     flow_edge,
     is_quiet,
     joined,
-    largest,
     mark,
     op_label,
     op_tooltip,
@@ -234,7 +233,7 @@ def _add_operation(plan: Plan, k: int, node: Value, view: _View, style: Style) -
         attrs = flow_edge(node, i, style)
         attrs |= mark(style.marked_edges.get((node, i)), style.id_prefix, f"{op_name}_in{i}")
         texts = [dot_text(operands[i])] if operands else []
-        if style.edge_labels is not None:
+        if style.edge_labels is not None and (node, i) in style.edge_labels:
             texts.append(style.edge_labels[(node, i)])
         texts += path_texts(node, i, style)
         if texts:
@@ -292,11 +291,12 @@ def _add_sum(plan: Plan, k: int, group: folds.SumGroup, view: _View, style: Styl
         if term in folded:
             continue
         texts = [f"\u00d7{count}"] if count > 1 else []  # a repeated operand, one edge
-        if style.edge_labels is not None:
+        constant = term in style.constants  # no gradient of its own to show
+        if style.edge_labels is not None and not constant:
             texts.append(f"local {format_number(local, style.digits)}")
         attrs = {"label": joined(*texts)} if texts else {}
-        if style.flows is not None and not style.path:
-            attrs |= sign_attrs(local * style.grads[group.root], largest(style))
+        if style.flows is not None and not style.path and not constant:
+            attrs |= sign_attrs(local * style.grads[group.root], style.flow_scale)
         plan.edge(view.endpoints[term], op_name, **attrs)
 
 
@@ -413,7 +413,8 @@ def _expanded_op(plan: Plan, value_name: str, symbol: str) -> None:
 
 def _operand_edge(node: Value, index: int, style: Style) -> dict[str, str]:
     """The attributes of the edge from node's operand ``index``: its show_local label, if on."""
-    return {} if style.edge_labels is None else {"label": style.edge_labels[(node, index)]}
+    label = (style.edge_labels or {}).get((node, index))
+    return {} if label is None else {"label": label}
 
 
 def _inner_edge(local: float, style: Style) -> dict[str, str]:
