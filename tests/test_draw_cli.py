@@ -447,6 +447,19 @@ def test_draw_refuses_undecodable_bytes_in_one_line(tmp_path: Path) -> None:
     assert not Path(os.fsdecode(target)).exists()
 
 
+def test_draw_takes_the_same_functions_whatever_was_imported_first() -> None:
+    program = (
+        "import micrograd_like.ops\n"  # registers custom ops (softplus, ...) in the table
+        "from micrograd_like.commands.draw import FUNCTIONS\n"
+        "print(' '.join(FUNCTIONS))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert done.stdout.split() == list(FUNCTIONS), done.stderr
+    assert "softplus" not in FUNCTIONS
+
+
 def test_the_readme_lists_every_function_draw_takes() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     listed = re.search(r"parentheses and\s+`([a-z ]+)` with\s+one argument", readme)

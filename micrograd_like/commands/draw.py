@@ -29,11 +29,12 @@ SHOWN_CHARACTERS = 60  # how much of a long expression an error message repeats
 SHORT_OPTIONS = ("-h", "-o")  # argparse's and ours: "-o" alone is the option, not minus o
 _LONG_OPTION = re.compile(r"--([A-Za-z]|$)")  # --set, --out=g.svg, and -- itself
 
-# The functions an expression may call: every one-operand op of the op table (neg is written -x).
+# The functions an expression may call: every built-in one-operand op of the op table (neg is
+# written -x). Custom ops are left out: which of them exist depends on what was imported first.
 FUNCTIONS: dict[str, Callable[[Value], Value]] = {
     entry.name: entry
     for entry in all_ops()
-    if entry.arity == 1 and not entry.constants and entry.name != "neg"
+    if entry.builtin and entry.arity == 1 and not entry.constants and entry.name != "neg"
 }
 _BINARY: dict[type[ast.operator], Callable[[Value, Value | float], Value]] = {
     ast.Add: Value.__add__,
