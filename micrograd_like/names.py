@@ -26,11 +26,11 @@ _ATOM = 9  # a label, a number, a function call: never needs brackets
 _SIMPLE = re.compile(r"[\w.]+|[\w.]+\([^()]*\)")  # x, L1.N3.w2, 2.5, tanh(x*w + b)
 
 
-def format_number(x: float) -> str:
-    """A float in 4 significant digits: short and deterministic, for pictures and tables."""
+def format_number(x: float, digits: int = 4) -> str:
+    """A float in 4 significant digits (or ``digits``): short and deterministic, for pictures."""
     if x == 0:
         return "0"  # also for -0.0, which would only confuse a reader
-    return format(x, ".4g")
+    return format(x, f".{digits}g")
 
 
 @dataclass(frozen=True)

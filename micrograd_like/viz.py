@@ -2,18 +2,23 @@
 
 ``draw_dot(root)`` draws each value as a record (name | data | grad) and each operation as its own
 small node, as in Karpathy's micrograd lecture pictures, coloured by role, with optional local
-derivatives on the edges. Edges into a neuron's fused ``linear`` node say which operand is a weight,
+derivatives on the edges. Numbers written in an expression (the 1 of ``y - 1``) are drawn as
+constants, not inputs. Edges into a neuron's fused ``linear`` node say which operand is a weight,
 an input or the bias (``w1``, ``x1``, ``b``); ``expand_neurons=True`` draws that node as micrograd's
-chain of ``*`` and ``+`` nodes instead. ``render_steps(root, folder)`` draws backward() one edge at
-a time: SVG frames and a self-contained HTML page to step through them. Nodes are numbered by their
-position in ``topological_order(root)``, never by ``id()``, so the same graph always gives the same
-DOT source.
+chain of ``*`` and ``+`` nodes instead. For slides: neurons and layers in boxes, ``fold=`` to draw
+a neuron, a layer or a sum of products as one node, ``highlight_path=`` for one gradient's way, edge
+colours by gradient, font size, precision and data-only or grad-only records. ``render_steps(root,
+folder)`` draws backward() one edge at a time: SVG frames and a self-contained HTML page to step
+through them. Nodes are numbered by their position in ``topological_order(root)``, never by
+``id()``, so the same graph always gives the same DOT source.
 """
 
 from __future__ import annotations
 
 import html
 import re
+import signal
+import subprocess
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -30,38 +35,78 @@ from micrograd_like.debug import (
     named_steps,
     node_names,
     step_rows,
+    tooltips,
 )
 from micrograd_like.engine import BackwardStep, Value, topological_order
 from micrograd_like.model_files import replace_atomically
+from micrograd_like.pictures import folds
+from micrograd_like.pictures.marks import (
+    HIGHLIGHT_COLOUR,
+    QUIET_COLOUR,
+    ROLE_COLOURS,
+    SIGN_COLOURS,
+    Tooltip,
+    constant_attrs,
+    flow_scale,
+    flows,
+    local_labels,
+    path_from,
+)
+from micrograd_like.pictures.marks import Style as _Style
+from micrograd_like.pictures.plan import Box, Plan, expansion_size, layout_cost, plan_picture
+
+__all__ = [  # the colours stay importable from here, where pictures are made
+    "HIGHLIGHT_COLOUR",
+    "QUIET_COLOUR",
+    "ROLE_COLOURS",
+    "SIGN_COLOURS",
+    "GraphPicture",
+    "GraphTooLargeError",
+    "GraphvizNotFoundError",
+    "RenderError",
+    "backward_frames",
+    "draw_dot",
+    "graph_summary",
+    "render",
+    "render_steps",
+    "svg_text",
+]
 
 INSTALL_HINT = (
     "Graphviz's dot program renders the pictures: install it with 'apt-get install graphviz' "
     "(Debian, Ubuntu), 'brew install graphviz' (macOS), 'conda install -c conda-forge graphviz' "
     "or from https://graphviz.org/download/ (the DOT text, graph.source, needs no dot)"
 )
-# Okabe and Ito's palette: its colours stay distinct for the common colour-vision deficiencies.
-ROLE_COLOURS = {"input": "#56B4E9", "parameter": "#E69F00", "output": "#009E73"}
-HIGHLIGHT_COLOUR = "#D55E00"
 RANKDIRS = ("LR", "TB", "RL", "BT")
 FORMATS = ("svg", "png", "pdf", "dot", "gv")
+SHOWS = folds.SHOWS
 BIG_GRAPH = 100  # value nodes; larger graphs get a cheaper layout
-LINEAR_OPS = ("linear", "linear_const")  # a neuron's weighted sum, one node
-SHOWN_CONSTANTS = 4  # a linear_const label lists this many inputs; its tooltip lists them all
-
-Edge = tuple[Value, int]  # (the node, the index of one of its parents)
+# Layout cost (see layout_cost) decides how dot lays a picture out, and whether it may at all.
+# With both cheaper settings, dot took 0.25 s at cost 5,181, 2.2 s at 34,641 and 6.8 s at 68,017.
+CHEAP_LAYOUT = 600  # above: bounded network simplex (nslimit)
+CURVED_LAYOUT = 2500  # above: straight edges; routing curves around virtual nodes took most time
+MAX_LAYOUT = 30000  # draw_dot's default max_cost: a few seconds of dot
 
 
 class GraphTooLargeError(ValueError):
-    """The graph has more nodes than a picture can show usefully."""
+    """The graph costs dot more layout work than a picture can show usefully.
 
-    def __init__(self, message: str, count: int, limit: int) -> None:
+    ``fold`` names the ``draw_dot(fold=...)`` that would make it fit, when one would.
+    """
+
+    def __init__(self, message: str, count: int, limit: int, fold: str | None = None) -> None:
         super().__init__(message)
         self.count = count
         self.limit = limit
+        self.fold = fold
 
 
 class GraphvizNotFoundError(RuntimeError):
     """Rendering needs Graphviz's dot executable, and it is not on PATH."""
+
+
+class RenderError(RuntimeError):
+    """Graphviz's dot failed or was killed while rendering; the message says how, in one line."""
 
 
 @contextmanager
@@ -70,6 +115,22 @@ def _dot_install_hint() -> Iterator[None]:
         yield
     except graphviz.ExecutableNotFound as missing:
         raise GraphvizNotFoundError(f"{missing}. {INSTALL_HINT}") from missing
+    except subprocess.CalledProcessError as failed:
+        raise RenderError(_dot_failure(failed)) from None
+
+
+def _dot_failure(failed: subprocess.CalledProcessError) -> str:
+    """One line on how dot ended: the signal that killed it, or its exit status and first words."""
+    if failed.returncode < 0:
+        try:
+            how = f"was killed by {signal.Signals(-failed.returncode).name}"
+        except ValueError:
+            how = f"was killed by signal {-failed.returncode}"
+    else:
+        how = f"failed with exit status {failed.returncode}"
+    said = failed.stderr.decode("utf-8", "replace") if isinstance(failed.stderr, bytes) else ""
+    first = next((line.strip() for line in said.splitlines() if line.strip()), "")
+    return f"Graphviz's dot {how}" + (f": {first[:200]}" if first else "")
 
 
 class GraphPicture(graphviz.Digraph):  # type: ignore[misc]
@@ -84,24 +145,6 @@ class GraphPicture(graphviz.Digraph):  # type: ignore[misc]
             return super().render(*args, **kwargs)
 
 
-# --- drawing one graph ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Style:
-    """Everything a picture shows besides the graph itself."""
-
-    rankdir: str
-    grads: Mapping[Value, float]
-    roles: Mapping[Value, str] = field(default_factory=dict)
-    edge_labels: Mapping[Edge, str] | None = None
-    marked_nodes: Mapping[Value, str] = field(default_factory=dict)  # node -> SVG class
-    marked_edges: Mapping[Edge, str] = field(default_factory=dict)
-    id_prefix: str = ""  # SVG ids <prefix>n<k>, unique when frames share one page
-    legend: bool = True
-    expand_neurons: bool = False
-
-
 def draw_dot(
     root: Value,
     *,
@@ -113,6 +156,17 @@ def draw_dot(
     max_nodes: int = 300,
     legend: bool = True,
     expand_neurons: bool = False,
+    highlight_path: Value | None = None,
+    fold: str | None = None,
+    boxes: bool = True,
+    constants: bool = True,
+    show: str = "both",
+    precision: int = 4,
+    font_size: float = 11,
+    colour_edges: bool = False,
+    dim_dead: bool = True,
+    tooltip: Tooltip | str | None = None,
+    max_cost: int = MAX_LAYOUT,
 ) -> GraphPicture:
     """The graph that computed root, as a Graphviz Digraph (render it, or show it in Jupyter).
 
@@ -125,36 +179,105 @@ def draw_dot(
         show_local: label each edge with its local derivative d(node)/d(operand).
         roles: fill inputs, parameters (the leaves listed in ``parameters``) and the output.
         highlight: values to outline in a strong colour.
-        max_nodes: refuse larger pictures with GraphTooLargeError rather than hand them to dot.
+        max_nodes: refuse pictures of more value nodes with GraphTooLargeError.
         expand_neurons: draw each ``linear`` node as micrograd builds a neuron,
             ``((b + w1*x1) + w2*x2) + ...``: a ``*`` and a ``+`` node per weight, with the data
             and grad each would hold (every product and partial sum has the neuron's grad).
             Only the picture changes; the graph keeps its one node.
+        highlight_path: a value (a leaf, say): every edge from it to the root is drawn strong and
+            labelled with the number flowing forward and the gradient flowing back; the rest greys.
+        fold: "neurons" or "layers" draws each neuron (weighted sum, activation, own parameters)
+            or each layer as one node; "sums" draws each sum of products (a dot product, a
+            neuron written with ``*`` and ``+``) as one node and merges repeated operands.
+        boxes: draw a box around each neuron and each layer (labels ``L1``, ``L1.N2``).
+        constants: draw the numbers of an expression (leaves the engine made, ``is_constant``)
+            as bare numbers, without a gradient; a labelled leaf is drawn as an input.
+        show: what each value shows besides its name: "both", "data" or "grad".
+        precision: significant digits of every number (4 by default).
+        font_size: of the values' text, in points; edge labels are two points smaller.
+        colour_edges: colour each edge by the sign of the gradient it carries back, wider for
+            larger ones.
+        dim_dead: grey out ReLUs whose output is 0 (no gradient passes them).
+        tooltip: a function node -> str, shown when the pointer rests on a value (SVG);
+            "explain" shows ``explain(node, root)``: how each value's grad came to be.
+        max_cost: refuse pictures whose layout costs dot more (see ``layout_cost``); the error
+            names the fold that would fit, when one does.
     """
-    order = _order_within(root, max_nodes, "draw_dot", expand_neurons)
+    if not isinstance(root, Value):
+        raise TypeError(f"draw_dot: expected a Value to draw, got {type(root).__name__}")
+    order = topological_order(root)
+    _check_options(show, precision, font_size, fold, expand_neurons)
+    if tooltip == "explain":
+        tooltip = tooltips(root)
+    elif isinstance(tooltip, str):
+        raise ValueError(f"draw_dot: tooltip must be a function or 'explain', got {tooltip!r}")
     positions = {node: k for k, node in enumerate(order)}
     marked = {}
     for node in highlight:
-        if node not in positions:
-            raise ValueError(f"draw_dot: highlight {node!r} is not in the graph of {root!r}")
+        _check_in_graph(node, positions, root, "highlight")
         marked[node] = "highlight"
+    path: frozenset[Value] = frozenset()
+    if highlight_path is not None:
+        _check_in_graph(highlight_path, positions, root, "highlight_path")
+        path = path_from(highlight_path, order)
+    parameter_list = list(parameters)
+    kept = [*parameter_list, *marked, *([highlight_path] if highlight_path is not None else [])]
+    shown_constants = folds.constant_leaves(order, kept) if constants else frozenset()
+    carried = flows(order, shown_constants) if colour_edges or path else None
     style = _Style(
         rankdir=_checked_rankdir(rankdir),
         grads={node: node.grad for node in order},
-        roles=_roles(order, parameters) if roles else {},
-        edge_labels=_local_labels(order) if show_local else None,
+        roles=_roles(order, parameter_list) if roles else {},
+        edge_labels=local_labels(order, precision, shown_constants) if show_local else None,
         marked_nodes=marked,
         legend=legend,
         expand_neurons=expand_neurons,
+        constants=shown_constants,
+        show=show,
+        digits=precision,
+        font_size=float(font_size),
+        flows=carried,
+        flow_scale=flow_scale(carried or {}),
+        dim_dead=dim_dead,
+        path=path,
+        tooltip=tooltip,
+        boxes=boxes,
+        fold=fold,
     )
-    return _picture(order, style, "computation_graph")
+    plan = plan_picture(order, style)
+    limits = _Limits(max_nodes, max_cost)
+    if limits.exceeded(plan):
+        raise limits.refusal(plan, order, style)
+    return _emit(plan, style, "computation_graph")
+
+
+def _check_options(
+    show: str, precision: int, font_size: float, fold: str | None, expand: bool
+) -> None:
+    if show not in SHOWS:
+        raise ValueError(f"draw_dot: show={show!r} is not one of {', '.join(SHOWS)}")
+    if isinstance(precision, bool) or not isinstance(precision, int) or not 1 <= precision <= 17:
+        raise ValueError(f"draw_dot: precision={precision!r} must be a whole number from 1 to 17")
+    if isinstance(font_size, bool) or not isinstance(font_size, (int, float)):
+        raise ValueError(f"draw_dot: font_size={font_size!r} must be a number of points")
+    if not 4 <= font_size <= 72:
+        raise ValueError(f"draw_dot: font_size={font_size!r} must lie between 4 and 72 points")
+    if fold is not None and fold not in folds.FOLDS:
+        raise ValueError(f"draw_dot: fold={fold!r} is not one of {', '.join(folds.FOLDS)}")
+    if fold is not None and expand:
+        raise ValueError(f"draw_dot: fold={fold!r} and expand_neurons=True: choose one")
+
+
+def _check_in_graph(node: Value, positions: Mapping[Value, int], root: Value, what: str) -> None:
+    if node not in positions:
+        raise ValueError(f"draw_dot: {what} {node!r} is not in the graph of {root!r}")
 
 
 def _order_within(root: Value, max_nodes: int, what: str, expanded: bool = False) -> list[Value]:
     if not isinstance(root, Value):
         raise TypeError(f"{what}: expected a Value to draw, got {type(root).__name__}")
     order = topological_order(root)
-    count = len(order) + (sum(_expansion_size(node) for node in order) if expanded else 0)
+    count = len(order) + (sum(expansion_size(node) for node in order) if expanded else 0)
     if count > max_nodes:
         drawn = f"{count} value nodes"
         if expanded:
@@ -167,6 +290,47 @@ def _order_within(root: Value, max_nodes: int, what: str, expanded: bool = False
             max_nodes,
         )
     return order
+
+
+@dataclass(frozen=True)
+class _Limits:
+    """draw_dot's size guard: value nodes drawn, and the layout work they cost dot."""
+
+    max_nodes: int
+    max_cost: int
+
+    def exceeded(self, plan: Plan) -> bool:
+        return plan.drawn_values() > self.max_nodes or layout_cost(plan) > self.max_cost
+
+    def refusal(self, plan: Plan, order: Sequence[Value], style: _Style) -> GraphTooLargeError:
+        """The error, naming the first fold whose picture would fit, if one does."""
+        fits = None
+        if not style.expand_neurons:
+            for fold in folds.FOLDS[folds.FOLDS.index(style.fold) + 1 if style.fold else 0 :]:
+                if not self.exceeded(plan_picture(order, replace(style, fold=fold))):
+                    fits = fold
+                    break
+        offer = f"pass fold={fits!r}, which fits, or " if fits else ""
+        count, cost = plan.drawn_values(), layout_cost(plan)
+        if count > self.max_nodes:
+            before = f" ({len(order)} before expand_neurons)" if style.expand_neurons else ""
+            what = (
+                f"the graph has {count} value nodes{before}, more than max_nodes={self.max_nodes}"
+            )
+            raise_to, number, limit = f"max_nodes={count}", count, self.max_nodes
+        else:
+            what = (
+                f"laying this graph out costs dot {cost} (its edges and their lengths), more than "
+                f"max_cost={self.max_cost}"
+            )
+            raise_to, number, limit = f"max_cost={cost}", cost, self.max_cost
+        return GraphTooLargeError(
+            f"draw_dot: {what}; {offer}draw a smaller part of it (a sub-expression), print "
+            f"graph_summary(root) instead, or pass {raise_to} if you really want dot to lay it out",
+            number,
+            limit,
+            fits,
+        )
 
 
 def graph_summary(root: Value) -> str:
@@ -202,216 +366,56 @@ def _roles(order: Sequence[Value], parameters: Iterable[Value]) -> dict[Value, s
     return roles
 
 
-def _local_labels(order: Sequence[Value]) -> dict[Edge, str]:
-    labels = {}
-    for node in order:
-        try:
-            texts = [format_number(d) for d in node.local_grads()]
-        except (ArithmeticError, ValueError):  # e.g. sqrt's slope at 0: the derivative is undefined
-            texts = ["undefined"] * len(node.parents)
-        labels.update({(node, i): f"local {text}" for i, text in enumerate(texts)})
-    return labels
-
-
 def _picture(order: Sequence[Value], style: _Style, name: str) -> GraphPicture:
+    return _emit(plan_picture(order, style), style, name)
+
+
+def _emit(plan: Plan, style: _Style, name: str) -> GraphPicture:
     graph_attr = {"rankdir": style.rankdir}
-    if len(order) > BIG_GRAPH:
+    cost = layout_cost(plan)
+    if plan.values > BIG_GRAPH or cost > CHEAP_LAYOUT:
         # Caps dot's network-simplex iterations: a 300-node chain whose leaf feeds every other
         # node took dot over 5 minutes to place, and 4 s with this limit.
         graph_attr["nslimit"] = "0.2"
+    if cost > CURVED_LAYOUT:  # routing curves around thousands of virtual nodes takes most time
+        graph_attr["splines"] = "line"
     if style.id_prefix:
         graph_attr["id"] = f"{style.id_prefix}graph"
+    size = format_number(style.font_size)
     picture = GraphPicture(
         name,
         graph_attr=graph_attr,
-        node_attr={"fontname": "Helvetica", "fontsize": "11"},
-        edge_attr={"fontname": "Helvetica", "fontsize": "9"},
+        node_attr={"fontname": "Helvetica", "fontsize": size},
+        edge_attr={"fontname": "Helvetica", "fontsize": format_number(style.font_size - 2)},
     )
-    names = node_names(order)
-    positions = {node: k for k, node in enumerate(order)}
-    present = set(style.roles.values())
-    for k, node in enumerate(order):
-        picture.node(f"n{k}", _record(names[node], node, style), **_value_attrs(k, node, style))
-        if style.expand_neurons and _expansion_size(node):
-            _add_expanded_linear(picture, k, node, positions, style)
-            if node.op == "linear_const":
-                present.add("input")  # its constant inputs become input leaves
-        elif node.op:
-            _add_operation(picture, k, node, positions, style)
-    if style.legend and style.roles:
-        _add_legend(picture, style, present)
+    for kind, first, second, attrs in plan.calls:
+        if kind == "node":
+            picture.node(first, graphviz.nohtml(second), **_as_text(attrs))
+        else:
+            picture.edge(first, second, **_as_text(attrs))
+    if style.legend and plan.present:
+        _add_legend(picture, style, plan.present)
+    for box in plan.boxes:
+        _add_box(picture, box, size)
     return picture
 
 
-def _record(name: str, node: Value, style: _Style) -> str:
-    return _record_text(name, node.data, style.grads[node])
+def _as_text(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """Labels and tooltips as text, never HTML: the plan escaped them, "<b>" stays "<b>"."""
+    texts = ("label", "tooltip")
+    return {key: graphviz.nohtml(v) if key in texts else v for key, v in attrs.items()}
 
 
-def _record_text(name: str, data: float, grad: float) -> str:
-    shown = f"data {format_number(data)} | grad {format_number(grad)}"
-    return f"{{ {_escape_record(name)} | {shown} }}"
-
-
-def _escape_record(text: str) -> str:
-    """Keep a label's own braces, bars and angle brackets from splitting the record."""
-    for special in "\\{}|<>":
-        text = text.replace(special, "\\" + special)
-    return text
-
-
-def _value_attrs(k: int, node: Value, style: _Style) -> dict[str, str]:
-    attrs = {"shape": "record"}
-    role = style.roles.get(node)
-    if role:
-        attrs.update(style="filled", fillcolor=ROLE_COLOURS[role])
-    css_class = style.marked_nodes.get(node)
-    if css_class == "receiving":  # dashed: the operand whose grad the current step changes
-        attrs["style"] = ",".join(filter(None, (attrs.get("style"), "dashed")))
-    return attrs | _mark(css_class, style.id_prefix, f"n{k}")
-
-
-def _mark(css_class: str | None, id_prefix: str, name: str) -> dict[str, str]:
-    attrs = {"id": id_prefix + name} if id_prefix else {}
-    if css_class:
-        attrs.update({"class": css_class, "color": HIGHLIGHT_COLOUR, "penwidth": "3"})
-    return attrs
-
-
-def _add_operation(
-    picture: GraphPicture, k: int, node: Value, positions: Mapping[Value, int], style: _Style
-) -> None:
-    """The op's own node, an edge from each operand into it and one from it to the result."""
-    op_name = f"n{k}_op"
-    op_class = "current_op" if style.marked_nodes.get(node) == "current" else None
-    picture.node(
-        op_name,
-        _op_label(node),
-        shape="ellipse",
-        margin="0.02",
-        **_op_tooltip(node),
-        **_mark(op_class, style.id_prefix, op_name),
-    )
-    picture.edge(op_name, f"n{k}", **_mark(op_class, style.id_prefix, f"{op_name}_out"))
-    operands = _operand_names(node)
-    for i, parent in enumerate(node.parents):
-        attrs = _mark(style.marked_edges.get((node, i)), style.id_prefix, f"{op_name}_in{i}")
-        texts = [operands[i]] if operands else []
-        if style.edge_labels is not None:
-            texts.append(style.edge_labels[(node, i)])
-        if texts:
-            attrs["label"] = "\\n".join(texts)  # dot's line break: "w1" above "local 2"
-        picture.edge(f"n{positions[parent]}", op_name, **attrs)
-
-
-# --- a neuron's weighted sum: which operand is which, or micrograd's picture of it ------------
-
-
-def _weight_count(node: Value) -> int:
-    """n for a linear node: its operands are w_1..w_n, x_1..x_n, bias (linear_const: w, bias)."""
-    if node.op == "linear_const":
-        return len(node.constants)
-    return (len(node.parents) - 1) // 2 if node.op == "linear" else 0
-
-
-def _operand_names(node: Value) -> tuple[str, ...]:
-    """What each operand of a linear node is, in order: w1.., x1.. (not for linear_const), b."""
-    if node.op not in LINEAR_OPS:
-        return ()
-    n = _weight_count(node)
-    inputs = [f"x{i}" for i in range(1, n + 1)] if node.op == "linear" else []
-    return (*(f"w{i}" for i in range(1, n + 1)), *inputs, "b")
-
-
-def _op_label(node: Value) -> str:
-    label = node.op_entry.label(node.constants)
-    if node.op != "linear_const":
-        return label
-    shown = [format_number(x) for x in node.constants[:SHOWN_CONSTANTS]]
-    if len(node.constants) > SHOWN_CONSTANTS:
-        shown.append(f"... {len(node.constants)} in all")
-    return f"{label}\\nx = ({', '.join(shown)})"  # the constant inputs are no nodes of their own
-
-
-def _op_tooltip(node: Value) -> dict[str, str]:
-    if node.op != "linear_const":
-        return {}
-    return {"tooltip": f"x = ({', '.join(repr(x) for x in node.constants)})"}
-
-
-def _expansion_size(node: Value) -> int:
-    """The value nodes expand_neurons adds for node: products, partial sums, constant inputs."""
-    n = _weight_count(node)
-    if not n:
-        return 0
-    return 2 * n - 1 + (n if node.op == "linear_const" else 0)
-
-
-def _add_expanded_linear(
-    picture: GraphPicture, k: int, node: Value, positions: Mapping[Value, int], style: _Style
-) -> None:
-    """A linear node as micrograd's neuron builds it: ``sum((wi*xi ...), b)``, that is
-    ``((b + w1*x1) + w2*x2) + ...``, one ``*`` and one ``+`` node per weight; drawn only.
-
-    Each product and partial sum holds the number micrograd's node would (float arithmetic in the
-    same order, so the last sum is node's data), and node's grad: ``+`` passes its grad on to both
-    operands unchanged. A constant input becomes a leaf of its own, as micrograd's ``Value(x)``.
-    """
-    n = _weight_count(node)
-    grad = style.grads[node]
-    constant = node.op == "linear_const"
-    bias = node.parents[-1]
-    running_name, running = f"n{positions[bias]}", bias.data
-    running_edge = _operand_edge(node, len(node.parents) - 1, style)
-    for i in range(1, n + 1):
-        weight = node.parents[i - 1]
-        if constant:
-            x_name, x = f"n{k}_x{i}", node.constants[i - 1]
-            x_attrs = {"shape": "record"}
-            if style.roles:
-                x_attrs.update(style="filled", fillcolor=ROLE_COLOURS["input"])
-            picture.node(x_name, _record_text(f"x{i}", x, weight.data * grad), **x_attrs)
-            x_edge = _inner_edge(weight.data, style)
-        else:
-            x_node = node.parents[n + i - 1]
-            x_name, x = f"n{positions[x_node]}", x_node.data
-            x_edge = _operand_edge(node, n + i - 1, style)
-        product_name, product = f"n{k}_p{i}", weight.data * x
-        picture.node(product_name, _record_text(f"w{i}*x{i}", product, grad), shape="record")
-        _expanded_op(picture, product_name, "*")
-        w_edge = _operand_edge(node, i - 1, style)
-        picture.edge(f"n{positions[weight]}", f"{product_name}_op", **w_edge)
-        picture.edge(x_name, f"{product_name}_op", **x_edge)
-        total = running + product  # micrograd's order: the bias first, then each product
-        sum_name = f"n{k}" if i == n else f"n{k}_s{i}"  # the last sum is node itself
-        if i < n:
-            picture.node(sum_name, _record_text(_partial_sum(i), total, grad), shape="record")
-        _expanded_op(picture, sum_name, "+")
-        picture.edge(running_name, f"{sum_name}_op", **running_edge)
-        picture.edge(product_name, f"{sum_name}_op", **_inner_edge(1.0, style))
-        running_name, running, running_edge = sum_name, total, _inner_edge(1.0, style)
-
-
-def _partial_sum(i: int) -> str:
-    """The name of the i-th partial sum: b + w1*x1 + w2*x2, or b + w1*x1 + ... + w5*x5."""
-    terms = [f"w{j}*x{j}" for j in range(1, i + 1)]
-    if len(terms) > 3:
-        terms = [terms[0], "...", terms[-1]]
-    return " + ".join(["b", *terms])
-
-
-def _expanded_op(picture: GraphPicture, value_name: str, symbol: str) -> None:
-    picture.node(f"{value_name}_op", symbol, shape="ellipse", margin="0.02")
-    picture.edge(f"{value_name}_op", value_name)
-
-
-def _operand_edge(node: Value, index: int, style: _Style) -> dict[str, str]:
-    """The attributes of the edge from node's operand ``index``: its show_local label, if on."""
-    return {} if style.edge_labels is None else {"label": style.edge_labels[(node, index)]}
-
-
-def _inner_edge(local: float, style: _Style) -> dict[str, str]:
-    """An edge inside an expanded neuron, whose local derivative is ``local``."""
-    return {} if style.edge_labels is None else {"label": f"local {format_number(local)}"}
+def _add_box(parent: graphviz.Digraph, box: Box, size: str) -> None:
+    with parent.subgraph(name=box.name) as cluster:
+        cluster.attr(
+            label=graphviz.nohtml(box.label), fontname="Helvetica", fontsize=size, color="grey"
+        )
+        cluster.attr(style="rounded")
+        for inner in box.inner:
+            _add_box(cluster, inner, size)
+        for member in box.members:
+            cluster.node(member)
 
 
 def _add_legend(picture: GraphPicture, style: _Style, present: set[str]) -> None:
@@ -432,20 +436,22 @@ def _add_legend(picture: GraphPicture, style: _Style, present: set[str]) -> None
                     height="0.3",
                     **attrs,
                 )
-
-
-# --- rendering ----------------------------------------------------------------------------------
+        if "constant" in present:  # drawn as the constants themselves are
+            legend.node("legend_constant", "constant", fontsize="9", **constant_attrs(-1, style))
 
 
 def svg_text(picture: GraphPicture) -> str:
     """The picture as SVG markup, without the XML prolog (ready to inline in HTML)."""
     with _dot_install_hint():
-        svg: str = picture.pipe(format="svg", encoding="utf-8")
+        svg: str = picture.pipe(format="svg", encoding="utf-8", quiet=True)
     return svg[svg.index("<svg") :]
 
 
 def render(picture: GraphPicture, path: str | Path) -> Path:
-    """Write the picture to path; the suffix picks the format (.svg, .png, .pdf, .dot or .gv)."""
+    """Write the picture to path; the suffix picks the format (.svg, .png, .pdf, .dot or .gv).
+
+    A dot that fails or is killed raises RenderError with a one-line message.
+    """
     target = Path(path)
     fmt = target.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
@@ -457,7 +463,7 @@ def render(picture: GraphPicture, path: str | Path) -> Path:
         target.write_text(picture.source, encoding="utf-8")
     else:
         with _dot_install_hint():
-            target.write_bytes(picture.pipe(format=fmt))
+            target.write_bytes(picture.pipe(format=fmt, quiet=True))  # errors: RenderError
     return target
 
 

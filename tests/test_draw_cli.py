@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from micrograd_like.commands.draw import main
+from micrograd_like.commands.draw import FUNCTIONS, main
 from micrograd_like.viz import ROLE_COLOURS
 from tests.support import require_dot
 from tests.test_viz import node_line
@@ -350,3 +351,126 @@ def test_draw_says_in_one_line_when_an_allowed_expression_is_too_deep_to_build(
     assert "Traceback" not in err
     assert status == 2  # the expression is at fault, as with one too deep to parse
     assert err.startswith("draw: ") and err.count("\n") == 1
+
+
+# --- pictures for slides, and failing in one line -------------------------------------------------
+
+
+def test_draw_passes_the_slide_options_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "g.dot"
+    argv = ["(x*w + b)*x", "--set", "x=2", "w=-3", "b=1", "-o", str(target)]
+    extra = ["--highlight-path", "w", "--show", "grad", "--precision", "2", "--font-size", "16"]
+    status, _, err = run([*argv, *extra, "--colour-edges", "--no-legend"], capsys)
+    assert status == 0, err
+    source = target.read_text(encoding="utf-8")
+    # d/dw = x * x = 4, d/db = x = 2; x*w + b = -5, so d/dx = (w*x + b) + w*x = -5 - 6 = -11
+    assert 'label="{ w | grad 4 }"' in source and 'label="{ x | grad -11 }"' in source
+    assert 'label="-3 →\\n← 4"' in source  # w's way to the output, with its numbers
+    assert "fontsize=16" in source and "cluster_legend" not in source
+    status, _, _ = run([*argv, "--fold", "sums", "--colour-edges"], capsys)
+    assert status == 0 and "Σ" in target.read_text(encoding="utf-8")
+    status, _, err = run([*argv, "--highlight-path", "z"], capsys)
+    assert status == 2 and "--highlight-path z: not a name in the expression" in err
+
+
+def test_draw_too_big_names_the_fold_that_fits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    expression = " + ".join(["x*x"] * 200)  # 400 value nodes, every one fed by x
+    argv = [expression, "--set", "x=1", "-o", str(tmp_path / "g.dot")]
+    status, _, err = run(argv, capsys)
+    assert status == 1
+    assert err.count("\n") == 1 and "(here: --fold sums)" in err
+    status, _, err = run([*argv, "--fold", "sums"], capsys)
+    assert status == 0, err
+
+
+def test_draw_show_local_on_99_nodes_hands_dot_a_bounded_layout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    expression = "x"
+    for i in range(66):  # x feeds every other node: 99 values, long labelled edges
+        expression = f"tanh({expression}*x)" if i % 2 else f"({expression} + x)"
+    target = tmp_path / "g.dot"
+    status, _, err = run([expression, "--set", "x=0.5", "--show-local", "-o", str(target)], capsys)
+    assert status == 0, err
+    source = target.read_text(encoding="utf-8")
+    assert source.count("shape=record") == 1 + 66 + 33  # x, the sums and products, the tanhs
+    assert "nslimit=0.2" in source and "splines=line" in source  # dot took minutes without
+
+
+def fake_dot(folder: Path, script: str) -> None:
+    """A 'dot' on PATH that runs the given shell script instead of Graphviz."""
+    dot = folder / "dot"
+    dot.write_text(f"#!/bin/sh\n{script}\n", encoding="utf-8")
+    dot.chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    ("script", "said"),
+    [
+        ("echo 'Error: <stdin>: syntax error in line 1' >&2; exit 1", "failed with exit status 1"),
+        ("kill -9 $$", "was killed by SIGKILL"),
+    ],
+)
+def test_draw_says_in_one_line_when_dot_fails_or_is_killed(
+    script: str,
+    said: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake_dot(tmp_path, script)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    status, _, err = run(["x*y", "--set", "x=1", "y=2", "-o", str(tmp_path / "g.svg")], capsys)
+    assert status == 1
+    assert err.startswith("draw: Graphviz's dot ") and said in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_draw_refuses_undecodable_bytes_in_one_line(tmp_path: Path) -> None:
+    target = bytes(tmp_path) + b"/\xff.dot"  # a name this UTF-8 terminal cannot show
+    for argv in ([b"x", b"--set", b"x=1", b"-o", target], [b"x\xfe", b"--set", b"x=1"]):
+        done = subprocess.run(
+            [sys.executable.encode(), b"-m", b"micrograd_like", b"draw", *argv],
+            capture_output=True,
+            cwd=ROOT,
+            env={**os.environ, "LC_ALL": "C.UTF-8", "PYTHONUTF8": "1"},
+            timeout=60,
+        )
+        err = done.stderr.decode("utf-8", "replace")
+        assert done.returncode == 2, err
+        assert err.startswith("draw: the argument ") and "not valid text" in err
+        assert err.count("\n") == 1 and "Traceback" not in err
+    assert not Path(os.fsdecode(target)).exists()
+
+
+def test_draw_takes_the_same_functions_whatever_was_imported_first() -> None:
+    program = (
+        "import micrograd_like.ops\n"  # registers custom ops (softplus, ...) in the table
+        "from micrograd_like.commands.draw import FUNCTIONS\n"
+        "print(' '.join(FUNCTIONS))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert done.stdout.split() == list(FUNCTIONS), done.stderr
+    assert "softplus" not in FUNCTIONS
+
+
+def test_the_readme_lists_every_function_draw_takes() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    listed = re.search(r"parentheses and\s+`([a-z ]+)` with\s+one argument", readme)
+    assert listed is not None, "the README's draw section lists the functions"
+    assert listed.group(1).split() == list(FUNCTIONS)
+
+
+def test_draw_says_in_one_line_when_the_file_cannot_be_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "missing" / "g.dot"
+    status, _, err = run(["x", "--set", "x=1", "-o", str(target)], capsys)
+    assert status == 1
+    assert err.startswith(f"draw: cannot write {str(target)!r}: ") and err.count("\n") == 1

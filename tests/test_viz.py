@@ -80,9 +80,25 @@ def test_draw_dot_records_show_label_data_and_grad() -> None:
 def test_draw_dot_names_unlabelled_nodes_by_their_expression() -> None:
     x = Value(3.0, label="x")
     y = x * 2.0  # order: x, the constant 2, the product
-    source = draw_dot(y).source
+    source = draw_dot(y, constants=False).source
     assert 'n1 [label="{ 2 | data 2 | grad 0 }"' in source
     assert 'n2 [label="{ x*2 | data 6 | grad 0 }"' in source
+
+
+def test_draw_dot_draws_the_numbers_of_an_expression_as_constants() -> None:
+    y = Value(3.0, label="y")
+    loss = (y - 1.0) * y**2  # the -1 is a leaf the engine made; the 2 is pow's constant
+    loss.backward()
+    source = draw_dot(loss).source
+    assert re.search(r'n\d+ \[label=-1 color="#B0B0B0"[^\]]*shape=box style=rounded\]', source)
+    assert "| data -1 |" not in source  # no record, so no gradient, for the constant
+    assert '[label="**2"' in source
+    assert "legend_constant" in source
+    labelled = Value(-1.0, label="c")  # a labelled leaf is the user's input, drawn as one
+    again = (Value(3.0, label="y") + labelled) * 3.0
+    again.backward()
+    assert 'label="{ c | data -1 | grad 3 }"' in draw_dot(again).source
+    assert "legend_constant" not in draw_dot(again, constants=False).source
 
 
 def test_draw_dot_draws_each_operation_as_its_own_node() -> None:
@@ -286,7 +302,8 @@ def test_draw_dot_handles_a_deep_chain() -> None:
     for _ in range(299):
         node = node + 1.0
     source = draw_dot(node, max_nodes=600).source
-    assert len(re.findall(r"shape=record", source)) == 599
+    assert len(re.findall(r"shape=record", source)) == 300  # start and 299 sums
+    assert len(re.findall(r"label=1 color", source)) == 299  # and the constant 1 of each
     assert "nslimit=0.2" in source  # big graphs get a bounded layout
     assert "nslimit" not in draw_dot(neuron()[0]).source
 
@@ -298,7 +315,8 @@ def test_svg_of_a_300_node_graph_with_long_edges_renders_quickly() -> None:
     for i in range(149):  # x feeds every other node: long edges, dot's slowest case
         node = (node * 0.9).tanh() if i % 2 else node + x
     picture = draw_dot(node)
-    assert picture.source.count("shape=record") == 1 + 74 * 3 + 75  # x; const, *, tanh; +
+    assert picture.source.count("shape=record") == 1 + 74 * 2 + 75  # x; *, tanh; +
+    assert picture.source.count("label=0.9 color") == 74  # the constants, in boxes
     svg = svg_text(picture)  # minutes without the layout limit; seconds with it
     shapes = sum(picture.source.count(f"shape={s}") for s in ("record", "ellipse", "box"))
     assert svg.count('class="node"') == shapes

@@ -17,9 +17,11 @@ import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from micrograd_like.engine import Value
 from micrograd_like.optable import all_ops
+from micrograd_like.pictures.folds import FOLDS, SHOWS
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -27,11 +29,12 @@ SHOWN_CHARACTERS = 60  # how much of a long expression an error message repeats
 SHORT_OPTIONS = ("-h", "-o")  # argparse's and ours: "-o" alone is the option, not minus o
 _LONG_OPTION = re.compile(r"--([A-Za-z]|$)")  # --set, --out=g.svg, and -- itself
 
-# The functions an expression may call: every one-operand op of the op table (neg is written -x).
+# The functions an expression may call: every built-in one-operand op of the op table (neg is
+# written -x). Custom ops are left out: which of them exist depends on what was imported first.
 FUNCTIONS: dict[str, Callable[[Value], Value]] = {
     entry.name: entry
     for entry in all_ops()
-    if entry.arity == 1 and not entry.constants and entry.name != "neg"
+    if entry.builtin and entry.arity == 1 and not entry.constants and entry.name != "neg"
 }
 _BINARY: dict[type[ast.operator], Callable[[Value, Value | float], Value]] = {
     ast.Add: Value.__add__,
@@ -241,6 +244,7 @@ def parse_assignments(items: Sequence[str]) -> dict[str, float]:
 def _arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m micrograd_like draw",
+        allow_abbrev=False,  # "--colour red" is a mistake, not --colour-edges
         description="Draw the computation graph of an expression, with data and gradients "
         "after backward(). Allowed: " + ALLOWED + ".",
         epilog='example: draw "tanh(x*w + b)" --set x=2 w=-3 b=6.88 --params w b -o graph.svg',
@@ -284,11 +288,51 @@ def _arguments() -> argparse.ArgumentParser:
         metavar="NAME",
         help="names to colour as parameters (as draw_dot's parameters=); other names are inputs",
     )
+    _slide_options(parser)
     return parser
+
+
+def _slide_options(parser: argparse.ArgumentParser) -> None:
+    """draw_dot's options for pictures on slides, spelled for the command line."""
+    parser.add_argument(
+        "--highlight-path",
+        metavar="NAME",
+        help="draw every edge from this name to the output strong, with the numbers on it",
+    )
+    parser.add_argument(
+        "--fold", choices=FOLDS, help="draw each sum of products (sums) as one node"
+    )
+    parser.add_argument(
+        "--show", choices=SHOWS, default="both", help="what each value shows (default: both)"
+    )
+    parser.add_argument(
+        "--precision", type=_whole, default=4, help="significant digits (default: 4)"
+    )
+    parser.add_argument("--font-size", type=float, default=11.0, help="in points (default: 11)")
+    parser.add_argument(
+        "--colour-edges",
+        action="store_true",
+        help="colour each edge by the sign of the gradient it carries back",
+    )
+    parser.add_argument("--no-legend", action="store_true", help="leave out the legend")
+
+
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
 
 
 def main(argv: Sequence[str]) -> int:
     """Run the draw command; 0 on success, 2 for a bad command line, 1 if drawing failed."""
+    undecodable = next((a for a in argv if not _is_text(a)), None)
+    if undecodable is not None:  # bytes the locale could not decode arrive as lone surrogates
+        shown = _shortened(
+            undecodable.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        )
+        say(f"draw: the argument {shown!r} is not valid text in this terminal's encoding")
+        return EXIT_USAGE
     try:
         options = _parse(list(argv))
     except SystemExit as stop:  # argparse exits on --help (0) and on bad options (2)
@@ -299,8 +343,10 @@ def main(argv: Sequence[str]) -> int:
         _check_output_suffix(Path(options.output))
         values = _leaves(variables(expression), numbers)
         _check_parameters(options.parameters, values)
+        if options.highlight_path is not None:
+            _check_parameters([options.highlight_path], values, "--highlight-path")
     except ExpressionError as error:
-        print(f"draw: {error}", file=sys.stderr)
+        say(f"draw: {error}")
         return EXIT_USAGE
     return _draw(expression, values, options)
 
@@ -362,16 +408,18 @@ def _leaves(names: Sequence[str], numbers: Mapping[str, float]) -> dict[str, Val
         raise ExpressionError(f"no value for {listed}; pass --set {example}")
     unused = [name for name in numbers if name not in names]
     if unused:
-        print(f"draw: note: {', '.join(unused)} not used in the expression", file=sys.stderr)
+        say(f"draw: note: {', '.join(unused)} not used in the expression")
     return {name: Value(numbers[name], label=name) for name in names}
 
 
-def _check_parameters(parameters: Sequence[str], values: Mapping[str, Value]) -> None:
+def _check_parameters(
+    parameters: Sequence[str], values: Mapping[str, Value], option: str = "--params"
+) -> None:
     unknown = [name for name in parameters if name not in values]
     if unknown:
         names = ", ".join(values) or "none"
         raise ExpressionError(
-            f"--params {' '.join(unknown)}: not a name in the expression (its names: {names})"
+            f"{option} {' '.join(unknown)}: not a name in the expression (its names: {names})"
         )
 
 
@@ -386,18 +434,47 @@ def _draw(expression: ast.expr, values: Mapping[str, Value], options: argparse.N
             rankdir=options.rankdir,
             show_local=options.show_local,
             parameters=[values[name] for name in options.parameters],
+            highlight_path=values.get(options.highlight_path or ""),
+            fold=options.fold,
+            show=options.show,
+            precision=options.precision,
+            font_size=options.font_size,
+            colour_edges=options.colour_edges,
+            legend=not options.no_legend,
         )
         path = viz.render(picture, options.output)
-    except (ArithmeticError, ValueError, viz.GraphvizNotFoundError, OSError) as error:
-        print(f"draw: {error}", file=sys.stderr)
+    except viz.GraphTooLargeError as error:
+        hint = f" (here: --fold {error.fold})" if error.fold else ""
+        say(f"draw: {error}{hint}")
+        return EXIT_FAILED
+    except (ArithmeticError, ValueError, viz.GraphvizNotFoundError, viz.RenderError) as error:
+        say(f"draw: {error}")
+        return EXIT_FAILED
+    except OSError as error:  # the output file: no such folder, no permission, disk full
+        say(f"draw: cannot write {options.output!r}: {error.strerror or error}")
         return EXIT_FAILED
     except RecursionError:  # the expression's fault, like one too deep to parse: a usage error
-        print("draw: the expression is nested too deeply to build", file=sys.stderr)
+        say("draw: the expression is nested too deeply to build")
         return EXIT_USAGE
-    print(f"wrote {path}: output {_number(output.data)}")
+    say(f"wrote {path}: output {_number(output.data)}", sys.stdout)
     for name, leaf in values.items():
-        print(f"  d(output)/d({name}) = {_number(leaf.grad)}")
+        say(f"  d(output)/d({name}) = {_number(leaf.grad)}", sys.stdout)
     return 0
+
+
+def say(text: str, stream: TextIO | None = None) -> None:
+    """Print one line that any terminal can take: what its encoding lacks is escaped."""
+    target = stream or sys.stderr
+    encoding = getattr(target, "encoding", None) or "utf-8"
+    target.write(text.encode(encoding, "backslashreplace").decode(encoding) + "\n")
+
+
+def _is_text(argument: str) -> bool:
+    try:
+        argument.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _number(x: float) -> str:
