@@ -42,7 +42,7 @@ OP_LABELS = (
     "mul", "add", "neg", "pow", "sub", "div", "pow-value",
     "radd", "rsub", "rmul", "rdiv", "rpow", *(op.name for op in UNARY_OPS),
 )  # fmt: skip
-REUSE_LABELS = ("add", "sub", "mul", "div", "neg", "pow", "pow-value", *UNARY)
+REUSE_LABELS = ("mul", "add", "neg", "pow", "sub", "div", "pow-value", *UNARY)
 STEP_OP = {"radd": "add", "rsub": "sub", "rmul": "mul", "rdiv": "div", "rpow": "pow"}
 STEP_OP["pow-value"] = "pow"
 CONSTANTS = (2.0, 3.0, -1.5, 0.5, 2.5)  # the number beside a Value in 2.0 - a (never 0 or 1)
@@ -83,8 +83,13 @@ class Context:
         """The op passed its own check and, where there is one, its reuse check."""
         return self.passed(label) and self.results.get(f"reuse:{label}", "pass") == "pass"
 
-    def broken(self) -> set[str]:
-        return {label for label in OP_LABELS if self.results.get(f"op:{label}") == "fail"}
+    def failing(self, prefix: str) -> set[str]:
+        """The ops whose ``op:`` or ``reuse:`` check failed."""
+        return {
+            n[len(prefix) :]
+            for n, s in self.results.items()
+            if n.startswith(prefix) and s == "fail"
+        }
 
 
 def _choice(draw: Draw, options: Sequence[T]) -> T:
@@ -175,11 +180,24 @@ def check_op(ctx: Context, label: str) -> Outcome:
         return Outcome("pass", f"{SHOWN.get(label, label)}: {ctx.examples} examples agree")
     if trial.ok:
         return _not_repeatable(trial)
-    same = same_defect_as(ctx.engine, trial, ctx.broken())
     hint = op_hint(ctx.engine, trial, trial.formula.steps[0])
+    same = _same_defect(ctx, trial, label, "op:")
     if same is not None:
-        return Outcome("skip", f"not scored: {same}", example(trial, hint))
+        return Outcome("skip", same, example(trial, hint))
     return Outcome("fail", failure_detail(trial, hint), example(trial, hint))
+
+
+def _same_defect(ctx: Context, trial: Trial, label: str, kind: str) -> str | None:
+    """``not scored: ...`` when the failure is one another check of ``kind`` already names."""
+    found = same_defect_as(ctx.engine, trial, label, ctx.failing(kind))
+    if found is None:
+        return None
+    shown, failing = found
+    names = ", ".join(kind + op for op in failing)
+    return (
+        f"not scored: {trial.formula.text()!r} gives exactly the numbers of {shown!r}, "
+        f"so this is the defect {names} names (fix that first)"
+    )
 
 
 def _not_repeatable(trial: Trial) -> Outcome:
@@ -272,7 +290,9 @@ def check_reuse(ctx: Context, label: str) -> Outcome:
         return Outcome("pass", f"{ctx.examples} formulas that use a value twice agree")
     if trial.ok:
         return _not_repeatable(trial)
+    same = _same_defect(ctx, trial, label, "reuse:")
     if right_when_split(ctx.engine, trial):
+        same = same or _shared_loop(ctx, label)
         hint = (
             f"right when each use is a separate Value, wrong when one Value is used twice: "
             f"`=` where `+=` belongs in {label}'s backward (its contribution to the operand's "
@@ -280,7 +300,21 @@ def check_reuse(ctx: Context, label: str) -> Outcome:
         )
     else:
         hint = "a value used twice gets the wrong gradient: every use must add (+=) its part"
+    if same is not None:
+        return Outcome("skip", same, example(trial, hint))
     return Outcome("fail", failure_detail(trial), example(trial, hint))
+
+
+def _shared_loop(ctx: Context, label: str) -> str | None:
+    """``not scored`` when every reuse check so far failed too: one `=` in code all ops share
+    (microgpt's backward loop) rather than one per op."""
+    ran = [n for n, s in ctx.results.items() if n.startswith("reuse:") and s != "skip"]
+    if not ran or any(ctx.results[n] != "fail" for n in ran):
+        return None
+    return (
+        f"not scored: every op so far loses a value used twice ({', '.join(ran)} failed), so "
+        "the `=` is likely in code they share, such as backward()'s loop: fix it there"
+    )
 
 
 # --- the shape of the graph ---------------------------------------------------------------------

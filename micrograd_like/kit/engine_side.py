@@ -16,7 +16,6 @@ import importlib
 import importlib.abc
 import importlib.util
 import json
-import math
 import os
 import sys
 import threading

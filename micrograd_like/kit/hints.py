@@ -107,10 +107,15 @@ def _alone_runs(engine: Engine, step: Step) -> list[tuple[list[float], Trial]]:
     return runs
 
 
+def shown_operands(step: Step) -> list[str]:
+    """The step's operands as its check shows them: nodes a, b in order, constants as numbers."""
+    names = iter("ab")
+    return [next(names) if isinstance(arg, Ref) else repr(arg) for arg in step.args]
+
+
 def _candidates(step: Step) -> list[tuple[str, Callable[[float, float], float]]]:
     """What a two-operand op may compute instead: the other operators, either way round."""
-    names = [_show(arg, "ab"[i]) for i, arg in enumerate(step.args)]
-    x, y = names
+    x, y = shown_operands(step)
     found: list[tuple[str, Callable[[float, float], float]]] = []
     for op, symbol in SYMBOLS.items():
         for text, order in ((f"{x} {symbol} {y}", False), (f"{y} {symbol} {x}", True)):
@@ -126,10 +131,6 @@ def _binary_value(op: str, swapped: bool) -> Callable[[float, float], float]:
     return value
 
 
-def _show(arg: Arg, name: str) -> str:
-    return name if isinstance(arg, Ref) else repr(arg)
-
-
 def computed_instead(engine: Engine, step: Step) -> str | None:
     """``2.0 / a returned a / 2.0``: the expression a wrong two-operand forward matches at
     every probe point, or None."""
@@ -138,7 +139,8 @@ def computed_instead(engine: Engine, step: Step) -> str | None:
     runs = [(x, t) for x, t in _alone_runs(engine, step) if t.output is not None]
     if not runs:
         return None
-    right = f"{_show(step.args[0], 'a')} {SYMBOLS[step.op]} {_show(step.args[1], 'b')}"
+    x, y = shown_operands(step)
+    right = f"{x} {SYMBOLS[step.op]} {y}"
     for text, value in _candidates(step):
         if text == right:
             continue
@@ -175,8 +177,11 @@ def op_hint(engine: Engine, trial: Trial, step: Step) -> str:
         ]
         hint = diagnose(evidence, _mistakes(step.op, position))
         if hint is not None:
-            where = f"in a {SYMBOLS[step.op]} b, d/d{'ab'[position]}: " if step.op in SYMBOLS else ""
-            hints.append(f"{label}: {where}{hint} (right: {slope_text(step.op, position)})")
+            where = ""
+            if step.op in SYMBOLS:
+                x, y = shown_operands(step)
+                where = f"in {x} {SYMBOLS[step.op]} {y}, d/d{'ab'[k]}: "
+            hints.append(f"{label}: {where}{hint} (right: {slope_text(label, position)})")
     if not hints:
         return (
             f"{label} is right on its own but wrong inside a formula: is its local derivative "
@@ -205,13 +210,22 @@ def _mistakes(op: str, position: int) -> Sequence[Mistake]:
     return BINARY_MISTAKES[op][position] if op in BINARY_MISTAKES else ()
 
 
-def slope_text(op: str, position: int) -> str:
-    """The right local derivative, as a learner writes it."""
-    if op in UNARY:
-        return f"d {op}(x)/dx = {UNARY[op].derivative_text}"
-    if op == "neg":
+def slope_text(label: str, position: int) -> str:
+    """The right local derivative of the op a check names, as a learner writes it."""
+    if label in UNARY:
+        return f"d {label}(x)/dx = {UNARY[label].derivative_text}"
+    if label == "neg":
         return "d(-a)/da = -1"
-    return f"d/d{'ab'[position]} = {BINARY_SLOPE_TEXT[op][position]}"
+    if label == "pow-value":
+        return ("d(a**b)/da = b * a**(b-1)", "d(a**b)/db = a**b * log(a)")[position]
+    if label == "rpow":
+        return "d(c**a)/da = c**a * log(c)"
+    if label.startswith("r") and label[1:] in BINARY:
+        return f"d(c {BINARY[label[1:]][0]} a)/da = {REFLECTED_SLOPE_TEXT[label[1:]]}"
+    return f"d/d{'ab'[position]} = {BINARY_SLOPE_TEXT[label][position]}"
+
+
+REFLECTED_SLOPE_TEXT = {"add": "1", "sub": "-1", "mul": "c", "div": "-c/a**2"}
 
 
 def first_failing_step(engine: Engine, trial: Trial) -> tuple[Step, Trial] | None:
@@ -300,41 +314,92 @@ def right_at_generic_points(engine: Engine, formula: Formula) -> bool:
 
 # --- the same defect as another op: an op built from others gives exactly their numbers ---------
 
-# label: (ops it may be built from, the same formula written with them); ``x`` is the constant
-BUILT_FROM: dict[str, tuple[tuple[tuple[str, ...], Callable[[Step], tuple[Step, ...]]], ...]] = {
-    "sub": ((("add", "neg"), lambda s: (Step("neg", (s.args[1],)), Step("add", (s.args[0], Ref(2))))),
-            (("add", "mul"), lambda s: (Step("mul", (s.args[1], -1.0)), Step("add", (s.args[0], Ref(2)))))),
-    "neg": ((("mul",), lambda s: (Step("mul", (s.args[0], -1.0)),)),),
-    "div": ((("mul", "pow"), lambda s: (Step("pow", (s.args[1], -1.0)), Step("mul", (s.args[0], Ref(2))))),),
-    "radd": ((("add",), lambda s: (Step("add", (s.args[1], s.args[0])),)),),
-    "rmul": ((("mul",), lambda s: (Step("mul", (s.args[1], s.args[0])),)),),
-    "rsub": ((("neg", "add"), lambda s: (Step("neg", (s.args[1],)), Step("add", (Ref(1), s.args[0])))),
-             (("mul", "add"), lambda s: (Step("mul", (s.args[1], -1.0)), Step("add", (Ref(1), s.args[0]))))),
-    "rdiv": ((("pow", "mul"), lambda s: (Step("pow", (s.args[1], -1.0)), Step("mul", (Ref(1), s.args[0])))),),
-}  # fmt: skip
+# How an op may be built from others (micrograd: a - b = a + (-b), -a = a * -1, a / b =
+# a * b**-1, 2.0 - a = (-a) + 2.0): each rewrite gets the op's step and the index its first new
+# step will have, and returns the steps that compute the same with the other ops.
+Rewrite = Callable[[Step, int], tuple[Step, ...]]
 
 
-def same_defect_as(engine: Engine, trial: Trial, broken: set[str]) -> str | None:
-    """When a failing op gives exactly the numbers of the same formula written with other ops,
-    one of which fails its own check: a sentence saying so, else None."""
-    if len(trial.formula.steps) != 1:
-        return None
-    step = trial.formula.steps[0]
-    label = op_label(step)
+def _negated(x: Arg) -> Step:
+    return Step("mul", (x, -1.0))
+
+
+def _sub_with_neg(s: Step, n: int) -> tuple[Step, ...]:  # a - b = a + (-b)
+    return Step("neg", (s.args[1],)), Step("add", (s.args[0], Ref(n)))
+
+
+def _sub_with_mul(s: Step, n: int) -> tuple[Step, ...]:  # a - b = a + b * -1
+    return _negated(s.args[1]), Step("add", (s.args[0], Ref(n)))
+
+
+def _neg_with_mul(s: Step, n: int) -> tuple[Step, ...]:  # -a = a * -1
+    return (_negated(s.args[0]),)
+
+
+def _div_with_pow(s: Step, n: int) -> tuple[Step, ...]:  # a / b = a * b**-1
+    return Step("pow", (s.args[1], -1.0)), Step("mul", (s.args[0], Ref(n)))
+
+
+def _swapped(s: Step, n: int) -> tuple[Step, ...]:  # 2.0 + a = a + 2.0, 2.0 * a = a * 2.0
+    return (Step(s.op, (s.args[1], s.args[0])),)
+
+
+def _rsub_with_neg(s: Step, n: int) -> tuple[Step, ...]:  # 2.0 - a = (-a) + 2.0
+    return Step("neg", (s.args[1],)), Step("add", (Ref(n), s.args[0]))
+
+
+def _rsub_with_mul(s: Step, n: int) -> tuple[Step, ...]:  # 2.0 - a = a * -1 + 2.0
+    return _negated(s.args[1]), Step("add", (Ref(n), s.args[0]))
+
+
+def _rdiv_with_pow(s: Step, n: int) -> tuple[Step, ...]:  # 2.0 / a = a**-1 * 2.0
+    return Step("pow", (s.args[1], -1.0)), Step("mul", (Ref(n), s.args[0]))
+
+
+BUILT_FROM: dict[str, tuple[tuple[tuple[str, ...], Rewrite], ...]] = {
+    "sub": ((("add", "neg"), _sub_with_neg), (("add", "mul"), _sub_with_mul)),
+    "neg": ((("mul",), _neg_with_mul),),
+    "div": ((("mul", "pow"), _div_with_pow),),
+    "radd": ((("add",), _swapped),),
+    "rmul": ((("mul",), _swapped),),
+    "rsub": ((("neg", "add"), _rsub_with_neg), (("mul", "add"), _rsub_with_mul)),
+    "rdiv": ((("pow", "mul"), _rdiv_with_pow),),
+}
+
+
+def rewritten(formula: Formula, label: str, rewrite: Rewrite) -> Formula:
+    """The formula with every step of op ``label`` written out with other ops."""
+    n = len(formula.inputs)
+    index = list(range(n))  # where each old node is in the new formula
+    steps: list[Step] = []
+
+    def moved(arg: Arg) -> Arg:
+        return Ref(index[arg.index]) if isinstance(arg, Ref) else arg
+
+    for step in formula.steps:
+        step = Step(step.op, tuple(map(moved, step.args)))
+        if op_label(step) == label:
+            steps.extend(rewrite(step, n + len(steps)))
+        else:
+            steps.append(step)
+        index.append(n + len(steps) - 1)
+    return Formula(formula.inputs, tuple(steps))
+
+
+def same_defect_as(
+    engine: Engine, trial: Trial, label: str, broken: set[str]
+) -> tuple[str, list[str]] | None:
+    """When a failing formula gives exactly the numbers of the same formula with op ``label``
+    written with other ops, some of which already fail (``broken``): that formula and those."""
     for uses, rewrite in BUILT_FROM.get(label, ()):
         failing = [op for op in uses if op in broken]
         if not failing:
             continue
-        other = Formula(trial.formula.inputs, rewrite(step))
+        other = rewritten(trial.formula, label, rewrite)
         if reference(other) is None:
             continue
-        run = engine.run(other)
-        if _same_numbers(trial, run):
-            shown = other.text().replace("\n", "; ")
-            return (
-                f"{trial.formula.text()} gives exactly the numbers of {shown}, and "
-                f"op:{', op:'.join(failing)} fails on its own (fix that first)"
-            )
+        if _same_numbers(trial, engine.run(other)):
+            return other.text().replace("\n", "; "), failing
     return None
 
 
@@ -345,4 +410,3 @@ def _same_numbers(a: Trial, b: Trial) -> bool:
         return False
     pairs = zip(a.analytic, b.analytic, strict=True)
     return all(close(x, y) or (math.isnan(x) and math.isnan(y)) for x, y in pairs)
-

@@ -177,7 +177,7 @@ class EngineProcess:
         server.write_text(Path(engine_side.__file__).read_text(encoding="utf-8"), "utf-8")
         work = Path(self._folder, "work")
         work.mkdir()
-        self._stderr = tempfile.TemporaryFile(dir=self._folder)
+        self._stderr = tempfile.TemporaryFile(dir=self._folder)  # noqa: SIM115  # closed by close()
         env = {"PATH": os.environ.get("PATH", ""), "HOME": str(work)}
         if "SYSTEMROOT" in os.environ:  # Windows cannot start Python without it
             env["SYSTEMROOT"] = os.environ["SYSTEMROOT"]

@@ -255,7 +255,6 @@ def op_label(step: Step) -> str:
 Local = tuple[float, tuple[float, ...]]
 
 
-
 def local(op: str, x: Sequence[float], exponent_varies: bool = False) -> Local | None:
     """An op's value and local derivatives at ``x`` (operand values), or None off its domain
     (``exponent_varies``: the exponent of ``**`` is a node, so the base must be positive)."""
@@ -307,8 +306,6 @@ def reference(formula: Formula) -> tuple[float, tuple[float, ...]] | None:
         values.append(value)
         slopes.append(tuple(total))
     return values[-1], slopes[-1]
-
-
 
 
 def _exponent_varies(step: Step) -> bool:

@@ -109,13 +109,13 @@ class Report:
             if check.status == "fail" and check.example:
                 indent = " " * (10 + width)
                 hint_width = max(40, CARD_WIDTH - len(indent) - 10)
-                lines.extend(indent + line for line in _render_example(check.example, hint_width))
+                lines.extend(indent + line for line in render_example(check.example, hint_width))
         return "\n".join(lines)
 
     __str__ = render
 
 
-def _render_example(example: dict[str, Any], hint_width: int) -> list[str]:
+def render_example(example: dict[str, Any], hint_width: int) -> list[str]:
     lines: list[str] = []
     formula = str(example.get("formula", "")).splitlines()
     if formula:

@@ -182,7 +182,9 @@ def check_engines(
         except (Interrupted, KeyboardInterrupt):
             raise
         except Exception as error:  # the kit's own failure on this engine: the batch goes on
-            return Report(_label(target), (), f"the kit's own error: {type(error).__name__}: {error}")
+            return Report(
+                _label(target), (), f"the kit's own error: {type(error).__name__}: {error}"
+            )
 
     process.reset_interrupt()
     workers = max(1, min(jobs or 2, len(targets) or 1))
