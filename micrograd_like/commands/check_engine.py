@@ -10,6 +10,7 @@ the command line is wrong (a one-line message on stderr), 130 when interrupted.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import os
 import re
 import sys
@@ -67,6 +68,13 @@ def _parser() -> _Parser:
     parser.add_argument("--points", type=Path, help="points per check: a .toml or .json file")
     parser.add_argument("--list-checks", action="store_true", help="print the checks' names")
     parser.add_argument(
+        "--leave-out",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="do not run the checks matching PATTERN (such as 'deep-chain' or 'op:sin*')",
+    )
+    parser.add_argument(
         "--examples",
         type=_positive(int),
         default=DEFAULT_EXAMPLES,
@@ -110,6 +118,9 @@ def main(argv: Sequence[str]) -> int:
         targets = _targets(args)
         fmt = "json" if args.json else args.format
         points = load_points(args.points) if args.points else Points()
+        unknown = [p for p in args.leave_out if not any(fnmatch.fnmatchcase(n, p) for n in CHECKS)]
+        if unknown:
+            raise _UsageError(f"--leave-out {unknown[0]!r} matches no check (see --list-checks)")
         if args.output is not None and len(targets) > 1 and fmt not in ("text", "junit"):
             args.output.mkdir(parents=True, exist_ok=True)
     except (_UsageError, PointsError, OSError) as error:
@@ -120,7 +131,12 @@ def main(argv: Sequence[str]) -> int:
     kill_on_exit_signals()
     try:
         reports = check_engines(
-            targets, examples=args.examples, seed=args.seed, timeout=args.timeout, jobs=args.jobs
+            targets,
+            examples=args.examples,
+            seed=args.seed,
+            timeout=args.timeout,
+            jobs=args.jobs,
+            leave_out=args.leave_out,
         )
     except KeyboardInterrupt:
         print("check-engine: interrupted; every engine process was stopped", file=sys.stderr)
@@ -160,13 +176,16 @@ def _emit(text: str, output: Path | None) -> None:
 
 
 def _file_names(reports: list[Report]) -> list[str]:
-    """One file name per engine: its path below the folder all of them share, as one word."""
-    paths = [r.engine.rpartition(":")[0] for r in reports]
-    parents = [Path(p).resolve().parent.parts for p in paths]
-    common = len(os.path.commonprefix(parents)) if parents else 0
+    """One file name per engine: its path below the folder all of them share, as one word
+    (``submissions/alice/engine.py`` -> ``alice_engine``); a module target by its name."""
+    paths = [Path(r.engine.rpartition(":")[0]).resolve() for r in reports]
+    files = [p for p in paths if p.suffix == ".py"]
+    common = Path(os.path.commonpath([f.parent for f in files])) if files else None
     names = []
     for path, report in zip(paths, reports, strict=True):
-        parts = Path(path).resolve().with_suffix("").parts[common:] if path else ()
-        name = "_".join(parts) or report.engine
+        if common is not None and path.suffix == ".py":
+            name = "_".join(path.with_suffix("").relative_to(common).parts)
+        else:
+            name = report.engine
         names.append(re.sub(r"[^A-Za-z0-9._-]+", "_", name))
     return names

@@ -16,17 +16,17 @@ The modules, by role:
   search       seeded draws and shrinking (same seed, same examples, on any machine)
   engine_side  the only kit code in the engine's process: numbers, no verdicts
   process      the engine's process, treated as hostile; answers read with caps
-  checks       what each check draws and concludes
+  checks       each op alone, and its += into a value used twice
+  graphs       the graph's shape: two paths, off the path, backward twice, deep chains
   hints        from wrong numbers to the likely bug
   report       report cards and summaries
   formats      Gradescope, PrairieLearn, JUnit XML, and points per check
-  run          check_engines: many engines, one process each, Ctrl-C safe
+  run          the list of checks; check_engines: one process per engine, Ctrl-C safe
 """
 
-from micrograd_like.kit.checks import CHECKS
 from micrograd_like.kit.process import EngineLoadError
 from micrograd_like.kit.report import CheckResult, Report, render_summary
-from micrograd_like.kit.run import assert_engine_correct, check_engine, check_engines
+from micrograd_like.kit.run import CHECKS, assert_engine_correct, check_engine, check_engines
 
 __all__ = [
     "CHECKS",

@@ -152,7 +152,7 @@ def provided(engine: type) -> dict[str, str | None]:
     for label, probe in PROBES.items():
         dunder = BINARY_DUNDERS.get(label) or REFLECTED_DUNDERS.get(label)
         dunder = dunder or {"neg": "__neg__"}.get(label, "__pow__")
-        if not hasattr(engine, dunder):
+        if getattr(engine, dunder, None) is None:  # absent, or set to None to remove it
             missing[label] = f"the class has no {dunder}"
             continue
         missing[label] = None
@@ -167,6 +167,12 @@ def provided(engine: type) -> dict[str, str | None]:
 
 def _probe_text(label: str) -> str:
     return {
+        "add": "Value + Value",
+        "sub": "Value - Value",
+        "mul": "Value * Value",
+        "div": "Value / Value",
+        "neg": "-Value",
+        "pow": "Value ** 2.0",
         "pow-value": "Value ** Value",
         "rpow": "2.0 ** Value",
         "radd": "2.0 + Value",

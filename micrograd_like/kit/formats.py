@@ -22,17 +22,18 @@ exact name wins over a pattern, then the first pattern listed)::
 from __future__ import annotations
 
 import fnmatch
+import importlib
 import json
 import math
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from micrograd_like.kit.checks import CHECKS
 from micrograd_like.kit.report import CheckResult, Report, render_example
+from micrograd_like.kit.run import CHECKS
 
 FORMATS = ("text", "json", "gradescope", "prairielearn", "junit")
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
@@ -56,17 +57,18 @@ class Weight:
 
 @dataclass(frozen=True)
 class Points:
+    """Points per check: the default, then each matching pattern in the file's order, then the
+    check's own name; each table changes only the keys it sets."""
+
     default: Weight = Weight()
-    rules: tuple[tuple[str, Weight], ...] = ()
+    rules: tuple[tuple[str, dict[str, Any]], ...] = ()
 
     def weight(self, check: str) -> Weight:
-        for pattern, weight in self.rules:
-            if pattern == check:
-                return weight
-        for pattern, weight in self.rules:
-            if fnmatch.fnmatchcase(check, pattern):
-                return weight
-        return self.default
+        weight = self.default
+        patterns = [(p, t) for p, t in self.rules if p != check and fnmatch.fnmatchcase(check, p)]
+        for _, table in [*patterns, *((p, t) for p, t in self.rules if p == check)]:
+            weight = replace(weight, **table)
+        return weight
 
 
 def load_points(path: str | Path) -> Points:
@@ -83,7 +85,7 @@ def load_points(path: str | Path) -> Points:
     unknown = set(data) - {"default", "checks"}
     if unknown:
         raise PointsError(f"{path}: unknown key {sorted(unknown)[0]!r} (use default, checks)")
-    default = _weight(path, "default", data.get("default", {}), Weight())
+    default = Weight(**_table(path, "default", data.get("default", {})))
     checks = data.get("checks", {})
     if not isinstance(checks, dict):
         raise PointsError(f"{path}: 'checks' is {checks!r}, not a table")
@@ -91,7 +93,7 @@ def load_points(path: str | Path) -> Points:
     for pattern, table in checks.items():
         if not any(fnmatch.fnmatchcase(name, pattern) for name in CHECKS):
             raise PointsError(f"{path}: checks.{pattern!r} matches no check (see --list-checks)")
-        rules.append((pattern, _weight(path, f"checks.{pattern!r}", table, default)))
+        rules.append((pattern, _table(path, f"checks.{pattern!r}", table)))
     return Points(default, tuple(rules))
 
 
@@ -101,10 +103,8 @@ def _parse_points(path: Path, raw: bytes) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise PointsError(f"{path}: not UTF-8 text") from None
     try:
-        if path.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            data = _toml_module(path).loads(text)
+        parse = json.loads if path.suffix.lower() == ".json" else toml_module(path).loads
+        data = parse(text)
     except ValueError as error:  # json's and tomllib's errors are ValueErrors
         raise PointsError(f"{path}: {error}") from None
     if not isinstance(data, dict):
@@ -112,42 +112,42 @@ def _parse_points(path: Path, raw: bytes) -> dict[str, Any]:
     return data
 
 
-def _toml_module(path: Path) -> Any:
-    if sys.version_info >= (3, 11):
-        import tomllib
-
-        return tomllib
+def toml_module(path: Path, version: tuple[int, ...] = sys.version_info[:2]) -> Any:
+    """tomllib, or on Python 3.10 the tomli backport (the [kit] extra), or a PointsError."""
+    name = "tomllib" if version >= (3, 11) else "tomli"
     try:
-        import tomli  # type: ignore[import-not-found,unused-ignore]
+        return importlib.import_module(name)
     except ImportError:
         raise PointsError(
             f"{path}: reading TOML on Python 3.10 needs tomli: pip install 'micrograd_like[kit]' "
             "(or write the same tables as a .json file)"
         ) from None
-    return tomli
 
 
-def _weight(path: Path, where: str, table: Any, base: Weight) -> Weight:
+def _table(path: Path, where: str, table: Any) -> dict[str, Any]:
+    """One table of the file, checked: only the keys of a Weight, each with a sound value."""
     if not isinstance(table, dict):
         raise PointsError(f"{path}: {where} is {table!r}, not a table")
     unknown = set(table) - {"points", "visibility", "required"}
     if unknown:
         key = sorted(unknown)[0]
         raise PointsError(f"{path}: {where}.{key}: unknown key (use points, visibility, required)")
-    points = table.get("points", base.points)
-    if isinstance(points, bool) or not isinstance(points, (int, float)):
-        raise PointsError(f"{path}: {where}.points is {points!r}, not a number")
-    if not math.isfinite(points) or points < 0:
-        raise PointsError(f"{path}: {where}.points is {points!r}; use a finite number >= 0")
-    visibility = table.get("visibility", base.visibility)
-    if visibility not in VISIBILITIES:
+    checked = dict(table)
+    if "points" in table:
+        points = table["points"]
+        if isinstance(points, bool) or not isinstance(points, (int, float)):
+            raise PointsError(f"{path}: {where}.points is {points!r}, not a number")
+        if not math.isfinite(points) or points < 0:
+            raise PointsError(f"{path}: {where}.points is {points!r}; use a finite number >= 0")
+        checked["points"] = float(points)
+    if "visibility" in table and table["visibility"] not in VISIBILITIES:
         raise PointsError(
-            f"{path}: {where}.visibility is {visibility!r}; use one of {', '.join(VISIBILITIES)}"
+            f"{path}: {where}.visibility is {table['visibility']!r}; use one of "
+            + ", ".join(VISIBILITIES)
         )
-    required = table.get("required", base.required)
-    if not isinstance(required, bool):
-        raise PointsError(f"{path}: {where}.required is {required!r}, not true or false")
-    return Weight(float(points), visibility, required)
+    if "required" in table and not isinstance(table["required"], bool):
+        raise PointsError(f"{path}: {where}.required is {table['required']!r}, not true or false")
+    return checked
 
 
 # --- scoring --------------------------------------------------------------------------------------

@@ -403,6 +403,23 @@ def same_defect_as(
     return None
 
 
+def rpow_as_pow_value(engine: Engine, trial: Trial) -> tuple[str, list[str]] | None:
+    """``2.0 ** a`` giving exactly the numbers of ``c ** a`` with ``c = Value(2.0)`` (an engine
+    whose __rpow__ wraps the number and calls its Value ** Value): that formula, and pow-value."""
+    step = trial.formula.steps[0]
+    if len(trial.formula.steps) != 1 or isinstance(step.args[0], Ref):
+        return None
+    base = Formula((*trial.formula.inputs, step.args[0]), (Step("pow", (Ref(1), Ref(0))),))
+    if reference(base) is None:
+        return None
+    run = engine.run(base)
+    if run.error is None and trial.error is None and trial.output is not None:
+        same = run.output is not None and close(run.output, trial.output)
+        if same and close(run.analytic[0], trial.analytic[0]):
+            return f"{base.text()} with b = Value({step.args[0]!r})", ["pow-value"]
+    return None
+
+
 def _same_numbers(a: Trial, b: Trial) -> bool:
     if a.error is not None or b.error is not None:
         return a.error == b.error and a.error is not None

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import itertools
 import json
 import math
 import os
 import queue
+import secrets
 import shutil
 import signal
 import subprocess
@@ -169,8 +169,6 @@ atexit.register(kill_all)
 class EngineProcess:
     """One engine process: started, asked, killed. Answers are read with a cap and a deadline."""
 
-    _ids = itertools.count(1)
-
     def __init__(self) -> None:
         self._folder = tempfile.mkdtemp(prefix="micrograd_like_kit_")
         server = Path(self._folder, "kit_engine_side.py")
@@ -203,7 +201,7 @@ class EngineProcess:
         """Send one request; its reply, or CheckTimeout / EngineGone / Interrupted."""
         if _interrupted.is_set():
             raise Interrupted
-        number = next(self._ids)
+        number = secrets.token_hex(16)  # unguessable: a reply the engine wrote ahead is ignored
         line = json.dumps({**request, "id": number}) + "\n"
         try:
             assert self._process.stdin is not None
@@ -235,6 +233,8 @@ class EngineProcess:
             self.close()
             code = self._process.returncode
         how = f"exited with status {code}"
+        if code == -getattr(signal, "SIGXFSZ", 0):
+            return f"was stopped for writing more than {FILE_CAP >> 20} MiB (output or files)"
         if code is not None and code < 0:
             try:
                 how = f"was killed by {signal.Signals(-code).name}"
@@ -335,6 +335,37 @@ def _floats(values: Any) -> tuple[float, ...]:
     return tuple(float(v) if isinstance(v, (int, float)) else math.nan for v in values or ())
 
 
+# The numbers each request's answer must hold (an answer may instead be {"error": text}).
+ANSWER_SHAPES: dict[str, dict[str, type]] = {
+    "run": {"output": float, "analytic": list, "numeric": list},
+    "basics": {"data": float, "grad": float, "sum": float},
+    "off-path": dict.fromkeys(("a", "b", "c", "aside", "also"), float),
+    "twice": {"once": list, "twice": list},
+    "deep": {"grad": float},
+}
+
+
+def _well_formed(kind: str, answer: Any) -> dict[str, Any]:
+    """The answer, if it has the shape ``kind`` asks for; else EngineGone (a broken protocol)."""
+    if isinstance(answer, dict) and isinstance(answer.get("error"), str):
+        return answer
+    shape = ANSWER_SHAPES[kind]
+    if not isinstance(answer, dict) or set(answer) != set(shape):
+        raise EngineGone("gave a malformed answer")
+    for key, kind_of in shape.items():
+        value = answer[key]
+        if kind_of is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise EngineGone(f"gave a malformed answer ({key} is not a number)")
+        if kind_of is list and not (
+            isinstance(value, list)
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        ):
+            raise EngineGone(f"gave a malformed answer ({key} is not a list of numbers)")
+    if kind == "twice" and not len(answer["once"]) == len(answer["twice"]) == 2:
+        raise EngineGone("gave a malformed answer (two gradients, a and b)")
+    return answer
+
+
 class Engine:
     """The engine under test, asked through ``ask``; runs of a formula are remembered, so a
     search that meets a formula twice sees one answer (an engine may not be deterministic)."""
@@ -344,7 +375,11 @@ class Engine:
     def __init__(self) -> None:
         self._runs: dict[Formula, Trial] = {}
 
-    def ask(self, request: dict[str, Any]) -> Any:
+    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The engine's numbers for one request, checked for shape."""
+        return _well_formed(str(request["do"]), self._ask(request))
+
+    def _ask(self, request: dict[str, Any]) -> Any:
         raise NotImplementedError
 
     def run(self, formula: Formula, fresh: bool = False) -> Trial:
@@ -361,15 +396,17 @@ class Engine:
         if "error" in answer:
             trial = replace(trial, error=str(answer["error"]))
         else:
-            output = answer.get("output")
+            output = answer["output"]
             trial = replace(
                 trial,
-                output=float(output) if isinstance(output, (int, float)) else None,
-                analytic=_floats(answer.get("analytic")),
-                numeric=_floats(answer.get("numeric")),
+                output=float(output),
+                analytic=_floats(answer["analytic"]),
+                numeric=_floats(answer["numeric"]),
             )
-            if len(trial.analytic) != len(formula.inputs):
-                trial = replace(trial, error="the engine's process gave a malformed answer")
+            if len(trial.analytic) != len(formula.inputs) or len(trial.numeric) != len(
+                formula.inputs
+            ):
+                raise EngineGone("gave a malformed answer (one gradient per input)")
         self._runs[formula] = trial
         return trial
 
@@ -382,7 +419,7 @@ class LocalEngine(Engine):
         self._cls = cls
         self.provides = engine_side.provided(cls)
 
-    def ask(self, request: dict[str, Any]) -> Any:
+    def _ask(self, request: dict[str, Any]) -> Any:
         return engine_side.answer(self._cls, request)
 
 
@@ -401,14 +438,18 @@ class RemoteEngine(Engine):
         self.close()
         self._process = EngineProcess()
         reply = self._process.ask({"do": "load", "target": self.target.to_json()}, self.deadline)
-        if "provides" in reply:
-            self.provides = dict(reply["provides"])
+        provides = reply.get("provides")
+        if provides is not None:
+            known = set(engine_side.PROBES) | set(engine_side.UNARY_NAMES)
+            if not isinstance(provides, dict) or set(provides) != known:
+                raise EngineGone("gave a malformed answer to loading")
+            self.provides = {k: None if v is None else str(v) for k, v in provides.items()}
         return reply
 
-    def ask(self, request: dict[str, Any]) -> Any:
+    def _ask(self, request: dict[str, Any]) -> Any:
         if self._process is None:
             raise EngineGone("not running")
-        return self._process.ask(request, self.deadline).get("answer", {})
+        return self._process.ask(request, self.deadline).get("answer")
 
     @property
     def running(self) -> bool:

@@ -62,9 +62,11 @@ class Report:
 
     @property
     def passed(self) -> bool:
-        return (
-            self.error is None and not self.failed and any(c.status == "pass" for c in self.checks)
-        )
+        """No check failed, the engine loaded and has its basics, and some op was checked."""
+        status = {c.name: c.status for c in self.checks}
+        some_op = any(s == "pass" for n, s in status.items() if n.startswith("op:"))
+        basics = status.get("load") == status.get("basics") == "pass"
+        return self.error is None and not self.failed and basics and some_op
 
     @property
     def score(self) -> float:
@@ -103,19 +105,45 @@ class Report:
             f" pass (score {self.score:.2f})" + (f", {skipped} skipped" if skipped else "")
         ]
         width = max(len(c.name) for c in self.checks) if self.checks else 0
-        for check in self.checks:
-            mark = {"pass": "pass", "fail": "FAIL", "skip": "skip"}[check.status]
-            lines.append(f"  {mark}  {check.name:<{width}}  {check.detail}")
-            if check.status == "fail" and check.example:
-                indent = " " * (10 + width)
-                hint_width = max(40, CARD_WIDTH - len(indent) - 10)
-                lines.extend(indent + line for line in render_example(check.example, hint_width))
+        lacking = [c.name for c in self.checks if c.detail.startswith("not provided")]
+        for group in _runs_of_skips([c for c in self.checks if c.name not in lacking]):
+            check = group[0]
+            if len(group) > 2:  # "not run: the engine did not load" once, not forty times
+                names = f"{check.name} ... {group[-1].name}"
+                lines.append(f"  skip  {names} ({len(group)} checks): {check.detail}")
+                continue
+            for check in group:
+                lines.extend(self._row(check, width))
+        if lacking:
+            lines.append(f"  skip  not provided by the class: {', '.join(lacking)}")
         return "\n".join(lines)
+
+    def _row(self, check: CheckResult, width: int) -> list[str]:
+        mark = {"pass": "pass", "fail": "FAIL", "skip": "skip"}[check.status]
+        lines = [f"  {mark}  {check.name:<{width}}  {check.detail}"]
+        if check.status == "fail" and check.example:
+            indent = " " * (10 + width)
+            hint_width = max(40, CARD_WIDTH - len(indent) - 10)
+            lines.extend(indent + line for line in render_example(check.example, hint_width))
+        return lines
 
     __str__ = render
 
 
+def _runs_of_skips(checks: Sequence[CheckResult]) -> list[list[CheckResult]]:
+    """The checks in order, consecutive skips with one reason grouped together."""
+    groups: list[list[CheckResult]] = []
+    for check in checks:
+        last = groups[-1][-1] if groups else None
+        if last and check.status == last.status == "skip" and check.detail == last.detail:
+            groups[-1].append(check)
+        else:
+            groups.append([check])
+    return groups
+
+
 def render_example(example: dict[str, Any], hint_width: int) -> list[str]:
+    """An example's lines on a report card: formula, inputs, output, gradients, hint."""
     lines: list[str] = []
     formula = str(example.get("formula", "")).splitlines()
     if formula:
