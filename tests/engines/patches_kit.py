@@ -9,15 +9,16 @@ from correct import Value as CorrectValue
 
 import micrograd_like.kit.checks as kit_checks
 import micrograd_like.kit.report as kit_report
+import micrograd_like.kit.run as kit_run
 
 
 def _always_pass(*args: object, **kwargs: object) -> object:
     return kit_checks.Outcome("pass", "patched")
 
 
-kit_checks.run_check = _always_pass
-kit_checks.check_op = _always_pass
-kit_report.Report.passed = True  # type: ignore[assignment,misc]
+setattr(kit_run, "run_check", _always_pass)  # noqa: B010  # as an attacker writes it
+setattr(kit_checks, "check_op", _always_pass)  # noqa: B010
+setattr(kit_report.Report, "passed", True)  # noqa: B010
 for name, module in list(sys.modules.items()):  # whatever else of the grader is loaded here
     if name.startswith("micrograd_like"):
         for attribute in ("run_check", "check_op", "diagnose"):
