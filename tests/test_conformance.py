@@ -318,9 +318,38 @@ def test_terminal_escape_codes_from_an_engine_are_shown_as_text(
 def test_an_engine_that_floods_its_output_is_capped(
     misbehaving: tuple[dict[str, Report], float],
 ) -> None:
+    from micrograd_like.kit.process import FILE_CAP
+
     report = misbehaving[0]["floods_output"]
     assert report.failed == ["op:relu"]
     assert "File too large" in report.result("op:relu").detail
+    assert FILE_CAP == 16 << 20  # the README's number
+
+
+def test_an_answer_longer_than_the_cap_is_cut_and_refused() -> None:
+    import io
+    import queue
+
+    from micrograd_like.kit.process import ANSWER_CAP, _read_answers
+
+    answers: queue.Queue[bytes | None] = queue.Queue()
+    stream = io.BytesIO(b"x" * (3 * ANSWER_CAP) + b"\n" + b'{"id": "1"}\n')
+    _read_answers(stream, answers)
+    first, second, end = answers.get(), answers.get(), answers.get()
+    assert len(first or b"") == ANSWER_CAP + 1  # read no further than the cap, then dropped
+    assert second == b'{"id": "1"}\n' and end is None
+
+
+def test_an_op_refused_with_not_implemented_error_counts_as_not_provided() -> None:
+    from micrograd_like.kit.engine_side import provided
+
+    class Refusing(engine_class("correct")):  # type: ignore[misc]
+        def __rpow__(self, base: float) -> Any:
+            raise NotImplementedError("2 ** Value: not yet")
+
+    missing = provided(Refusing)
+    assert missing["rpow"] == "2.0 ** Value raised NotImplementedError: 2 ** Value: not yet"
+    assert missing["pow"] is None
 
 
 def test_misbehaving_engines_are_done_within_their_time_limits(
@@ -331,9 +360,10 @@ def test_misbehaving_engines_are_done_within_their_time_limits(
 
 
 SPAWNER = """
-import subprocess, sys
+import json, os, subprocess, sys
 child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-open({pid_file!r}, "w").write(str(child.pid))
+seen = {{"pid": child.pid, "cwd": os.listdir("."), "isolated": sys.flags.isolated}}
+open({pid_file!r}, "w").write(json.dumps(seen))
 sys.path.insert(0, {engines!r})
 from correct import Value
 """
@@ -354,12 +384,14 @@ def gone(pid: int, within: float = 5.0) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc (Linux)")
-def test_what_an_engine_starts_is_killed_when_the_kit_is_done(tmp_path: Path) -> None:
+def test_an_engine_runs_isolated_and_what_it_starts_is_killed_after(tmp_path: Path) -> None:
     script = tmp_path / "spawner.py"
-    pid_file = tmp_path / "pid"
+    pid_file = tmp_path / "seen.json"
     script.write_text(SPAWNER.format(pid_file=str(pid_file), engines=str(ENGINES)), "utf-8")
-    check_engine(f"{script}:Value", examples=5)
-    assert gone(int(pid_file.read_text()))
+    check_engine(f"{script}:Value", examples=5, leave_out=["deep-chain"])
+    seen = json.loads(pid_file.read_text("utf-8"))
+    assert seen["cwd"] == [] and seen["isolated"] == 1  # an empty folder, python -I
+    assert gone(int(seen["pid"]))
 
 
 def engine_processes(kit_pid: int) -> list[int]:
@@ -420,9 +452,17 @@ def test_ctrl_c_stops_at_once_and_kills_every_engine_process() -> None:
 def test_engine_processes_end_when_the_kit_is_killed_outright() -> None:
     kit, running = start_looping_kit()
     assert running
+    folders = [private_folder(pid) for pid in running]
     kit.kill()
     kit.communicate(timeout=20)
     assert all(gone(pid) for pid in running)
+    assert not any(folder.exists() for folder in folders)  # and they removed their folders
+
+
+def private_folder(pid: int) -> Path:
+    words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    script = next(w for w in words if w.endswith(b"kit_engine_side.py"))
+    return Path(script.decode()).parent
 
 
 # --- the same seed, the same run; nothing left behind ---------------------------------------------
@@ -859,12 +899,35 @@ def test_the_kit_knows_every_one_operand_op_of_the_table() -> None:
     assert table - {"neg"} == {op.name for op in UNARY_OPS}  # neg is part of every engine
 
 
-def test_every_kit_module_is_readable_on_its_own() -> None:
+def test_every_kit_module_is_readable_on_its_own_and_none_needs_hypothesis() -> None:
     folder = ROOT / "micrograd_like" / "kit"
     for path in folder.glob("*.py"):
-        lines = path.read_text("utf-8").splitlines()
+        text = path.read_text("utf-8")
+        lines = text.splitlines()
         assert len(lines) <= 600, f"{path.name} has {len(lines)} lines"
         assert lines[0].startswith('"""'), f"{path.name} opens without saying what it is"
+        assert "hypothesis" not in imported_roots(path), path.name
+
+
+def imported_roots(path: Path) -> set[str]:
+    import ast
+
+    tree = ast.parse(path.read_text("utf-8"))
+    plain = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    plain |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    return {name.split(".")[0] for name in plain}
+
+
+def test_output_files_are_written_atomically(
+    reports: dict[str, Report], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from micrograd_like.commands import check_engine as command_module
+    from micrograd_like.kit.formats import Points
+
+    written: list[Path] = []
+    monkeypatch.setattr(command_module, "replace_atomically", lambda p, d: written.append(p))
+    command_module._write([reports["correct"]], "junit", Points(), tmp_path / "r.xml")
+    assert written == [tmp_path / "r.xml"]
 
 
 def test_the_engine_side_imports_nothing_but_the_standard_library() -> None:

@@ -193,8 +193,9 @@ def _same_defect(ctx: Context, trial: Trial, label: str, kind: str) -> str | Non
         return None
     shown, failing = found
     names = ", ".join(kind + op for op in failing)
+    this = trial.formula.text().replace("\n", "; ")
     return (
-        f"not scored: {trial.formula.text()!r} gives exactly the numbers of {shown!r}, "
+        f"not scored: {this!r} gives exactly the numbers of {shown!r}, "
         f"so this is the defect {names} names (fix that first)"
     )
 

@@ -17,6 +17,7 @@ import importlib.abc
 import importlib.util
 import json
 import os
+import shutil
 import sys
 import threading
 import time
@@ -345,10 +346,20 @@ def answer(engine: type, request: dict[str, Any]) -> Any:
 
 
 def _watch_parent(parent: int) -> None:
-    """End this process as soon as the kit's process is gone (even mid-loop in engine code)."""
+    """End this process as soon as the kit's process is gone (even mid-loop in engine code),
+    removing the private folder the kit made for it."""
     while os.getppid() == parent:
         time.sleep(0.2)
+    _remove_own_folder()
     os._exit(1)
+
+
+def _remove_own_folder() -> None:
+    """The kit made a private folder for this process; when the kit is gone, nobody else will
+    remove it."""
+    folder = Path(__file__).resolve().parent
+    if folder.name.startswith("micrograd_like_kit_"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _private_channel() -> IO[str]:
@@ -386,6 +397,7 @@ def serve(parent: int, file_cap: int) -> int:
             reply["answer"] = answer(engine, request)
         channel.write(json.dumps(reply, default=repr) + "\n")
         channel.flush()
+    _remove_own_folder()  # no more requests: the kit has gone
     return 0
 
 

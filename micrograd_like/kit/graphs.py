@@ -43,7 +43,10 @@ def _needs(ctx: Context, *labels: str) -> Outcome | None:
     lacking = [label for label in labels if not ctx.usable(label)]
     if not lacking:
         return None
-    return Outcome("skip", f"not run: needs {', '.join(lacking)} passing their own checks")
+    ops = " and ".join(lacking)
+    return Outcome(
+        "skip", f"not run: needs {ops} to pass {'its' if len(lacking) == 1 else 'their'} own checks"
+    )
 
 
 def check_basics(ctx: Context) -> Outcome:
@@ -188,7 +191,7 @@ def check_random_graphs(ctx: Context) -> Outcome:
     ops = [label for label in ("add", "mul", "sub", "div", "neg", "pow") if ctx.usable(label)]
     ops += [label for label in UNARY if ctx.usable(label)]
     if not ops:
-        return Outcome("skip", "not run: no op passes its own checks")
+        return Outcome("skip", "not run: no op passes its own and its reuse checks")
     constant_first = {op for op in ("add", "sub", "mul", "div") if ctx.passed("r" + op)}
 
     def draw_step(draw: Draw, count: int) -> Step:

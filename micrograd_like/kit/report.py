@@ -115,7 +115,9 @@ class Report:
             for check in group:
                 lines.extend(self._row(check, width))
         if lacking:
-            lines.append(f"  skip  not provided by the class: {', '.join(lacking)}")
+            text = f"not provided by the class: {', '.join(lacking)}"
+            wrapped = textwrap.wrap(text, CARD_WIDTH - 8)
+            lines += [f"  skip  {wrapped[0]}", *(f"        {line}" for line in wrapped[1:])]
         return "\n".join(lines)
 
     def _row(self, check: CheckResult, width: int) -> list[str]:
