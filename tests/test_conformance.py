@@ -347,7 +347,7 @@ def test_an_op_refused_with_not_implemented_error_counts_as_not_provided() -> No
         def __rpow__(self, base: float) -> Any:
             raise NotImplementedError("2 ** Value: not yet")
 
-    missing = provided(Refusing)
+    missing = provided(Refusing, ["tanh"])
     assert missing["rpow"] == "2.0 ** Value raised NotImplementedError: 2 ** Value: not yet"
     assert missing["pow"] is None
 
@@ -680,6 +680,35 @@ def test_toml_on_python_3_10_without_tomli_names_the_extra(
     monkeypatch.setitem(sys.modules, "tomli", None)  # as if not installed
     with pytest.raises(formats.PointsError, match=r"pip install 'micrograd_like\[kit\]'"):
         formats.toml_module(tmp_path / "points.toml", (3, 10))
+    original = formats.toml_module
+    monkeypatch.setattr(formats, "toml_module", lambda path: original(path, (3, 10)))
+    (tmp_path / "points.toml").write_text("[default]\npoints = 2\n", "utf-8")
+    with pytest.raises(formats.PointsError) as refused:
+        formats.load_points(tmp_path / "points.toml")
+    assert str(refused.value).count("points.toml") == 1  # the file named once
+
+
+def test_the_kit_runs_without_hypothesis_installed(tmp_path: Path) -> None:
+    hide = "import sys; sys.modules['hypothesis'] = None; "
+    run = "from micrograd_like.__main__ import main; sys.exit(main(sys.argv[1:]))"
+    args = [
+        "check-engine",
+        engine("bug_tanh"),
+        "--json",
+        "--examples",
+        "3",
+        "--leave-out",
+        "*deep*",
+    ]
+    done = subprocess.run(
+        [sys.executable, "-c", hide + run, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1, done.stderr
+    assert json.loads(done.stdout)["checks"][15]["name"] == "op:tanh"
 
 
 # --- the command line -----------------------------------------------------------------------------

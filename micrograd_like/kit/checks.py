@@ -241,7 +241,7 @@ def example(trial: Trial, hint: str) -> dict[str, Any]:
             {"input": n, "analytic": a, "numeric": d, "expected": e, "ok": i not in wrong}
             for i, (n, a, d, e) in enumerate(rows)
         ],
-        "expected_from": "the chain rule (numeric: central differences of the engine's forward)",
+        "expected_from": "the exact derivative; numeric: central differences of its forward",
         "hint": hint,
     }
 

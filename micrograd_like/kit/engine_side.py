@@ -28,7 +28,6 @@ from typing import IO, Any
 
 # The kit's own modules: an engine that imports them gets an ImportError, not the grader.
 KIT_MODULES = ("micrograd_like.kit", "micrograd_like.conformance", "micrograd_like.commands")
-UNARY_NAMES = ("relu", "tanh", "exp", "log", "sigmoid", "sin", "cos", "sqrt", "abs")
 BINARY_DUNDERS = {"add": "__add__", "sub": "__sub__", "mul": "__mul__", "div": "__truediv__"}
 REFLECTED_DUNDERS = {
     "radd": "__radd__",
@@ -142,10 +141,11 @@ def _load_file(path: str | None) -> Any:
     return module
 
 
-def provided(engine: type) -> dict[str, str | None]:
-    """For each op the kit checks: None when the class has it, else why it counts as missing."""
+def provided(engine: type, methods: Sequence[str]) -> dict[str, str | None]:
+    """For each op the kit checks (the operators, and ``methods`` such as ``tanh``): None when
+    the class has it, else why it counts as missing."""
     missing: dict[str, str | None] = {}
-    for name in UNARY_NAMES:
+    for name in methods:
         has = callable(getattr(engine, name, None)) or (
             name == "abs" and hasattr(engine, "__abs__")
         )
@@ -385,7 +385,7 @@ def serve(parent: int, file_cap: int) -> int:
         if request["do"] == "load":
             try:
                 engine = load(request["target"])
-                reply["provides"] = provided(engine)
+                reply["provides"] = provided(engine, [str(m) for m in request["methods"]])
             except NotFound as error:
                 reply["not_found"] = str(error)
             except (Exception, SystemExit) as error:

@@ -105,6 +105,8 @@ def _parse_points(path: Path, raw: bytes) -> dict[str, Any]:
     try:
         parse = json.loads if path.suffix.lower() == ".json" else toml_module(path).loads
         data = parse(text)
+    except PointsError:
+        raise
     except ValueError as error:  # json's and tomllib's errors are ValueErrors
         raise PointsError(f"{path}: {error}") from None
     if not isinstance(data, dict):

@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from micrograd_like.kit import engine_side
-from micrograd_like.kit.reference import FORWARD_RTOL, STEP, Formula, close, reference
+from micrograd_like.kit.reference import FORWARD_RTOL, STEP, UNARY, Formula, close, reference
 
+UNARY_NAMES = list(UNARY)  # the optional methods, as the engine's process is asked about them
 ANSWER_CAP = 1 << 20  # bytes: a longer answer line is refused
 LAST_WORDS = 4096  # bytes of the engine's stderr read after it died
 FILE_CAP = 16 << 20  # bytes: the largest file the engine's process may write (stderr included)
@@ -417,7 +418,7 @@ class LocalEngine(Engine):
     def __init__(self, cls: type) -> None:
         super().__init__()
         self._cls = cls
-        self.provides = engine_side.provided(cls)
+        self.provides = engine_side.provided(cls, UNARY_NAMES)
 
     def _ask(self, request: dict[str, Any]) -> Any:
         return engine_side.answer(self._cls, request)
@@ -437,10 +438,11 @@ class RemoteEngine(Engine):
         """Start a process and import the engine there: the reply (provides, not_found, raised)."""
         self.close()
         self._process = EngineProcess()
-        reply = self._process.ask({"do": "load", "target": self.target.to_json()}, self.deadline)
+        request = {"do": "load", "target": self.target.to_json(), "methods": UNARY_NAMES}
+        reply = self._process.ask(request, self.deadline)
         provides = reply.get("provides")
         if provides is not None:
-            known = set(engine_side.PROBES) | set(engine_side.UNARY_NAMES)
+            known = set(engine_side.PROBES) | set(UNARY_NAMES)
             if not isinstance(provides, dict) or set(provides) != known:
                 raise EngineGone("gave a malformed answer to loading")
             self.provides = {k: None if v is None else str(v) for k, v in provides.items()}
