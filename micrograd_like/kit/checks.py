@@ -9,6 +9,7 @@ not scored while it gives exactly that one's numbers.
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -224,6 +225,13 @@ def failure_detail(trial: Trial, hint: str = "") -> str:
     return f"{ops}: the {what} {names} {agree}"
 
 
+def shown(x: float) -> float:
+    """An engine's number as an example shows it: 12 significant digits, so that an engine
+    whose sums run in another order from run to run (its parents in a set) still shows the
+    same example for the same seed. Inputs are never rounded: they must reproduce."""
+    return float(f"{x:.12g}") if math.isfinite(x) else x
+
+
 def example(trial: Trial, hint: str) -> dict[str, Any]:
     """The shown example: formula, inputs, output, and each gradient beside its right value."""
     names = [trial.formula.name(i) for i in range(len(trial.formula.inputs))]
@@ -234,11 +242,17 @@ def example(trial: Trial, hint: str) -> dict[str, Any]:
         "formula": trial.formula.text(),
         "steps": trial.formula.to_json(),
         "inputs": dict(zip(names, trial.formula.inputs, strict=True)),
-        "output": trial.output,
+        "output": None if trial.output is None else shown(trial.output),
         "expected_output": trial.expected_output,
         "error": trial.error,
         "gradients": [
-            {"input": n, "analytic": a, "numeric": d, "expected": e, "ok": i not in wrong}
+            {
+                "input": n,
+                "analytic": shown(a),
+                "numeric": shown(d),
+                "expected": e,
+                "ok": i not in wrong,
+            }
             for i, (n, a, d, e) in enumerate(rows)
         ],
         "expected_from": "the exact derivative; numeric: central differences of its forward",
