@@ -39,14 +39,28 @@ from micrograd_like.kit.search import Draw
 # --- the shape of the graph ---------------------------------------------------------------------
 
 
-def _needs(ctx: Context, *labels: str) -> Outcome | None:
-    lacking = [label for label in labels if not ctx.usable(label)]
-    if not lacking:
+def _needs(ctx: Context, *labels: str, reuse: bool = True) -> Outcome | None:
+    """A skip saying which ops this check needs and what keeps it from them, or None
+    (``reuse``: the check uses a value twice, so the ops' reuse checks must pass too)."""
+    usable = ctx.usable if reuse else ctx.passed
+    unusable = [label for label in labels if not usable(label)]
+    if not unusable:
         return None
-    ops = " and ".join(lacking)
+    blockers = [_blocker(ctx, label) for label in unusable]
+    verb = "does" if len(blockers) == 1 else "do"
     return Outcome(
-        "skip", f"not run: needs {ops} to pass {'its' if len(lacking) == 1 else 'their'} own checks"
+        "skip",
+        f"not run: it needs {' and '.join(unusable)}, but {' and '.join(blockers)} {verb} not "
+        "pass (fix that first)",
     )
+
+
+def _blocker(ctx: Context, label: str) -> str:
+    """The check that keeps an op from use: its op check, its reuse check, or none (missing)."""
+    if ctx.missing(label) is not None:
+        return f"op:{label} (not provided)"
+    kinds = ("op:", "reuse:")
+    return next((k + label for k in kinds if ctx.results.get(k + label) != "pass"), "op:" + label)
 
 
 def check_basics(ctx: Context) -> Outcome:
@@ -109,7 +123,7 @@ def check_diamond(ctx: Context) -> Outcome:
 
 def check_off_path(ctx: Context) -> Outcome:
     """Values that do not lead to the output keep grad 0; the ones that do are unaffected."""
-    lacking = _needs(ctx, "mul", "add")
+    lacking = _needs(ctx, "mul", "add", reuse=False)
     if lacking:
         return lacking
     got = ctx.engine.ask({"do": "off-path"})
@@ -264,7 +278,7 @@ def _sum_sinks(formula: Formula) -> Formula:
 
 def check_deep_chain(ctx: Context) -> Outcome:
     """The deepest chain ``a + 1.0 + 1.0 + ...`` that backpropagates: each of DEPTHS in turn."""
-    lacking = _needs(ctx, "add")
+    lacking = _needs(ctx, "add", reuse=False)
     if lacking:
         return lacking
     works = 0
