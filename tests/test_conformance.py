@@ -235,6 +235,8 @@ def test_an_op_built_from_a_failing_op_is_not_scored_twice(reports: dict[str, Re
     div = report.result("op:div")
     assert div.status == "skip" and "op:mul names" in div.detail, div.detail
     assert "a * t1" in div.detail  # the same numbers as a * b**-1
+    pow_div = reports["bug_pow"].result("op:div")
+    assert pow_div.status == "skip" and "op:pow names" in pow_div.detail, pow_div.detail
     shared = reports["microgpt_bug_assign"].result("reuse:add")
     assert shared.status == "skip" and "backward()'s loop" in shared.detail
 
@@ -267,6 +269,9 @@ def test_a_failure_shows_the_formula_inputs_and_the_gradients(
 def test_an_endless_loop_is_a_timed_out_check_and_the_rest_are_skipped(
     misbehaving: tuple[dict[str, Report], float],
 ) -> None:
+    from micrograd_like.kit.reference import DEFAULT_TIMEOUT
+
+    assert DEFAULT_TIMEOUT == 10.0  # the README's number
     report = misbehaving[0]["loops_forever"]
     assert report.result("basics").status == "pass"  # no backward() there
     timed_out = [c for c in report.checks if c.status == "fail"]
