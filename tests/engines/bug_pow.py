@@ -6,7 +6,9 @@ from correct import Value as CorrectValue
 
 
 class Value(CorrectValue):
-    def __pow__(self, exponent: float) -> CorrectValue:
+    def __pow__(self, exponent: CorrectValue | float) -> CorrectValue:
+        if isinstance(exponent, CorrectValue):
+            return self._power_of_value(exponent)
         out = self._node(self.data**exponent, (self,), f"**{exponent}")
 
         def _backward() -> None:

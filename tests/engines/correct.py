@@ -59,7 +59,9 @@ class Value:
         out._backward = _backward
         return out
 
-    def __pow__(self, exponent: float) -> Value:
+    def __pow__(self, exponent: Value | float) -> Value:
+        if isinstance(exponent, Value):
+            return self._power_of_value(exponent)
         out = self._node(self.data**exponent, (self,), f"**{exponent}")
 
         def _backward() -> None:
@@ -67,6 +69,20 @@ class Value:
 
         out._backward = _backward
         return out
+
+    def _power_of_value(self, exponent: Value) -> Value:
+        """a ** b with both Values: d/da = b * a**(b-1), d/db = a**b * log(a) (a > 0)."""
+        out = self._node(self.data**exponent.data, (self, exponent), "**")
+
+        def _backward() -> None:
+            self.grad += exponent.data * self.data ** (exponent.data - 1) * out.grad
+            exponent.grad += out.data * math.log(self.data) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def __rpow__(self, base: float) -> Value:
+        return type(self)(base) ** self
 
     def _unary(
         self, value: Callable[[float], float], slope: Callable[[float, float], float], op: str
