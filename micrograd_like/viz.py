@@ -21,7 +21,7 @@ import signal
 import subprocess
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +33,6 @@ from micrograd_like.debug import (
     added_up,
     format_number,
     named_steps,
-    node_names,
     step_rows,
     tooltips,
 )
