@@ -77,8 +77,8 @@ def make_spirals(
     _check_arguments(n, noise, "make_spirals")
     if isinstance(classes, bool) or not isinstance(classes, int) or classes < 2:
         raise ValueError(f"make_spirals: classes must be an integer >= 2, got {classes!r}")
-    if not turns > 0:
-        raise ValueError(f"make_spirals: turns must be positive, got {turns!r}")
+    if isinstance(turns, bool) or not isinstance(turns, (int, float)) or not 0 < turns <= MAX_TURNS:
+        raise ValueError(f"make_spirals: turns must be a number in (0, {MAX_TURNS}], got {turns!r}")
     points, labels = [], []
     for i in range(n):
         arm = i % classes
@@ -128,9 +128,13 @@ def _random_source(rng: Seed, where: str) -> random.Random:
     return random.Random(rng)
 
 
+MAX_POINTS = 1_000_000  # far beyond what a scalar engine trains on; a typo must not fill memory
+MAX_TURNS = 1000  # beyond this, neighbouring points of one arm are a whole turn apart
+
+
 def _check_arguments(n: int, noise: float, where: str) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{where}: n must be a positive integer, got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_POINTS:
+        raise ValueError(f"{where}: n must be an integer from 1 to {MAX_POINTS:,}, got {n!r}")
     if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < math.inf:
         raise ValueError(f"{where}: noise must be a finite number >= 0, got {noise!r}")
 

@@ -86,12 +86,18 @@ def test_noise_moves_points_by_about_its_size() -> None:
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: make_moons(0), "n must be a positive integer"),
+        (lambda: make_moons(0), "n must be an integer from 1 to 1,000,000, got 0"),
+        (lambda: make_moons(10**12), "n must be an integer from 1 to 1,000,000, got 1000000000000"),
         (lambda: make_moons(10, -0.1), "noise must be a finite number >= 0"),
         (lambda: make_moons(10, math.nan), "noise must be a finite number >= 0"),
         (lambda: make_circles(10, factor=1.0), "factor must lie strictly between 0 and 1"),
         (lambda: make_spirals(10, classes=1), "classes must be an integer >= 2"),
-        (lambda: make_spirals(10, turns=0), "turns must be positive"),
+        (lambda: make_spirals(10, turns=0), r"turns must be a number in \(0, 1000\], got 0"),
+        (
+            lambda: make_spirals(10, turns=math.inf),
+            r"turns must be a number in \(0, 1000\], got inf",
+        ),
+        (lambda: make_spirals(10, turns="2"), r"turns must be a number .*, got '2'"),  # type: ignore[arg-type]
         (
             lambda: make_moons(10, rng="seed"),  # type: ignore[arg-type]
             "rng must be a random.Random, an integer seed",
