@@ -36,9 +36,31 @@ class Optimizer:
     def step(self) -> None:
         raise NotImplementedError
 
-    def _gradient(self, p: Value) -> float:
-        """The gradient with the L2 weight-decay term added, as PyTorch adds it."""
-        return p.grad + self.weight_decay * p.data if self.weight_decay else p.grad
+    def _gradients(self) -> list[float]:
+        """Each gradient with the L2 weight-decay term added, as PyTorch adds it; a gradient that
+        is not a finite number is refused here, before the step changes anything."""
+        for i, p in enumerate(self.params):
+            g = p.grad
+            if isinstance(g, bool) or not isinstance(g, (int, float)) or not math.isfinite(g):
+                raise ValueError(
+                    f"{type(self).__name__}.step: parameter {i} ({p!r}) has grad {g!r}, not a "
+                    "finite number; nothing was updated"
+                )
+        if not self.weight_decay:
+            return [float(p.grad) for p in self.params]
+        return [p.grad + self.weight_decay * p.data for p in self.params]
+
+    def _update(self, new_data: list[float]) -> None:
+        """Every parameter gets its new data, or none does: a step that cannot finish changes
+        nothing (an overflow in one update must not leave the model half-stepped)."""
+        for i, (p, x) in enumerate(zip(self.params, new_data, strict=True)):
+            if not math.isfinite(x):
+                raise OverflowError(
+                    f"{type(self).__name__}.step: parameter {i} ({p!r}) would become {x!r}; "
+                    "nothing was updated (is the learning rate too large?)"
+                )
+        for p, x in zip(self.params, new_data, strict=True):
+            p.data = x
 
 
 class SGD(Optimizer):
@@ -56,17 +78,15 @@ class SGD(Optimizer):
         self.velocity: list[float] | None = None  # made on the first step, as PyTorch does
 
     def step(self) -> None:
-        gradients = [self._gradient(p) for p in self.params]
+        gradients = velocity = self._gradients()
+        if self.momentum and self.velocity is not None:
+            velocity = [
+                self.momentum * v + g for v, g in zip(self.velocity, gradients, strict=True)
+            ]
+        steps = velocity if self.momentum else gradients
+        self._update([p.data - self.lr * g for p, g in zip(self.params, steps, strict=True)])
         if self.momentum:
-            if self.velocity is None:
-                self.velocity = gradients
-            else:
-                self.velocity = [
-                    self.momentum * v + g for v, g in zip(self.velocity, gradients, strict=True)
-                ]
-            gradients = self.velocity
-        for p, g in zip(self.params, gradients, strict=True):
-            p.data -= self.lr * g
+            self.velocity = velocity  # kept only once the step has happened
 
 
 class Adam(Optimizer):
@@ -92,15 +112,27 @@ class Adam(Optimizer):
 
     def step(self) -> None:
         beta1, beta2 = self.betas
-        self.steps += 1
-        correction1 = 1 - beta1**self.steps  # undoes the pull towards the zero start
-        correction2 = 1 - beta2**self.steps
-        for i, p in enumerate(self.params):
-            g = self._gradient(p)
-            self.mean[i] = beta1 * self.mean[i] + (1 - beta1) * g
-            self.square[i] = beta2 * self.square[i] + (1 - beta2) * g * g
-            denominator = math.sqrt(self.square[i]) / math.sqrt(correction2) + self.eps
-            p.data -= (self.lr / correction1) * self.mean[i] / denominator
+        steps = self.steps + 1
+        correction1 = 1 - beta1**steps  # undoes the pull towards the zero start
+        correction2 = 1 - beta2**steps
+        gradients = self._gradients()
+        mean = [beta1 * m + (1 - beta1) * g for m, g in zip(self.mean, gradients, strict=True)]
+        square = [
+            beta2 * v + (1 - beta2) * g * g for v, g in zip(self.square, gradients, strict=True)
+        ]
+        new_data = [
+            p.data
+            - (self.lr / correction1) * m / (math.sqrt(v) / math.sqrt(correction2) + self.eps)
+            for p, m, v in zip(self.params, mean, square, strict=True)
+        ]
+        for i, v in enumerate(square):
+            if v == math.inf:  # sqrt(inf) would freeze this parameter for good, silently
+                raise OverflowError(
+                    f"Adam.step: parameter {i} ({self.params[i]!r}): the running average of "
+                    f"grad**2 overflowed (grad {gradients[i]!r}); nothing was updated"
+                )
+        self._update(new_data)
+        self.steps, self.mean, self.square = steps, mean, square  # only once the step happened
 
 
 def _is_number(number: object) -> bool:

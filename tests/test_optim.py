@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -204,3 +205,23 @@ def test_every_optimizer_setting_refuses_what_is_no_usable_number(
 def test_every_optimizer_setting_takes_ints_and_floats_alike(setting: str) -> None:
     for number in (0, 0.0, 0.5):
         SETTINGS[setting](number)
+
+
+@pytest.mark.parametrize("adam", [False, True])
+def test_a_step_that_cannot_finish_changes_nothing(adam: bool) -> None:
+    a, b, c = Value(1.0, "a"), Value(2.0, "b"), Value(3.0, "c")
+    optimizer: SGD | Adam = Adam([a, b, c]) if adam else SGD([a, b, c], lr=1.0, momentum=0.9)
+    a.grad, b.grad, c.grad = 0.5, 0.25, 0.125
+    optimizer.step()  # a first step that works, so momentum and Adam's averages hold something
+    state = copy.deepcopy({k: v for k, v in vars(optimizer).items() if k != "params"})
+    before = [a.data, b.data, c.data]
+    c.grad = None  # type: ignore[assignment]  # a user's mistake, found before anything moves
+    with pytest.raises(ValueError, match=r"parameter 2 \(Value\(.*label='c'\)\) has grad None"):
+        optimizer.step()
+    c.grad = 0.125
+    b.data, b.grad = -1e308, 1e308  # SGD: b would become -inf; Adam: grad**2 overflows
+    before = [a.data, b.data, c.data]
+    with pytest.raises(OverflowError, match=r"parameter 1 \(Value\(.*label='b'\)\).*nothing was"):
+        optimizer.step()
+    assert [a.data, b.data, c.data] == before
+    assert {k: v for k, v in vars(optimizer).items() if k != "params"} == state  # none moved
