@@ -438,6 +438,14 @@ class AnomalyMode:
         return "\n".join(lines)
 
     def _backward_message(self, step: BackwardStep, site: Site | None) -> str:
+        if step.node is step.parent:  # no edge: the end of the pass adds a leaf's earlier grad
+            return (
+                f"anomaly at the end of backward(): this pass's gradient "
+                f"{format_number(step.upstream)} added to the {format_number(step.grad_before)} "
+                f"the value held from earlier calls makes {format_number(step.grad_after)}\n"
+                f"  the value: {step.parent!r}\n"
+                "  gradients add up over backward() calls; zero_grad() between them starts anew"
+            )
         local_name = getattr(step.node.op_entry.local, "__name__", "its local derivative")
         numbers = (
             f"upstream {format_number(step.upstream)}, local {format_number(step.local)}, "

@@ -627,7 +627,10 @@ class _Pass:
         try:
             if _writes != self.writes:  # written while the pass ran (a hook, another thread)
                 _check_fresh(self.order)
-            _set_grads(self.held, map(operator.add, self.earlier, map(_grad_of, self.held)))
+            totals = list(map(operator.add, self.earlier, map(_grad_of, self.held)))
+            if someone_watches[0] and recording.get().step_hooks:  # anomaly mode, say
+                _tell_sums(self.held, self.earlier, totals, recording.get().step_hooks)
+            _set_grads(self.held, totals)
         except BaseException:
             self.undo()
             raise
@@ -707,6 +710,16 @@ def _tell(watchers: Sequence[Any], node: Any, local: Any, real: Callable[[Any], 
         step = BackwardStep.of(real(node), index, upstream, derivative, before, after)
         for watcher in watchers:
             _unwatched(watcher, step)
+
+
+def _tell_sums(leaves: list[Value], earlier: list[Any], totals: list[Any], watchers: Any) -> None:
+    """A non-finite sum of a leaf's earlier grad and this pass's, told as one more edge."""
+    for leaf, before, after in zip(leaves, earlier, totals, strict=True):
+        if after - after != 0:  # inf or nan: grad += grad overflowed, or brought one in
+            step = BackwardStep(leaf, "+= earlier grad", leaf, 0, leaf.grad, 1.0, leaf.grad,
+                                before, after)  # fmt: skip
+            for watcher in watchers:
+                _unwatched(watcher, step)
 
 
 def _local_failed(node: Any, error: ArithmeticError) -> ArithmeticError:

@@ -109,3 +109,17 @@ def test_anomaly_error_attributes_a_library_made_node_to_the_user_line() -> None
     assert raised.value.site is not None
     assert raised.value.site.function == "helper"
     assert "return v * v" in str(raised.value)
+
+
+def test_detect_anomaly_names_an_inf_made_by_adding_an_earlier_grad_and_changes_nothing() -> None:
+    w = Value(1.0, label="w")
+    (w * 1e308).backward()  # the first call: w.grad = 1e308, finite
+    with detect_anomaly(), pytest.raises(AnomalyError) as raised:
+        (w * 1e308).backward()  # 1e308 + 1e308 overflows only when added to the earlier grad
+    message = str(raised.value)
+    assert message.startswith("anomaly at the end of backward(): this pass's gradient 1e+308")
+    assert "added to the 1e+308 the value held from earlier calls makes inf" in message
+    assert "label='w'" in message
+    assert w.grad == 1e308  # the failed pass added nothing
+    (w * 1e308).backward()  # outside anomaly mode IEEE's inf is the answer, as in PyTorch
+    assert w.grad == math.inf

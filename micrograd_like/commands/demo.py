@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             progress=Progress(args.steps, sys.stdout),
         )
-    except ValueError as error:  # an update made a parameter inf or nan: Value.data refuses it
+    except (ValueError, OverflowError) as error:  # an update would make a parameter inf or nan
         print(f"demo: training diverged: {error}", file=sys.stderr)
         return 1
     print(f"train accuracy {result.train_accuracy:.1%}, test accuracy {result.test_accuracy:.1%}")

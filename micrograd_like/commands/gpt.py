@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     try:
         model, losses = train(names, args.steps, args.seed, sys.stdout, step_function)
-    except ValueError as error:  # an update made a parameter inf or nan: Value.data refuses it
+    except (ValueError, OverflowError) as error:  # an update would make a parameter inf or nan
         print(f"gpt: training diverged: {error}", file=sys.stderr)
         return 1
     try:
