@@ -18,7 +18,7 @@ import random
 import re
 import sys
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +33,7 @@ from micrograd_like.engine import (
 from micrograd_like.optable import REAL, Op, forward_source, local_source, op_named_or_none
 from micrograd_like.recording import watch_data_reads
 
-__all__ = ["CompiledFunction", "TracingError", "compile_fn"]
+__all__ = ["CompiledCache", "CompiledFunction", "TracingError", "compile_fn"]
 
 WARM_UP_CALLS = 8  # Python 3.11 specializes a function's bytecode after its 8th call
 LINE_ARGUMENTS = 12  # arguments per line of a long call, to keep the source readable
@@ -412,8 +412,15 @@ class CompiledFunction:
             f"{len(self.params)} parameters, {lines} lines)"
         )
 
-    def value_and_grad(self, *inputs: float) -> tuple[float, list[float]]:
-        """f's value at ``inputs`` and d(f)/d(param) for each parameter, in order."""
+    def value_and_grad(
+        self, *inputs: float, weights: Sequence[float] | None = None
+    ) -> tuple[float, list[float]]:
+        """f's value at ``inputs`` and d(f)/d(param) for each parameter, in order.
+
+        ``weights``, one float per parameter, replaces the parameters' ``.data`` for this call:
+        a training loop that keeps its weights in a list (and updates them there) never pays
+        for reading and writing thousands of Values.
+        """
         if len(inputs) != self.n_inputs:
             raise TypeError(f"{self.filename}: expected {self.n_inputs} inputs, got {len(inputs)}")
         numbers = list(inputs)
@@ -421,8 +428,17 @@ class CompiledFunction:
             numbers = [
                 checked_float(x, f"{self.filename}: input {i}") for i, x in enumerate(inputs)
             ]
+        if weights is None:
+            now = [p.data for p in self.params]
+        elif len(weights) != len(self.params):
+            raise TypeError(
+                f"{self.filename}: weights has {len(weights)} numbers for {len(self.params)} "
+                "parameters"
+            )
+        else:
+            now = weights if all(type(w) is float for w in weights) else list(map(float, weights))
         try:
-            return self._function(numbers, [p.data for p in self.params])
+            return self._function(numbers, now)
         except (ArithmeticError, ValueError) as error:
             raise _with_line(error, self.filename) from error
 
@@ -503,3 +519,36 @@ def compile_fn(
     compiled = CompiledFunction(writer.source(name), name, params, len(inputs), writer.namespace())
     compiled.warm_up(inputs)
     return compiled
+
+
+class CompiledCache:
+    """One compiled function per shape, compiled the first time the shape is asked for.
+
+    ``build(key)`` returns ``(f, example_inputs)`` for a shape key (a GPT's sequence length,
+    say); ``cache(key)`` gives the ``CompiledFunction`` for it, tracing and compiling only on
+    the first request. All share ``params``, so a whole training run uses one cache.
+    """
+
+    def __init__(
+        self,
+        build: Callable[[Hashable], tuple[Callable[..., Value], Sequence[float]]],
+        params: Sequence[Value],
+        **options: Any,
+    ) -> None:
+        self.build = build
+        self.params = list(params)
+        self.options = options  # passed on to compile_fn: checks, rng, check_inputs
+        self.compiled: dict[Hashable, CompiledFunction] = {}
+
+    def __call__(self, key: Hashable) -> CompiledFunction:
+        found = self.compiled.get(key)
+        if found is None:
+            f, example = self.build(key)
+            found = self.compiled[key] = compile_fn(f, example, self.params, **self.options)
+        return found
+
+    def __len__(self) -> int:
+        return len(self.compiled)
+
+    def __repr__(self) -> str:
+        return f"CompiledCache({len(self)} shapes: {sorted(map(repr, self.compiled))})"
