@@ -436,7 +436,7 @@ class CompiledFunction:
                 "parameters"
             )
         else:
-            now = weights if all(type(w) is float for w in weights) else list(map(float, weights))
+            now = list(weights)
         try:
             return self._function(numbers, now)
         except (ArithmeticError, ValueError) as error:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import linecache
 import math
+import operator
 import random
 import re
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from micrograd_like import ops
-from micrograd_like.compiled import CompiledFunction, TracingError, compile_fn
+from micrograd_like.compiled import CompiledCache, CompiledFunction, TracingError, compile_fn
 from micrograd_like.data import make_moons
 from micrograd_like.engine import Value, linear, no_grad, sum_of
 from micrograd_like.nn import MLP
@@ -596,3 +597,57 @@ def test_compiled_gradients_equal_eagers_exactly_on_the_moons_model() -> None:
     eager = hinge_loss(model, data)
     eager.backward()
     assert [value, *grads] == [eager.data, *(p.grad for p in params)]  # the same float operations
+
+
+# --- a cache of compiled shapes, and weights kept in a list -----------------------------------
+
+
+def test_compiled_cache_traces_each_shape_once_and_serves_it_again() -> None:
+    w = Value(0.5)
+    built: list[int] = []
+
+    def build(length: Hashable) -> tuple[Callable[..., Value], list[float]]:
+        assert isinstance(length, int)
+        built.append(length)
+        return (lambda *xs: sum_of([x * w for x in xs]).tanh()), [1.0] * length
+
+    cache = CompiledCache(build, [w], checks=0)
+    two, three = cache(2), cache(3)
+    assert cache(2) is two and built == [2, 3] and len(cache) == 2
+    value, (slope,) = three.value_and_grad(1.0, 2.0, 3.0)
+    out = sum_of([Value(x) * w for x in (1.0, 2.0, 3.0)]).tanh()
+    out.backward()
+    assert (value, slope) == (out.data, w.grad)
+
+
+def test_compiled_weights_replace_the_parameters_data_for_one_call() -> None:
+    w = Value(3.0)
+    compiled = compile_fn(lambda x: x * w * w, [2.0], [w])
+    assert compiled.value_and_grad(2.0, weights=[5.0]) == (50.0, [20.0])  # d/dw x w**2 = 2 x w
+    assert (w.data, w.grad) == (3.0, 0.0)  # the Value is not read, not written
+    with pytest.raises(TypeError, match="weights has 2 numbers for 1 parameters"):
+        compiled.value_and_grad(2.0, weights=[5.0, 6.0])
+
+
+def test_compiled_gpt_step_gives_the_eager_loss_and_gradients() -> None:
+    # bench's microgpt-size model on one short name: one-hot inputs keep the graph the same
+    # for every name of a length, and pick the same numbers as the eager lookups.
+    from micrograd_like.commands import bench
+
+    params = [Value(w) for w in bench.gpt_weights()]
+    matrices = bench.gpt_matrices(params)
+    ids = bench.gpt_tokens("ava")
+    f, example = bench.gpt_compiled_loss(matrices)(len(ids) - 1)
+    compiled = compile_fn(f, example, params, checks=0)
+    one_hot = bench.gpt_one_hot(ids[:-1]) + bench.gpt_one_hot(ids[1:])
+    value, grads = compiled.value_and_grad(*one_hot)
+    same_graph = f(*map(Value, one_hot))
+    same_graph.backward()
+    assert [value, *grads] == [same_graph.data, *(p.grad for p in params)]  # bit for bit
+    for p in params:
+        p.grad = 0.0
+    rows = [matrices[0][t] for t in ids[:-1]]
+    lookups = bench.gpt_loss(matrices, rows, [operator.itemgetter(t) for t in ids[1:]])
+    lookups.backward()  # a repeated letter's row sums its gradients in another order
+    assert value == lookups.data
+    assert_close(grads, [p.grad for p in params])

@@ -28,7 +28,7 @@ import sys
 import textwrap
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -685,7 +685,7 @@ def gpt_rmsnorm(x: list[Any]) -> list[Any]:
 
 
 def gpt_loss(
-    matrices: list[Matrix], inputs: list[list[Any]], targets: list[Callable[[list[Any]], Any]]
+    matrices: list[Matrix], inputs: list[list[Any]], targets: Sequence[Callable[[list[Any]], Any]]
 ) -> Any:
     """Mean cross-entropy over a sequence: ``inputs[t]`` is token t's embedding row,
     ``targets[t](probs)`` picks the next token's probability (a lookup, or a one-hot sum)."""
@@ -774,21 +774,7 @@ def compiled_gpt_step(
     params = [Value(w) for w in weights]
     matrices = gpt_matrices(params)
 
-    def build(length: int) -> tuple[Callable[..., Value], list[float]]:
-        def loss(*one_hot: Value) -> Value:
-            rows, picks = [], []
-            for t in range(length):
-                hot = one_hot[t * GPT_VOCAB : (t + 1) * GPT_VOCAB]
-                rows.append([sum(h * w[i] for h, w in zip(hot, matrices[0], strict=True))
-                             for i in range(GPT_EMBED)])  # fmt: skip
-                target = one_hot[(length + t) * GPT_VOCAB : (length + t + 1) * GPT_VOCAB]
-                picks.append(functools.partial(gpt_dot, target))
-            return gpt_loss(matrices, rows, picks)
-
-        example = [26] * (length + 1)
-        return loss, gpt_one_hot(example[:-1]) + gpt_one_hot(example[1:])
-
-    cache = CompiledCache(build, params)
+    cache = CompiledCache(gpt_compiled_loss(matrices), params)
     started = time.perf_counter()
     for name in chosen:
         cache(len(name) + 1)
@@ -804,6 +790,35 @@ def compiled_gpt_step(
         return loss
 
     return step, compile_seconds
+
+
+def gpt_compiled_loss(
+    matrices: list[Matrix],
+) -> Callable[[Hashable], tuple[Callable[..., Value], list[float]]]:
+    """For a sequence length, the loss over one-hot inputs (the tokens, then the targets) and
+    an example point: the graph is the same for every name of that length."""
+
+    def build(length: Hashable) -> tuple[Callable[..., Value], list[float]]:
+        if not isinstance(length, int):
+            raise TypeError(f"gpt: a sequence length is a whole number, got {length!r}")
+
+        def loss(*one_hot: Value) -> Value:
+            rows, picks = [], []
+            for t in range(length):
+                hot = one_hot[t * GPT_VOCAB : (t + 1) * GPT_VOCAB]
+                rows.append(
+                    [sum(h * w[i] for h, w in zip(hot, matrices[0], strict=True))
+                     for i in range(GPT_EMBED)]
+                )  # fmt: skip
+                target = one_hot[(length + t) * GPT_VOCAB : (length + t + 1) * GPT_VOCAB]
+                picks.append(functools.partial(gpt_dot, target))
+            out: Value = gpt_loss(matrices, rows, picks)
+            return out
+
+        example = [26] * (length + 1)
+        return loss, gpt_one_hot(example[:-1]) + gpt_one_hot(example[1:])
+
+    return build
 
 
 def gpt_dot(one_hot: Sequence[Any], probs: Sequence[Any]) -> Any:
