@@ -1041,6 +1041,7 @@ def key_ratios(
         ("compiled", "plain"),
         ("minimal", "plain"),
         ("minimal", "ours"),
+        ("minimal", "compiled"),
         ("micrograd", "ours"),
         ("torch", "ours"),
         ("ours-sum", "ours"),
