@@ -1,13 +1,16 @@
 """Compile a fixed-shape computation of Values into straight-line Python for forward and backward.
 
 ``compile_fn(f, example_inputs, params)`` traces ``f`` once and writes one line of Python per
-operation, taken from the op table: the forward is the entry's formula (``v3 = tanh(v2)``) or a
-call of its forward, and the backward calls the entry's own local derivative
-(``d = tanh_local(v3, v2)``) and spells out the chain rule (``g2 = d[0] * g3``). Any op of the
-table compiles, custom ones included. ``f`` may not read a Value's data while it is traced (that
-is the only way a graph can depend on data), and retracing at other points checks it again. The
-source is registered with ``linecache``, so tracebacks and pdb show it. Tracing a function into a
-flat program follows JAX's jaxprs and PyTorch's ``torch.fx``; here the program is Python source.
+operation, taken from the op table: the forward is the entry's forward written out (``v3 = v1 *
+v2``) or a call of it (``v3 = tanh_forward(v2)``), and the backward spells out the chain rule with
+the entry's local derivative written out (``g2 = (1 - v3 * v3) * g3  # tanh_local``) or called
+(``d = relu_local(v3, v2)``). Written out means read off the entry's own functions run on names
+(see ``optable.local_source``), so any op of the table compiles, custom ones included, and the
+numbers are the eager engine's. ``f`` may not read a Value's data while it is traced (that is the
+only way a graph can depend on data), and retracing at other points checks it again.
+``CompiledCache`` keeps one compiled function per shape (a sequence length, say). The source is
+registered with ``linecache``, so tracebacks and pdb show it. Tracing a function into a flat
+program follows JAX's jaxprs and PyTorch's ``torch.fx``; here the program is Python source.
 """
 
 from __future__ import annotations

@@ -63,11 +63,11 @@ class Op:
     kinks: tuple[float, ...] = ()  # operand values where the derivative jumps
     constants: int = 0  # trailing constants a node keeps (the k of x ** k)
     smooth: Interval | None = None  # where every derivative exists, if narrower than the domain
-    # generated code: one template per operand ("({0} > 0) * 1.0"), for a local derivative
-    # that branches on its operand and so cannot be read off by running it on names (see below)
-    local_formula: tuple[str, ...] = ()
     builtin: bool = True
     doc: str = field(default="", compare=False)
+    # generated code: a template per operand ("(0.0 if {0} <= 0 else 1.0)"), for a local that
+    # branches on its operand, so cannot be read off by running it on names (see below)
+    local_formula: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return f"<op {self.name!r}>"

@@ -575,6 +575,16 @@ def test_local_source_is_read_off_the_entrys_local_derivative() -> None:
     assert forward_source(op_named("log"), 1) == ""  # a domain to check: a call
 
 
+def test_local_formula_declared_with_an_entry_is_written_instead_of_a_call() -> None:
+    from micrograd_like.optable import Op, local_source, op_named
+
+    relu = op_named("relu")
+    declared = Op("relu_declared", 1, relu.forward, relu.local, formula=relu.formula,
+                  local_formula=("(0.0 if {0} <= 0 else 1.0)",))  # fmt: skip
+    assert local_source(declared, 1) == ("(0.0 if {0} <= 0 else 1.0)",)
+    assert local_source(relu, 1) == ()  # the engine's relu declares none (yet)
+
+
 def test_written_source_keeps_the_order_of_float_operations() -> None:
     from micrograd_like.optable import Op, forward_source, local_source
 
