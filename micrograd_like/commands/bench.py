@@ -722,11 +722,11 @@ def gpt_adam(
     """microgpt's Adam with its linearly decaying rate, in place on a list of floats."""
     (b1, b2), m, v = GPT_BETAS, moments[0], moments[1]
     rate = GPT_LR * (1 - step / 1000)
-    for i, g in enumerate(grads):
-        m[i] = b1 * m[i] + (1 - b1) * g
-        v[i] = b2 * v[i] + (1 - b2) * g * g
-        m_hat, v_hat = m[i] / (1 - b1 ** (step + 1)), v[i] / (1 - b2 ** (step + 1))
-        weights[i] -= rate * m_hat / (v_hat**0.5 + GPT_EPS)
+    m_debias, v_debias = 1 - b1 ** (step + 1), 1 - b2 ** (step + 1)  # the same for every weight
+    m[:] = [b1 * mi + (1 - b1) * g for mi, g in zip(m, grads, strict=True)]
+    v[:] = [b2 * vi + (1 - b2) * g * g for vi, g in zip(v, grads, strict=True)]
+    weights[:] = [w - rate * (mi / m_debias) / ((vi / v_debias) ** 0.5 + GPT_EPS)
+                  for w, mi, vi in zip(weights, m, v, strict=True)]  # fmt: skip
 
 
 def prepare_gpt(engine: str, n: int) -> tuple[Run, dict[str, float]]:
