@@ -67,6 +67,9 @@ class Op:
     smooth: Interval | None = None  # where every derivative exists, if narrower than the domain
     builtin: bool = True
     doc: str = field(default="", compare=False)
+    # generated code: a template per operand ("(0.0 if {0} <= 0 else 1.0)"), for a local that
+    # branches on its operand, so cannot be read off by running it on names (see below)
+    local_formula: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return f"<op {self.name!r}>"
@@ -205,3 +208,113 @@ def _no_forward(*operands: float) -> float:
 def op_named_or_none(name: str) -> Op | None:
     """The table's entry for ``name``, or None."""
     return _TABLE.get(name)
+
+
+# --- an entry's functions as Python source, for generated code --------------------------------
+# Run on names instead of numbers, an op's own forward and local derivative write the expression
+# they compute ("{1} * {2}"), so compiled code inlines them without a second copy of the math.
+
+_SUM_RANK, _PRODUCT_RANK, _UNARY_RANK, _POWER_RANK, _ATOM_RANK = range(1, 6)
+
+
+class _Unwritable(TypeError):
+    """The function compares, branches or calls math on its operand: it stays a call."""
+
+
+class _Source:
+    """A number's expression in Python source, with the precedence of its outermost operator."""
+
+    __slots__ = ("rank", "text")
+
+    def __init__(self, text: str, rank: int = _ATOM_RANK) -> None:
+        self.text = text
+        self.rank = rank
+
+    def _binary(self, symbol: str, rank: int, left: object, right: object) -> _Source:
+        first, second = _source(left), _source(right)
+        left_text = first.text if first.rank >= rank + (rank == _POWER_RANK) else f"({first.text})"
+        right_text = second.text if second.rank > rank else f"({second.text})"
+        return _Source(f"{left_text} {symbol} {right_text}", rank)
+
+    def __add__(self, other: object) -> _Source:
+        return self._binary("+", _SUM_RANK, self, other)
+
+    def __radd__(self, other: object) -> _Source:
+        return self._binary("+", _SUM_RANK, other, self)
+
+    def __sub__(self, other: object) -> _Source:
+        return self._binary("-", _SUM_RANK, self, other)
+
+    def __rsub__(self, other: object) -> _Source:
+        return self._binary("-", _SUM_RANK, other, self)
+
+    def __mul__(self, other: object) -> _Source:
+        return self._binary("*", _PRODUCT_RANK, self, other)
+
+    def __rmul__(self, other: object) -> _Source:
+        return self._binary("*", _PRODUCT_RANK, other, self)
+
+    def __truediv__(self, other: object) -> _Source:
+        return self._binary("/", _PRODUCT_RANK, self, other)
+
+    def __rtruediv__(self, other: object) -> _Source:
+        return self._binary("/", _PRODUCT_RANK, other, self)
+
+    def __neg__(self) -> _Source:
+        return _Source(f"-{self.text}" if self.rank >= _UNARY_RANK else f"-({self.text})",
+                       _UNARY_RANK)  # fmt: skip
+
+    def _refuse(self, *other: object) -> Any:
+        raise _Unwritable(f"{self.text} is read as a number")
+
+    __float__ = __bool__ = __index__ = _refuse
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __pow__ = __rpow__ = _refuse
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _source(x: object) -> _Source:
+    """An operand as source: an expression, or a plain number as a literal."""
+    if isinstance(x, _Source):
+        return x
+    if type(x) not in (int, float):
+        raise _Unwritable(f"{x!r} is not a number")
+    text = repr(x)
+    return _Source(text, _UNARY_RANK if text.startswith("-") else _ATOM_RANK)
+
+
+def _written(function: Callable[..., Any], names: list[_Source]) -> Any:
+    """What ``function`` returns on ``names``; None where it does more than arithmetic."""
+    try:
+        return function(*names)
+    except (TypeError, ValueError, ArithmeticError, AttributeError, IndexError):
+        return None
+
+
+@functools.cache
+def forward_source(entry: Op, operands: int) -> str:
+    """The entry's forward as a template on ``{0}``, ``{1}``, ... (its formula, or read off
+    its forward), or "" where it must be called: a custom op, a domain to check, a branch."""
+    if entry.domain is not REAL:
+        return ""
+    if entry.formula or not entry.builtin:
+        return entry.formula
+    written = _written(entry.forward, [_Source(f"{{{i}}}") for i in range(operands)])
+    return _source(written).text if isinstance(written, (_Source, int, float)) else ""
+
+
+@functools.cache
+def local_source(entry: Op, operands: int) -> tuple[str, ...]:
+    """The entry's local derivative as templates on ``{out}``, ``{0}``, ``{1}``, ..., one per
+    graph operand, read off its ``<name>_local``; () where it must be called (as forward_source)."""
+    if entry.local_formula or not entry.builtin:
+        return entry.local_formula
+    names = [_Source("{out}"), *(_Source(f"{{{i}}}") for i in range(operands))]
+    written = _written(entry.local, names)
+    if not isinstance(written, tuple):
+        return ()
+    try:
+        sources = [_source(d) for d in written]
+    except _Unwritable:
+        return ()
+    # each is a left operand of "* upstream" in the chain rule: a sum needs its parentheses
+    return tuple(d.text if d.rank >= _PRODUCT_RANK else f"({d.text})" for d in sources)

@@ -71,11 +71,13 @@ def test_bench_quick_run_prints_a_row_for_every_installed_engine() -> None:
         "wide sum": {"plain", "ours", "ours-sum", "minimal"} | optional,
         "memory after": {"plain", "ours", "minimal"} | optional,
         "deepest chain": {"plain", "ours", "minimal"} | optional,
+        "gpt step": {"compiled", "ours", "minimal"},
     }
     for title, engines in expected.items():
         table = section(output, title)
         assert engines <= row_engines(table), f"{title}: rows {row_engines(table)}\n{output}"
-    for title in ("moons step", "micrograd's nn", "random expression", "deep chain", "wide sum"):
+    titles = ("moons step", "micrograd's nn", "random expression", "deep chain", "wide sum", "gpt")
+    for title in titles:
         assert any("engines agree" in line for line in section(output, title)), title
     assert "ours / plain = " in output
     assert "minimal / ours = " in section(output, "micrograd's nn")[-2]  # the ratios line
@@ -90,6 +92,8 @@ def test_bench_quick_run_prints_a_row_for_every_installed_engine() -> None:
         "wide ours / plain": "<= 15x",
         "memory ours traced B/node": "<= 180 B",
         "moons compiled / plain": "<= 0.5x",
+        "gpt minimal / ours": ">= 1.5x",
+        "gpt minimal / compiled": ">= 20x",
     }
     assert list(rows) == list(goals), output
     for name, goal in goals.items():
@@ -113,9 +117,9 @@ def test_bench_only_runs_the_benchmarks_it_names_and_sums_up_those() -> None:
 
 def test_bench_refuses_an_unknown_benchmark(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
-        bench.main(["--only", "mgnn,gpt"])
+        bench.main(["--only", "mgnn,gpu"])
     assert exit_.value.code == 2
-    assert "gpt" in capsys.readouterr().err
+    assert "gpu" in capsys.readouterr().err
 
 
 def test_bench_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import linecache
 import math
+import operator
 import random
 import re
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from micrograd_like import ops
-from micrograd_like.compiled import CompiledFunction, TracingError, compile_fn
+from micrograd_like.compiled import CompiledCache, CompiledFunction, TracingError, compile_fn
 from micrograd_like.data import make_moons
 from micrograd_like.engine import Value, linear, no_grad, sum_of
 from micrograd_like.nn import MLP
@@ -173,19 +174,26 @@ def test_compiled_source_has_one_named_line_per_op() -> None:
     lines = [line.strip() for line in source.splitlines()]
     # trace order: x (node 0), w (node 1), x*w (node 2), tanh (node 3)
     assert lines[1:] == [
-        "v0 = inputs[0]  # input 0",
-        "v1 = params[0]  # param 0",
+        "# inputs: 1",
+        "(v0,) = inputs",
+        "# params: 1",
+        "(v1,) = params",
         "v2 = v0 * v1  # mul",  # the table's formula for mul
-        "v3 = tanh_forward(v2)  # tanh",  # no formula: the entry's forward
+        "v3 = tanh_forward(v2)  # tanh",  # math.tanh cannot be written out: the entry's forward
         "g3 = 1.0  # seed",
-        "d = tanh_local(v3, v2)  # tanh_local",
-        "g2 = d[0] * g3",
-        "d = mul_local(v2, v0, v1)  # mul_local",
-        "g1 = d[1] * g2",  # the input x needs no gradient, so no g0 line
+        "g2 = (1 - v3 * v3) * g3  # tanh_local",  # tanh_local's own arithmetic, run on names
+        "g1 = v0 * g2  # mul_local",  # the input x needs no gradient, so no g0 line
         "return v3, [",
         "g1,",
         "]",
     ]
+
+
+def test_compiled_calls_a_local_derivative_that_branches_on_its_operand() -> None:
+    w = Value(3.0)
+    lines = compile_fn(lambda x: (x * w).relu(), [2.0], [w]).source.splitlines()
+    assert "    d = relu_local(v3, v2)  # relu_local" in lines  # a comparison: no formula to read
+    assert "    g2 = d[0] * g3" in lines
 
 
 # --- every op of the table compiles, built-in and custom alike --------------------------------
@@ -227,7 +235,7 @@ def test_compiled_handles_every_builtin_op(name: str) -> None:
     compiled = assert_matches_eager(lambda x: build(x, a, b), [0.9], [a, b])
     lines = [line.strip() for line in compiled.source.splitlines()]
     assert any(line.endswith(f"  # {name}") for line in lines), compiled.source  # the op is there
-    assert f"  # {name}_local" in compiled.source  # and so is its derivative
+    assert f"  # {name}_local" in compiled.source  # and so is its derivative, by name
 
 
 def log_add_exp_local(out: Any, a: Any, b: Any) -> tuple[Any, ...]:
@@ -276,7 +284,7 @@ def test_compiled_custom_op_forward_is_checked_as_eager_checks_it() -> None:
         risky(Value(-1.0))
     compiled = compile_fn(risky, [4.0], [])
     assert compiled.value_and_grad(4.0) == (2.0, [])
-    expected = re.escape(str(eager.value)) + r" at .* line 3: v1 = compiled_test_risky_forward"
+    expected = re.escape(str(eager.value)) + r" at .* line 4: v1 = compiled_test_risky_forward"
     with pytest.raises(ValueError, match=expected):
         compiled.value_and_grad(-1.0)  # never a silent nan
 
@@ -429,13 +437,13 @@ def test_compiled_refuses_negative_checks() -> None:
 def test_compiled_source_is_registered_with_linecache_for_tracebacks() -> None:
     compiled = compile_fn(lambda x: x.log(), [2.0], [])
     assert compiled.filename.startswith("<micrograd_like compiled ")
-    assert linecache.getline(compiled.filename, 3) == compiled.source.splitlines(True)[2]
+    assert linecache.getline(compiled.filename, 4) == compiled.source.splitlines(True)[3]
     with pytest.raises(ValueError, match="defined for positive numbers only") as caught:
         compiled.value_and_grad(-1.0)
     cause = caught.value.__cause__
     assert cause is not None
     shown = "".join(traceback.format_exception(cause))
-    assert f'File "{compiled.filename}", line 3' in shown
+    assert f'File "{compiled.filename}", line 4' in shown
     assert "v1 = log_forward(v0)  # log" in shown  # the generated line itself, as pdb would show it
     assert "v1 = log_forward(v0)  # log" in str(caught.value)
 
@@ -532,7 +540,7 @@ def test_compiled_sqrt_refuses_infinite_slope_at_zero_by_name() -> None:
     w = Value(4.0)
     compiled = compile_fn(lambda x: (w * x).sqrt(), [1.0], [w])
     assert compiled.value_and_grad(1.0) == (2.0, [0.25])
-    with pytest.raises(ZeroDivisionError, match=rf"{GENERATED}d = sqrt_local\(v3, v2\)"):
+    with pytest.raises(ZeroDivisionError, match=rf"{GENERATED}g2 = 0\.5 / v3 \* g3  # sqrt_local"):
         compiled.value_and_grad(0.0)
 
 
@@ -552,3 +560,104 @@ def test_compiled_keeps_custom_ops_whose_names_clean_to_one_identifier_apart() -
     compiled = compile_fn(lambda x: doubled(x * w) + tripled(x * w), [1.0], [w])
     value, (slope,) = compiled.value_and_grad(1.0)
     assert (value, slope) == pytest.approx((8.0, 5.0), rel=1e-12)
+
+
+# --- the op's own functions, run on names, write the generated code --------------------------
+
+
+def test_local_source_is_read_off_the_entrys_local_derivative() -> None:
+    from micrograd_like.optable import forward_source, local_source, op_named
+
+    assert local_source(op_named("tanh"), 1) == ("(1 - {out} * {out})",)  # a sum: parenthesized
+    assert local_source(op_named("div"), 2) == ("1 / {1}", "-{out} / {1}")
+    assert local_source(op_named("relu"), 1) == ()  # relu_local compares: it stays a call
+    assert forward_source(op_named("sum"), 3) == "0.0 + {0} + {1} + {2}"  # the engine's order
+    assert forward_source(op_named("log"), 1) == ""  # a domain to check: a call
+
+
+def test_local_formula_declared_with_an_entry_is_written_instead_of_a_call() -> None:
+    from micrograd_like.optable import Op, local_source, op_named
+
+    relu = op_named("relu")
+    declared = Op("relu_declared", 1, relu.forward, relu.local, formula=relu.formula,
+                  local_formula=("(0.0 if {0} <= 0 else 1.0)",))  # fmt: skip
+    assert local_source(declared, 1) == ("(0.0 if {0} <= 0 else 1.0)",)
+    assert local_source(relu, 1) == ()  # the engine's relu declares none (yet)
+
+
+def test_written_source_keeps_the_order_of_float_operations() -> None:
+    from micrograd_like.optable import Op, forward_source, local_source
+
+    def grouped_local(out: Any, a: Any, b: Any) -> tuple[Any, ...]:
+        return a - (b - out), -(a * b) / (a + b)
+
+    entry = Op("grouped", 2, lambda a, b: (a + b) * (a - -1.5), grouped_local)  # not registered
+    assert forward_source(entry, 2) == "({0} + {1}) * ({0} - -1.5)"
+    assert local_source(entry, 2) == ("({0} - ({1} - {out}))", "-({0} * {1}) / ({0} + {1})")
+
+
+def test_compiled_gradients_equal_eagers_exactly_on_the_moons_model() -> None:
+    model, flat, data = moons_setup()
+    params = model.parameters()
+
+    def f(*xs: Value) -> Value:
+        return hinge_loss(model, [((xs[i], xs[i + 1]), xs[i + 2]) for i in range(0, len(xs), 3)])
+
+    value, grads = compile_fn(f, flat, params).value_and_grad(*flat)
+    eager = hinge_loss(model, data)
+    eager.backward()
+    assert [value, *grads] == [eager.data, *(p.grad for p in params)]  # the same float operations
+
+
+# --- a cache of compiled shapes, and weights kept in a list -----------------------------------
+
+
+def test_compiled_cache_traces_each_shape_once_and_serves_it_again() -> None:
+    w = Value(0.5)
+    built: list[int] = []
+
+    def build(length: Hashable) -> tuple[Callable[..., Value], list[float]]:
+        assert isinstance(length, int)
+        built.append(length)
+        return (lambda *xs: sum_of([x * w for x in xs]).tanh()), [1.0] * length
+
+    cache = CompiledCache(build, [w], checks=0)
+    two, three = cache(2), cache(3)
+    assert cache(2) is two and built == [2, 3] and len(cache) == 2
+    value, (slope,) = three.value_and_grad(1.0, 2.0, 3.0)
+    out = sum_of([Value(x) * w for x in (1.0, 2.0, 3.0)]).tanh()
+    out.backward()
+    assert (value, slope) == (out.data, w.grad)
+
+
+def test_compiled_weights_replace_the_parameters_data_for_one_call() -> None:
+    w = Value(3.0)
+    compiled = compile_fn(lambda x: x * w * w, [2.0], [w])
+    assert compiled.value_and_grad(2.0, weights=[5.0]) == (50.0, [20.0])  # d/dw x w**2 = 2 x w
+    assert (w.data, w.grad) == (3.0, 0.0)  # the Value is not read, not written
+    with pytest.raises(TypeError, match="weights has 2 numbers for 1 parameters"):
+        compiled.value_and_grad(2.0, weights=[5.0, 6.0])
+
+
+def test_compiled_gpt_step_gives_the_eager_loss_and_gradients() -> None:
+    # bench's microgpt-size model on one short name: one-hot inputs keep the graph the same
+    # for every name of a length, and pick the same numbers as the eager lookups.
+    from micrograd_like.commands import bench
+
+    params = [Value(w) for w in bench.gpt_weights()]
+    matrices = bench.gpt_matrices(params)
+    ids = bench.gpt_tokens("ava")
+    f, example = bench.gpt_compiled_loss(matrices)(len(ids) - 1)
+    compiled = compile_fn(f, example, params, checks=0)
+    one_hot = bench.gpt_one_hot(ids[:-1]) + bench.gpt_one_hot(ids[1:])
+    value, grads = compiled.value_and_grad(*one_hot)
+    same_graph = f(*map(Value, one_hot))
+    same_graph.backward()
+    assert [value, *grads] == [same_graph.data, *(p.grad for p in params)]  # bit for bit
+    for p in params:
+        p.grad = 0.0
+    rows = [matrices[0][t] for t in ids[:-1]]
+    lookups = bench.gpt_loss(matrices, rows, [operator.itemgetter(t) for t in ids[1:]])
+    lookups.backward()  # a repeated letter's row sums its gradients in another order
+    assert value == lookups.data
+    assert_close(grads, [p.grad for p in params])

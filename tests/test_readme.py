@@ -22,7 +22,7 @@ PROMISED_OUTPUT = [
     "0.9999999999999996",
     "0.8553410237429735 1.2094644752400612",
     "minimum at x = 1.251757931391",
-    "    v1176 = linear_forward(v2, v3, v539, v540, v4)  # linear",
+    "    v1176 = v4 + v2 * v539 + v3 * v540  # linear",
     "loss after 50 steps: 0.2086",
     "0.92 ['backward-twice', 'deep-chain']",
 ]
