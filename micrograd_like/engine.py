@@ -98,7 +98,8 @@ class Value:
         return (0.0 if _number(x) <= 0 else 1.0,)
 
     relu: ClassVar[Unary] = Op("relu", 1, relu_forward, relu_local, "ReLU",
-           "(0.0 if {0} <= 0 else {0})", kinks=(0.0,), doc="max(0, x)")  # fmt: skip
+           "(0.0 if {0} <= 0 else {0})", kinks=(0.0,), doc="max(0, x)",
+           local_formula=("(0.0 if {0} <= 0 else 1.0)",))  # fmt: skip
 
     @staticmethod
     def tanh_local(out: Any, x: Any) -> Derivatives:
@@ -168,9 +169,8 @@ class Value:
         """d|x|/dx = 1 if x > 0, -1 if x < 0, and 0 at the kink x = 0 (as PyTorch)"""
         return (1.0 if _number(x) > 0 else -1.0 if _number(x) < 0 else 0.0,)
 
-    abs: ClassVar[Unary] = Op(
-        "abs", 1, math.fabs, abs_local, "|x|", "abs({0})", kinks=(0.0,), doc="|x|"
-    )
+    abs: ClassVar[Unary] = Op("abs", 1, math.fabs, abs_local, "|x|", "abs({0})", kinks=(0.0,),
+          doc="|x|", local_formula=("(1.0 if {0} > 0 else -1.0 if {0} < 0 else 0.0)",))  # fmt: skip
     __abs__: ClassVar[Unary] = abs
 
     @staticmethod

@@ -189,11 +189,13 @@ def test_compiled_source_has_one_named_line_per_op() -> None:
     ]
 
 
-def test_compiled_calls_a_local_derivative_that_branches_on_its_operand() -> None:
+def test_compiled_calls_a_local_derivative_it_cannot_read_and_writes_a_declared_one() -> None:
     w = Value(3.0)
-    lines = compile_fn(lambda x: (x * w).relu(), [2.0], [w]).source.splitlines()
-    assert "    d = relu_local(v3, v2)  # relu_local" in lines  # a comparison: no formula to read
+    lines = compile_fn(lambda x: (x * w).sin(), [2.0], [w]).source.splitlines()
+    assert "    d = sin_local(v3, v2)  # sin_local" in lines  # calls math: no formula to read
     assert "    g2 = d[0] * g3" in lines
+    lines = compile_fn(lambda x: (x * w).relu(), [2.0], [w]).source.splitlines()
+    assert "    g2 = (0.0 if v2 <= 0 else 1.0) * g3  # relu_local" in lines  # its local_formula
 
 
 # --- every op of the table compiles, built-in and custom alike --------------------------------
@@ -570,7 +572,7 @@ def test_local_source_is_read_off_the_entrys_local_derivative() -> None:
 
     assert local_source(op_named("tanh"), 1) == ("(1 - {out} * {out})",)  # a sum: parenthesized
     assert local_source(op_named("div"), 2) == ("1 / {1}", "-{out} / {1}")
-    assert local_source(op_named("relu"), 1) == ()  # relu_local compares: it stays a call
+    assert local_source(op_named("sin"), 1) == ()  # sin_local calls math: it stays a call
     assert forward_source(op_named("sum"), 3) == "0.0 + {0} + {1} + {2}"  # the engine's order
     assert forward_source(op_named("log"), 1) == ""  # a domain to check: a call
 
@@ -582,7 +584,7 @@ def test_local_formula_declared_with_an_entry_is_written_instead_of_a_call() -> 
     declared = Op("relu_declared", 1, relu.forward, relu.local, formula=relu.formula,
                   local_formula=("(0.0 if {0} <= 0 else 1.0)",))  # fmt: skip
     assert local_source(declared, 1) == ("(0.0 if {0} <= 0 else 1.0)",)
-    assert local_source(relu, 1) == ()  # the engine's relu declares none (yet)
+    assert local_source(relu, 1) == ("(0.0 if {0} <= 0 else 1.0)",)  # the engine's relu too
 
 
 def test_written_source_keeps_the_order_of_float_operations() -> None:
