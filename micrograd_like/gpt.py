@@ -14,7 +14,7 @@ import math
 import os
 import random
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from micrograd_like import model_files
@@ -25,6 +25,7 @@ from micrograd_like.nn import Module
 
 __all__ = [
     "GPT",
+    "CompiledLoss",
     "KVCache",
     "NamesFileError",
     "Tokenizer",
@@ -32,6 +33,8 @@ __all__ = [
     "census_names",
     "embedding",
     "matvec",
+    "one_hot",
+    "one_hot_loss",
     "read_names",
     "relu_mlp",
     "rmsnorm",
@@ -75,15 +78,21 @@ def rmsnorm(x: Sequence[Value], eps: float = RMSNORM_EPS) -> Vector:
     return [xi * scale for xi in x]
 
 
-def softmax(logits: Sequence[Value]) -> Vector:
-    """e**l / sum(e**l), shifted by the largest logit so that no exp overflows."""
-    largest = max(v.data for v in logits)
-    exps = [(v - largest).exp() for v in logits]
+def softmax(logits: Sequence[Value], shift: bool = True) -> Vector:
+    """e**l / sum(e**l), shifted by the largest logit so that no exp overflows (``shift=False``
+    reads no data, which a function compile_fn traces may not do)."""
+    if shift:
+        largest = max(v.data for v in logits)
+        exps = [(v - largest).exp() for v in logits]
+    else:
+        exps = [v.exp() for v in logits]
     total = sum_of(exps)
     return [e / total for e in exps]
 
 
-def attention(q: Vector, keys: Sequence[Vector], values: Sequence[Vector], n_head: int) -> Vector:
+def attention(
+    q: Vector, keys: Sequence[Vector], values: Sequence[Vector], n_head: int, shift: bool = True
+) -> Vector:
     """Multi-head attention of one query over the keys and values of the positions so far.
 
     Causal by construction: the cache holds only this position and the ones before it. Each head
@@ -95,7 +104,7 @@ def attention(q: Vector, keys: Sequence[Vector], values: Sequence[Vector], n_hea
         heads = slice(start, start + head_dim)
         q_h = q[heads]
         logits = [linear(q_h, k[heads], Value(0.0)) / math.sqrt(head_dim) for k in keys]
-        weights = softmax(logits)
+        weights = softmax(logits, shift)
         for j in range(start, start + head_dim):
             out.append(linear(weights, [v[j] for v in values], Value(0.0)))
     return out
@@ -220,15 +229,20 @@ class GPT(Module):
                 f"GPT: position {position!r} with {len(cache)} positions cached "
                 f"(block size {self.block_size}); positions go 0, 1, 2, ..."
             )
+        return self.logits_of(embedding(self.state_dict["wte"], token), position, cache)
+
+    def logits_of(
+        self, token_row: Sequence[Value], position: int, cache: KVCache, shift: bool = True
+    ) -> Vector:
+        """The logits after a token given by its embedding row (a one-hot mix of rows, say)."""
         w = self.state_dict
-        x = _plus(embedding(w["wte"], token), w["wpe"][position])
-        x = rmsnorm(x)
+        x = rmsnorm(_plus(token_row, w["wpe"][position]))
         for i in range(self.n_layer):
             residual, x = x, rmsnorm(x)
             q = matvec(w[f"layer{i}.attn_wq"], x)
             cache.keys[i].append(matvec(w[f"layer{i}.attn_wk"], x))
             cache.values[i].append(matvec(w[f"layer{i}.attn_wv"], x))
-            mixed = attention(q, cache.keys[i], cache.values[i], self.n_head)
+            mixed = attention(q, cache.keys[i], cache.values[i], self.n_head, shift)
             x = _plus(matvec(w[f"layer{i}.attn_wo"], mixed), residual)
             out = relu_mlp(rmsnorm(x), w[f"layer{i}.mlp_fc1"], w[f"layer{i}.mlp_fc2"])
             x = _plus(out, x)
@@ -320,6 +334,62 @@ def _parameter_count(path: str | os.PathLike[str], sizes: dict[str, int]) -> int
         raise ModelFileError(path, f"the architecture asks for {count:,} parameters; more than "
                                    f"{model_files.MAX_FILE_PARAMETERS:,} are refused")  # fmt: skip
     return count
+
+
+# --- the compiled path: one traced graph per name length ---------------------------------------
+
+
+def one_hot(tokens: Sequence[int], vocab_size: int) -> list[float]:
+    """Each token as vocab_size numbers, 1.0 at its index: how a traced function takes tokens."""
+    return [1.0 if t == i else 0.0 for t in tokens for i in range(vocab_size)]
+
+
+def one_hot_loss(model: GPT, length: int) -> Callable[..., Value]:
+    """GPT.loss of any name of ``length`` predictions, as a function of one-hot inputs (the
+    tokens, then the targets): the same graph for every such name, so compile_fn can trace it.
+
+    A traced function may not read data, so row lookups become one-hot sums and the softmaxes
+    are not shifted by their largest logit; the numbers agree with GPT.loss to rounding.
+    """
+    v, table = model.vocab_size, model.state_dict["wte"]
+    columns = [[row[j] for row in table] for j in range(model.n_embd)]
+
+    def loss(*hot: Value) -> Value:
+        cache, losses = KVCache(model.n_layer), []
+        for i in range(length):
+            token, target = hot[i * v : (i + 1) * v], hot[(length + i) * v : (length + i + 1) * v]
+            row = [linear(column, token, Value(0.0)) for column in columns]
+            logits = model.logits_of(row, i, cache, shift=False)
+            picked = linear(logits, target, Value(0.0))  # the target's logit
+            losses.append(sum_of([x.exp() for x in logits]).log() - picked)
+        return sum_of(losses) / length
+
+    return loss
+
+
+class CompiledLoss:
+    """GPT.loss and its gradients through compiled code, compiled once per name length."""
+
+    def __init__(self, model: GPT) -> None:
+        from micrograd_like.compiled import CompiledCache  # the compiler only when asked for
+
+        self.model = model
+        self.cache = CompiledCache(self._build, model.parameters(), checks=0)
+
+    def _build(self, length: Hashable) -> tuple[Callable[..., Value], list[float]]:
+        assert isinstance(length, int)  # only value_and_grad asks, with a length
+        return one_hot_loss(self.model, length), self._inputs([0] * (length + 1))
+
+    def _inputs(self, tokens: Sequence[int]) -> list[float]:
+        size = self.model.vocab_size
+        return one_hot(tokens[:-1], size) + one_hot(tokens[1:], size)
+
+    def value_and_grad(self, tokens: Sequence[int]) -> tuple[float, list[float]]:
+        """The loss of ``tokens`` and d(loss)/d(p) for each of model.parameters(), in order."""
+        tokens = list(tokens[: self.model.block_size + 1])
+        if len(tokens) < 2:
+            raise ValueError(f"GPT.loss: needs at least two tokens, got {tokens!r}")
+        return self.cache(len(tokens) - 1).value_and_grad(*self._inputs(tokens))
 
 
 def sample(model: GPT, rng: random.Random, temperature: float = 0.5) -> str:

@@ -19,7 +19,15 @@ from micrograd_like import gpt
 from micrograd_like.commands import gpt as command
 from micrograd_like.commands import minimal_engine
 from micrograd_like.engine import Value
-from micrograd_like.gpt import GPT, KVCache, NamesFileError, Tokenizer
+from micrograd_like.gpt import (
+    GPT,
+    CompiledLoss,
+    KVCache,
+    NamesFileError,
+    Tokenizer,
+    one_hot,
+    one_hot_loss,
+)
 from micrograd_like.model_files import ModelFileError
 from micrograd_like.optim import Adam
 from tests import microgpt_reference as reference
@@ -410,32 +418,43 @@ def test_gpt_command_refuses_a_bad_command_line_in_one_line(
         assert (status, out, err) == (2, "", says + "\n")
 
 
-def test_gpt_command_compiled_without_the_compiled_step_says_so(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_compiled_loss_gives_gpt_loss_and_its_gradients_once_compiled_per_length() -> None:
+    model = GPT(6, n_embd=4, n_head=2, block_size=4, rng=random.Random(0))
+    compiled = CompiledLoss(model)
+    for tokens in ([5, 1, 2, 3, 5], [5, 4, 4, 2, 5], [5, 2, 5], [5, 1, 2, 3, 4, 0, 5]):
+        for p in model.parameters():
+            p.grad = 0.0
+        loss = model.loss(tokens)  # the eager loss, max-shifted softmaxes and row lookups
+        loss.backward()
+        value, grads = compiled.value_and_grad(tokens)
+        assert value == pytest.approx(loss.data, rel=1e-12)
+        assert grads == pytest.approx([p.grad for p in model.parameters()], rel=1e-9, abs=1e-15)
+    assert len(compiled.cache) == 2  # lengths 4 and 2; the 6-token name is cut to block size
+    hot = [Value(x) for x in one_hot([5, 1, 2, 3, 5][:-1], 6) + one_hot([1, 2, 3, 5], 6)]
+    for p in model.parameters():
+        p.grad = 0.0
+    eager = one_hot_loss(model, 4)(*hot)  # the traced function, run eagerly: bit for bit
+    eager.backward()
+    assert compiled.value_and_grad([5, 1, 2, 3, 5]) == (
+        eager.data,
+        [p.grad for p in model.parameters()],
+    )
+    with pytest.raises(ValueError, match=r"needs at least two tokens, got \[5\]"):
+        compiled.value_and_grad([5])
+
+
+def test_gpt_command_compiled_trains_as_the_eager_one_to_rounding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from micrograd_like import compiled
-
-    monkeypatch.delattr(compiled, "compiled_step", raising=False)
-    status, out, err = run_command(["--compiled"], capsys)
-    assert (status, out) == (2, "")
-    assert err.startswith("gpt: --compiled needs micrograd_like.compiled.compiled_step")
-
-
-def test_gpt_command_compiled_trains_through_the_compiled_step(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from micrograd_like import compiled
-
-    calls = []
-
-    def compiled_step(model: GPT, optimizer: Adam, tokens: list[int], lr: float) -> float:
-        calls.append(tokens)
-        return command.training_step(model, optimizer, tokens, lr)
-
-    monkeypatch.setattr(compiled, "compiled_step", compiled_step, raising=False)
-    args = ["--compiled", "--data", str(names_file(tmp_path)), "--steps", "2", "--samples", "0"]
-    status, _, _ = run_command([*args, "--save", str(tmp_path / "m.json")], capsys)
-    assert status == 0 and len(calls) == 2
+    data = str(names_file(tmp_path))
+    runs = []
+    for flag in ([], ["--compiled"]):
+        save = str(tmp_path / f"m{len(flag)}.json")
+        args = [*flag, "--data", data, "--steps", "3", "--samples", "0", "--save", save]
+        status, out, _ = run_command(args, capsys)
+        assert status == 0
+        runs.append(float(out.split("final loss ")[1].split(";")[0]))
+    assert runs[1] == pytest.approx(runs[0], abs=1e-4)  # printed to 4 decimals
 
 
 def test_progress_redraws_one_line_on_a_terminal_and_prints_tenths_elsewhere() -> None:
