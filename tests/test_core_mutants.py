@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import math
 import pickle
+import re
 from fractions import Fraction
 from types import SimpleNamespace
 from typing import Any
@@ -26,6 +27,7 @@ import pytest
 from micrograd_like import engine
 from micrograd_like.checks import check_derivatives, checked_float, is_real
 from micrograd_like.engine import (
+    BackwardStep,
     StaleGraphError,
     Value,
     backpropagate,
@@ -981,3 +983,35 @@ def test_custom_op_local_that_gives_a_bare_number_at_backward_says_return_a_tupl
     assert str(raised.value) == (
         "oneoff_bare: bare_later gave 1.0 at (1.0,); return a tuple, one derivative per operand"
     )
+
+
+# --- round three: mutants of the new code that the rest of the suite let live ------------------
+
+
+def test_linear_refuses_a_number_weight_or_bias_naming_linear_and_the_operand() -> None:
+    with pytest.raises(TypeError, match=r"^linear: weight or bias 1 is 3\.0 of type float;"):
+        linear([Value(1.0)], [2.0], 3.0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^linear: weight or bias 0 is 1\.0 of type float;"):
+        linear([1.0], [Value(2.0)], Value(0.0))  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize("symbol", ["+", "*", "/"])
+def test_a_binary_op_refuses_a_non_number_naming_its_symbol(symbol: str) -> None:
+    x: Any = Value(1.0)
+    with pytest.raises(TypeError, match=rf"^Value {re.escape(symbol)} \.\.\. got 'a'"):
+        {"+": lambda: x + "a", "*": lambda: x * "a", "/": lambda: x / "a"}[symbol]()
+
+
+def test_an_overflowing_add_back_is_told_to_watchers_as_one_step_and_a_finite_one_is_not() -> None:
+    w = Value(1.0, label="w")
+    (w * 1e308).backward()
+    seen: list[BackwardStep] = []
+    with watch(on_step=seen.append):
+        (w * 2.0).backward()  # 1e308 + 2: finite, so only the real edges are told
+        assert [s.op for s in seen] == ["mul", "mul"]
+        seen.clear()
+        (w * 1e308).backward()  # 1e308 + 2 + 1e308 overflows
+    [step] = [s for s in seen if s.node is w]
+    assert (step.op, step.parent, step.parent_index) == ("+= earlier grad", w, 0)
+    assert (step.upstream, step.local, step.contribution) == (1e308, 1.0, 1e308)
+    assert (step.grad_before, step.grad_after) == (1e308 + 2.0, math.inf)
