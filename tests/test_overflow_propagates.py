@@ -100,3 +100,14 @@ def test_a_numpy_array_is_refused_on_either_side_of_an_op_naming_it() -> None:
     for attempt in attempts:
         with pytest.raises(TypeError, match="ndarray"):
             attempt()
+
+
+def test_numpy_scalars_stay_numbers_on_either_side_of_an_op() -> None:
+    x: Any = Value(3.0)
+    results = [np.float64(2.0) * x, x * np.float64(2.0), np.int64(2) + x, np.float32(0.5) * x]
+    assert [(type(r), r.data) for r in results] == [
+        (Value, 6.0),
+        (Value, 6.0),
+        (Value, 5.0),
+        (Value, 1.5),
+    ]
