@@ -1025,6 +1025,8 @@ def sum_of(values: Iterable[Operand]) -> Value:
     Python 3.12's ``sum()`` of floats compensates rounding; this sum never does, so the number is
     the same on every Python and equals ``((0.0 + t1) + t2) + ...``.
     """
+    if not isinstance(values, Iterable) or isinstance(values, Value):
+        raise TypeError(f"sum_of: expected an iterable of Values or numbers, got {values!r}")
     terms: tuple[Any, ...] = tuple(values)
     if not _ONLY_VALUES.issuperset(map(type, terms)):  # numbers among them: constant leaves
         terms = tuple([_lift(v, "sum") for v in terms])

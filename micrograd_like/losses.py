@@ -85,6 +85,8 @@ def softmax_cross_entropy(logits: Sequence[Value], target: int) -> Value:
         raise TypeError(
             f"softmax_cross_entropy: target must be a class index (int), got {target!r}"
         )
+    if not logits:
+        raise ValueError("softmax_cross_entropy: no logits; it needs one per class")
     if not 0 <= target < len(logits):
         raise ValueError(
             f"softmax_cross_entropy: target {target} is not a class index for "

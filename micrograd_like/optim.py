@@ -101,6 +101,8 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(params, lr, weight_decay)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
         self.betas = (
             _fraction(betas[0], "betas[0]", "Adam"),
             _fraction(betas[1], "betas[1]", "Adam"),

@@ -111,3 +111,24 @@ def test_numpy_scalars_stay_numbers_on_either_side_of_an_op() -> None:
         (Value, 5.0),
         (Value, 1.5),
     ]
+
+
+def test_mistakes_outside_the_ops_are_named_where_they_are_made() -> None:
+    from micrograd_like.engine import sum_of
+    from micrograd_like.losses import softmax_cross_entropy
+    from micrograd_like.optim import Adam
+
+    with pytest.raises(
+        TypeError, match=r"^sum_of: expected an iterable of Values or numbers, got 5"
+    ):
+        sum_of(5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^sum_of: expected an iterable .*got Value\(data=2\.0"):
+        sum_of(Value(2.0))  # type: ignore[arg-type]
+    with pytest.raises(
+        ValueError, match=r"^Adam: betas must be a pair \(beta1, beta2\), got \(0\.9,\)"
+    ):
+        Adam([Value(1.0)], betas=(0.9,))  # type: ignore[arg-type]
+    with pytest.raises(
+        ValueError, match=r"^softmax_cross_entropy: no logits; it needs one per class"
+    ):
+        softmax_cross_entropy([], 0)
