@@ -254,7 +254,13 @@ class EngineProcess:
         return ""
 
     def close(self) -> None:
-        """Kill the process and everything it started; remove its folder."""
+        """Kill the process and everything it started; remove its folder.
+
+        The folder goes first, so a kit killed outright in here leaves none behind (POSIX lets a
+        running process's files go); the last line takes what was written meanwhile, or what
+        Windows kept while the process ran.
+        """
+        shutil.rmtree(self._folder, ignore_errors=True)
         if hasattr(os, "killpg"):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self._process.pid, signal.SIGKILL)
