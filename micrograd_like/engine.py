@@ -628,8 +628,8 @@ class _Pass:
             if _writes != self.writes:  # written while the pass ran (a hook, another thread)
                 _check_fresh(self.order)
             totals = list(map(operator.add, self.earlier, map(_grad_of, self.held)))
-            if someone_watches[0] and recording.get().step_hooks:  # anomaly mode, say
-                _tell_sums(self.held, self.earlier, totals, recording.get().step_hooks)
+            if someone_watches[0] and (watchers := recording.get().step_hooks):  # anomaly mode
+                _tell_sums(self.held, self.earlier, totals, watchers)
             _set_grads(self.held, totals)
         except BaseException:
             self.undo()
@@ -712,7 +712,9 @@ def _tell(watchers: Sequence[Any], node: Any, local: Any, real: Callable[[Any], 
             _unwatched(watcher, step)
 
 
-def _tell_sums(leaves: list[Value], earlier: list[Any], totals: list[Any], watchers: Any) -> None:
+def _tell_sums(
+    leaves: list[Value], earlier: list[Any], totals: list[Any], watchers: Sequence[Any]
+) -> None:
     """A non-finite sum of a leaf's earlier grad and this pass's, told as one more edge."""
     for leaf, before, after in zip(leaves, earlier, totals, strict=True):
         if after - after != 0:  # inf or nan: grad += grad overflowed, or brought one in

@@ -120,12 +120,13 @@ StepFunction = Callable[[GPT, Adam, list[int], float], float]
 def compiled_training_step() -> StepFunction:
     """A step like training_step whose loss and gradients come from compiled code, compiled
     the first time each name length comes up (so a run compiles at most block_size times)."""
-    losses: dict[int, gpt.CompiledLoss] = {}
+    made: list[gpt.CompiledLoss] = []  # the one for the model being trained
 
     def step(model: GPT, optimizer: Adam, tokens: list[int], lr: float) -> float:
-        compiled = losses.setdefault(id(model), gpt.CompiledLoss(model))
-        loss, grads = compiled.value_and_grad(tokens)
-        for p, g in zip(model.parameters(), grads, strict=True):
+        if not made or made[0].model is not model:
+            made[:] = [gpt.CompiledLoss(model)]
+        loss, grads = made[0].value_and_grad(tokens)
+        for p, g in zip(made[0].cache.params, grads, strict=True):
             p.grad = g
         optimizer.lr = lr
         optimizer.step()
