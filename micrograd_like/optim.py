@@ -41,7 +41,7 @@ class Optimizer:
         is not a finite number is refused here, before the step changes anything."""
         for i, p in enumerate(self.params):
             g = p.grad
-            if isinstance(g, bool) or not isinstance(g, (int, float)) or not math.isfinite(g):
+            if not _is_number(g) or not math.isfinite(g):
                 raise ValueError(
                     f"{type(self).__name__}.step: parameter {i} ({p!r}) has grad {g!r}, not a "
                     "finite number; nothing was updated"
