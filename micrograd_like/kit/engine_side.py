@@ -379,25 +379,27 @@ def serve(parent: int, file_cap: int) -> int:
     sys.meta_path.insert(0, _KitBlocker())
     channel = _private_channel()
     engine: type | None = None
-    for line in sys.stdin:
-        request = json.loads(line)
-        reply: dict[str, Any] = {"id": request["id"]}
-        if request["do"] == "load":
-            try:
-                engine = load(request["target"])
-                reply["provides"] = provided(engine, [str(m) for m in request["methods"]])
-            except NotFound as error:
-                reply["not_found"] = str(error)
-            except (Exception, SystemExit) as error:
-                reply["raised"] = describe(error)
-                reply["kind"] = type(error).__name__
-                reply["missing_module"] = getattr(error, "name", None)
-        else:
-            assert engine is not None, "load first"
-            reply["answer"] = answer(engine, request)
-        channel.write(json.dumps(reply, default=repr) + "\n")
-        channel.flush()
-    _remove_own_folder()  # no more requests: the kit has gone
+    try:
+        for line in sys.stdin:
+            request = json.loads(line)
+            reply: dict[str, Any] = {"id": request["id"]}
+            if request["do"] == "load":
+                try:
+                    engine = load(request["target"])
+                    reply["provides"] = provided(engine, [str(m) for m in request["methods"]])
+                except NotFound as error:
+                    reply["not_found"] = str(error)
+                except (Exception, SystemExit) as error:
+                    reply["raised"] = describe(error)
+                    reply["kind"] = type(error).__name__
+                    reply["missing_module"] = getattr(error, "name", None)
+            else:
+                assert engine is not None, "load first"
+                reply["answer"] = answer(engine, request)
+            channel.write(json.dumps(reply, default=repr) + "\n")
+            channel.flush()
+    finally:  # no more requests, or no one left to answer (a broken pipe): the kit has gone
+        _remove_own_folder()
     return 0
 
 
