@@ -15,7 +15,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import filterfalse, repeat
+from itertools import chain, filterfalse, repeat
 from typing import Any, ClassVar, Union
 
 from micrograd_like import optable
@@ -576,10 +576,12 @@ def backpropagate(nodes: Iterable[Any]) -> None:
 
 
 def topological_order(root: Value) -> list[Value]:
-    """Every node reachable from root, each after all its parents; iterative, so any depth works.
+    """Every node reachable from root, each after all its parents; iterative, so any depth works."""
+    return list(chain(*_graph_of(root)))
 
-    A node's rank is one more than its parents' highest, so sorting by rank puts parents first.
-    """
+
+def _graph_of(root: Value) -> tuple[list[Value], list[Value]]:
+    """root's leaves, and its other nodes by rank (1 + their parents' highest): parents first."""
     found = [root]
     seen = {root}
     for node in filter(_prev_of, found):  # breadth first, each node once; leaves have no parents
@@ -587,8 +589,8 @@ def topological_order(root: Value) -> list[Value]:
             if parent not in seen:
                 seen.add(parent)
                 found.append(parent)
-    found.sort(key=_rank_of)
-    return found
+    # leaves stay out of the sort: without them, a chain's nodes come to it already in order
+    return list(filterfalse(_prev_of, found)), sorted(filter(_prev_of, found), key=_rank_of)
 
 
 class _Pass:
@@ -598,22 +600,21 @@ class _Pass:
     leaves' gradients from earlier calls set aside; they come back, added once, at the end.
     """
 
-    __slots__ = ("earlier", "held", "leaves", "nodes", "order", "writes")
+    __slots__ = ("earlier", "held", "leaves", "made", "nodes", "writes")
 
     def __init__(self, root: Value, seed: Any) -> None:
         if not (type(seed) is float and seed - seed == 0):  # not a finite float: say why
             seed = checked_float(seed, "backward(seed)")
         self.writes = _writes
-        self.order = order = _start_pass(root)
+        self.leaves, self.made = _start_pass(root)
         try:
-            self.leaves = list(filterfalse(_prev_of, order))
             if not _NUMBER_TYPES.issuperset(map(type, map(_grad_of, self.leaves))):
                 _refuse_non_numbers(self.leaves)  # ``p.grad = None`` before backward()?
             self.held = list(filter(_grad_of, self.leaves))  # leaves with a gradient from before
             self.earlier = list(map(_grad_of, self.held))
-            _set_grads(filter(_grad_of, order), repeat(0.0))  # intermediates fresh, leaves at 0
+            _set_grads(chain(self.held, filter(_grad_of, self.made)), repeat(0.0))  # all from 0
             root.grad = seed
-            nodes = list(filter(_prev_of, reversed(order)))
+            nodes = self.made[::-1]  # root first, each node before the nodes it was made from
             if someone_watches[0] and recording.get().step_hooks:  # anomaly mode, say
                 self.nodes: Iterable[Value] = _watched(nodes, recording.get().step_hooks, _itself)
             else:
@@ -626,7 +627,7 @@ class _Pass:
         """Each leaf's earlier gradient added back; a data write during the pass is refused."""
         try:
             if _writes != self.writes:  # written while the pass ran (a hook, another thread)
-                _check_fresh(self.order)
+                _check_fresh(self.made)
             totals = list(map(operator.add, self.earlier, map(_grad_of, self.held)))
             if someone_watches[0] and (watchers := recording.get().step_hooks):  # anomaly mode
                 _tell_sums(self.held, self.earlier, totals, watchers)
@@ -643,8 +644,8 @@ class _Pass:
         _pass_lock.release()
 
 
-def _start_pass(root: Value) -> list[Value]:
-    """Take the pass lock and return root's graph in order, refused if its data went stale."""
+def _start_pass(root: Value) -> tuple[list[Value], list[Value]]:
+    """Take the pass lock and return root's graph (as _graph_of), refused if its data is stale."""
     if _pass_lock._is_owned():  # type: ignore[attr-defined]
         raise RuntimeError(
             "backward(), grad() or the stepper was called from a hook inside a backward pass; "
@@ -652,10 +653,10 @@ def _start_pass(root: Value) -> list[Value]:
         )
     _pass_lock.acquire()
     try:
-        order = topological_order(root)
-        if _writes and min(map(_stamp_of, filter(_prev_of, order)), default=_writes) < _writes:
-            _check_fresh(order)  # data was written since some node was made: was it a parent?
-        return order
+        leaves, made = _graph_of(root)
+        if _writes and min(map(_stamp_of, made), default=_writes) < _writes:
+            _check_fresh(made)  # data was written since some node was made: was it a parent?
+        return leaves, made
     except BaseException:
         _pass_lock.release()
         raise
@@ -787,8 +788,9 @@ class _StandIn:
 
 def _view(root: Value, seed: Any, create_graph: bool, watchers: Sequence[Any]) -> list[_StandIn]:
     """Run the chain-rule loop on stand-ins of root's graph; return them, root last."""
-    order = _start_pass(root)
+    leaves, made = _start_pass(root)
     try:
+        order = leaves + made
         start = _NO_GRADIENT if create_graph else 0.0
         stand_in: dict[Value, _StandIn] = {}
         for node in order:

@@ -23,6 +23,7 @@ PLAIN_PATH = {
     "backward",
     "__init__",  # the pass's set-up
     "_start_pass",
+    "_graph_of",
     "topological_order",
     "_set_grads",
     "backpropagate",
