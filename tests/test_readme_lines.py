@@ -5,21 +5,135 @@ The expected numbers are worked out by hand in the comments, never read off the 
 
 from __future__ import annotations
 
+import http.client
 import importlib
 import importlib.util
+import inspect
+import json
+import random
 import re
+import shlex
+import subprocess
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from micrograd_like.engine import Value
-from tests.support import require
+import pytest
+
+from micrograd_like.engine import Value, sum_of, topological_order
+from micrograd_like.nn import MLP
+from tests.support import require, require_dot
 
 # tomllib from 3.11 on; the test extra installs its backport tomli on 3.10
 tomllib: Any = importlib.import_module("tomllib" if sys.version_info >= (3, 11) else "tomli")
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def section(title: str) -> str:
+    """The README's text under the heading ``title`` (any level), up to the next ``## `` heading."""
+    start = re.search(rf"^#+ {re.escape(title)}\n", README, flags=re.MULTILINE)
+    assert start is not None, f"the README has a section {title!r}"
+    rest = README[start.end() :]
+    end = re.search(r"^## ", rest, flags=re.MULTILINE)
+    return rest[: end.start()] if end else rest
+
+
+def blocks(text: str, language: str) -> list[str]:
+    """The fenced blocks of ``language`` in ``text`` ("" for blocks with no language)."""
+    found: list[str] = []
+    opened: str | None = None  # the language of the block we are in
+    lines: list[str] = []
+    for line in text.splitlines():
+        if not line.startswith("```"):
+            lines.append(line)
+        elif opened is None:
+            opened, lines = line[3:].strip(), []
+        else:
+            if opened == language:
+                found.append("\n".join(lines))
+            opened = None
+    return found
+
+
+# --- What backward() means here --------------------------------------------------------------
+
+
+def test_the_ops_the_readme_lists_are_exactly_the_op_tables_builtin_ops() -> None:
+    """ "The ops: `+ * / -x ** relu ... abs`, and `linear` and `sum_of` as one node each": a
+    new built-in op, or one taken out, must show in that list."""
+    from micrograd_like.optable import builtin_names
+
+    found = re.search(r"The ops: `([^`]+)`, and `linear` and `sum_of`", README)
+    assert found is not None, "the README lists the ops"
+    spelled = {"+": ["add"], "*": ["mul"], "/": ["div"], "-x": ["neg"], "**": ["pow", "pow_value"]}
+    listed = [name for token in found[1].split() for name in spelled.get(token, [token])]
+    listed += ["linear", "linear_const", "sum"]  # linear (with number inputs too) and sum_of
+    assert sorted(listed) == sorted(builtin_names())
+
+
+@pytest.mark.slow
+def test_a_chain_a_million_nodes_deep_backpropagates() -> None:
+    """ "a chain a million nodes deep works" (and the table: "1,000,000 deep works"); the fast
+    suite holds 100,000, this holds the number the README gives."""
+    x = Value(0.5)
+    y = x
+    for _ in range(1_000_000):
+        y = y + 1.0  # each node adds 1: y = 0.5 + 1e6, and dy/dx = 1
+    y.backward()
+    assert (y.data, x.grad) == (1_000_000.5, 1.0)
+
+
+def made(data: Any, label: Any = "") -> Value:
+    """``Value(data, label=label)`` with arguments of any type, as a mistaken caller writes it."""
+    return Value(data, label=label)
+
+
+def plus(value: Value, other: Any) -> object:
+    return value + other
+
+
+# Each bad input the README lists: its name, the call, the error, the op and the value named.
+BAD_INPUTS: list[tuple[str, Callable[[], object], type[Exception], str, str]] = [
+    ('Value("3")', partial(made, "3"), TypeError, "Value()", "'3'"),
+    ("Value(Value(2.0))", partial(made, Value(2.0)), TypeError, "Value()", "data=2.0"),
+    ('Value(2.0) + "a"', partial(plus, Value(2.0), "a"), TypeError, "+", "'a'"),
+    ("label=3", partial(made, 1.0, 3), TypeError, "label", "3"),
+    ("log(0)", lambda: Value(0.0).log(), ValueError, "log()", "0.0"),
+    ("log(-2)", lambda: Value(-2.0).log(), ValueError, "log()", "-2.0"),
+    ("sqrt(-4)", lambda: Value(-4.0).sqrt(), ValueError, "sqrt()", "-4.0"),
+    ("0 ** -1", lambda: Value(0.0) ** -1, ZeroDivisionError, "**", "0.0 ** -1.0"),
+    ("1 / 0", lambda: Value(1.0) / 0, ZeroDivisionError, "/", "1.0 / 0.0"),
+    ("1 / Value(0)", lambda: 1.0 / Value(0.0), ZeroDivisionError, "/", "1.0 / 0.0"),
+    ("(-8) ** 0.5", lambda: Value(-8.0) ** 0.5, ValueError, "**", "-8.0 ** 0.5"),
+    ("exp(1000)", lambda: Value(1000.0).exp(), OverflowError, "exp()", "1000.0"),
+    *[
+        (f"Value({number})", partial(made, float(number)), ValueError, "Value()", number)
+        for number in ("nan", "inf", "-inf")
+    ],
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "op", "value"),
+    [case[1:] for case in BAD_INPUTS],
+    ids=[case[0] for case in BAD_INPUTS],
+)
+def test_every_bad_input_the_readme_lists_is_refused_naming_the_op_and_the_value(
+    call: Callable[[], object], error: type[Exception], op: str, value: str
+) -> None:
+    """ "Bad input is refused where it happens, with a message that names the operation and the
+    value": the op and the value must both be in the message, not only the error's type."""
+    with pytest.raises(error) as refusal:
+        call()
+    message = str(refusal.value)
+    assert op in message and value in message, message
+
+
+# --- micrograd compatibility: the differences table -------------------------------------------
 
 
 def test_backward_twice_gives_micrograd_5x_on_a_neuron_and_us_exactly_2x() -> None:
@@ -44,6 +158,268 @@ def test_backward_twice_gives_micrograd_5x_on_a_neuron_and_us_exactly_2x() -> No
         assert w1.grad == twice, make
 
 
+# --- Pictures -----------------------------------------------------------------------------------
+
+
+def test_render_writes_the_format_its_suffix_names(tmp_path: Path) -> None:
+    """ "`render(picture, "graph.svg")`: the suffix picks the format: .svg .png .pdf .dot";
+    each file starts with its format's own magic bytes."""
+    from micrograd_like.viz import draw_dot, render
+
+    require_dot()
+    picture = draw_dot(Value(2.0, label="x") * 3.0)
+    starts = {".svg": b"<?xml", ".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF-"}
+    for suffix, magic in starts.items():
+        assert render(picture, tmp_path / f"graph{suffix}").read_bytes().startswith(magic), suffix
+    dot = render(picture, tmp_path / "graph.dot").read_text(encoding="utf-8")
+    assert dot == picture.source
+
+
+def test_draw_dot_displays_itself_in_jupyter_as_svg() -> None:
+    """ "In Jupyter, `draw_dot(o)` displays itself": Jupyter asks the object for a mime bundle."""
+    from micrograd_like.viz import draw_dot
+
+    require_dot()
+    bundle = draw_dot(Value(2.0, label="x").tanh())._repr_mimebundle_()
+    assert "<svg" in bundle["image/svg+xml"] and ">x<" in bundle["image/svg+xml"]
+
+
+def test_draw_dot_counts_300_value_nodes_and_a_layout_cost_of_30000_by_default() -> None:
+    """ "`draw_dot` counts the value nodes of the picture (`max_nodes=300`) and the work its
+    layout costs dot (`max_cost=30000`)": 299 leaves and their sum are 300 values, one more
+    leaf is too many."""
+    from micrograd_like.viz import GraphTooLargeError, draw_dot
+
+    assert draw_dot(sum_of([Value(float(k)) for k in range(299)])).source
+    with pytest.raises(GraphTooLargeError, match="301"):
+        draw_dot(sum_of([Value(float(k)) for k in range(300)]))
+    assert inspect.signature(draw_dot).parameters["max_cost"].default == 30_000
+
+
+def test_a_name_of_24_characters_is_kept_and_one_of_25_is_shortened() -> None:
+    """ "a name over 24 characters is shortened to the op's shape": 10 + 3 + 11 = 24 characters
+    stay as written, 10 + 3 + 12 = 25 do not."""
+    from micrograd_like.names import node_names
+
+    def name_of_sum(left: str, right: str) -> str:
+        root = Value(1.0, label=left) + Value(2.0, label=right)
+        return node_names(topological_order(root))[root]
+
+    assert name_of_sum("a" * 10, "b" * 11) == "aaaaaaaaaa + bbbbbbbbbbb"
+    shortened = name_of_sum("a" * 10, "b" * 12)
+    assert "…" in shortened and len(shortened) <= 24
+
+
+def test_the_readme_draw_command_runs_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's draw command line, with and without its optional [...] flags, draws
+    graph.svg showing the expression's names."""
+    from micrograd_like.commands import draw
+
+    require_dot()
+    (line,) = blocks(section("Pictures, stepping through backward, anomaly mode"), "bash")
+    words = shlex.split(line)
+    assert words[:4] == ["python", "-m", "micrograd_like", "draw"]
+    required: list[str] = []
+    optional: list[str] = []
+    bracketed = False
+    for word in words[4:]:
+        bracketed = bracketed or word.startswith("[")
+        (optional if bracketed else required).append(word.strip("[]"))
+        bracketed = bracketed and not word.endswith("]")
+    assert optional == ["--rankdir", "TB", "--show-local"]
+    monkeypatch.chdir(tmp_path)
+    for argv in (required, required + optional):
+        assert draw.main(argv) == 0, capsys.readouterr().err
+        svg = (tmp_path / "graph.svg").read_text(encoding="utf-8")
+        assert all(f">{name}<" in svg for name in ("x", "w", "b")), argv
+        (tmp_path / "graph.svg").unlink()
+
+
+# --- Check your own engine ----------------------------------------------------------------------
+
+
+def check_engine_lines() -> list[list[str]]:
+    """Each check-engine command line the README shows, continuation lines joined, as argv."""
+    text = section("Check your own engine")
+    lines = "\n".join(blocks(text, "bash")).replace("\\\n", " ").splitlines()
+    prefix = ["python", "-m", "micrograd_like", "check-engine"]
+    argvs = [shlex.split(line, comments=True) for line in lines]
+    assert argvs and all(argv[:4] == prefix for argv in argvs)
+    return [argv[4:] for argv in argvs]
+
+
+def test_every_check_engine_command_the_readme_shows_is_accepted() -> None:
+    """The README's check-engine lines (files, several targets, --json, --format, --points,
+    --output, --class) use only options the command takes, with values it accepts."""
+    from micrograd_like.commands import check_engine
+
+    argvs = check_engine_lines()
+    assert len(argvs) == 6
+    for argv in argvs:
+        check_engine._parser().parse_args(argv)  # a usage error raises
+
+
+def test_every_check_the_readme_names_is_a_check_of_the_kit(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The check names the README cites (`op:rpow`, `reuse:tanh`, `deep-chain`, ...) are listed
+    by `--list-checks`, so a points file or --leave-out written from the README works."""
+    from micrograd_like.commands import check_engine
+
+    assert check_engine.main(["--list-checks"]) == 0
+    listed = set(capsys.readouterr().out.split())
+    cited = set(
+        re.findall(
+            r"`((?:op|reuse):[a-z]+|[a-z]+-[a-z]+|diamond)`", section("Check your own engine")
+        )
+    )
+    cited -= {"check-engine", "leave-out", "list-checks"}
+    assert cited >= {"op:mul", "op:rpow", "reuse:tanh", "diamond", "off-path", "deep-chain"}
+    assert cited <= listed, sorted(cited - listed)
+
+
+def test_the_readme_points_file_gives_the_points_its_comments_say(tmp_path: Path) -> None:
+    """The TOML block: every check 1 point, every op check 2, and tanh required and shown only
+    after the due date."""
+    from micrograd_like.kit.formats import Weight, load_points
+
+    (toml,) = blocks(section("Check your own engine"), "toml")
+    path = tmp_path / "points.toml"
+    path.write_text(toml, encoding="utf-8")
+    points = load_points(path)
+    assert points.weight("diamond") == Weight(points=1)
+    assert points.weight("op:mul") == Weight(points=2)
+    assert points.weight("op:tanh") == Weight(2, "after_due_date", required=True)
+
+
+# --- A GPT on scalars ---------------------------------------------------------------------------
+
+
+def test_the_gpt_commands_learning_rate_falls_linearly_to_zero() -> None:
+    """ "Adam with lr 0.01 falling linearly to 0": over 4 steps 0.01 * (1 - k/4) for k = 0..3."""
+    from micrograd_like.commands import gpt as command
+
+    rates: list[float] = []
+
+    def record(model: object, optimizer: object, tokens: object, lr: float) -> float:
+        rates.append(lr)
+        return 1.0
+
+    command.train(["ab", "ba"], steps=4, seed=0, step_function=record)
+    assert rates == pytest.approx([0.01, 0.0075, 0.005, 0.0025], rel=1e-12, abs=0)
+
+
+def test_a_names_file_of_256_distinct_characters_is_taken_and_257_refused(tmp_path: Path) -> None:
+    """ "a file ... with more than 256 distinct characters is refused", and 256 is not."""
+    from micrograd_like.gpt import NamesFileError, read_names
+
+    path = tmp_path / "names.txt"
+    for count, taken in ((256, True), (257, False)):
+        path.write_text("\n".join(chr(0x4E00 + k) for k in range(count)), encoding="utf-8")
+        if taken:
+            assert len(read_names(path)) == count
+        else:
+            with pytest.raises(NamesFileError, match="uses 257 distinct characters"):
+                read_names(path)
+
+
+# --- Watch a network learn, live ----------------------------------------------------------------
+
+
+def small_session(points: int) -> object:
+    from micrograd_like.live.session import Session
+
+    model = MLP(2, [2, 1], rng=random.Random(0))
+    return Session(model, [[0.0, 0.0]] * points, [1] * points)
+
+
+def test_live_speed_is_1_to_100_steps_a_second_on_the_page_and_in_the_session() -> None:
+    """ "a speed slider (1 to 100 steps a second)" and `steps_per_second: 1..100`."""
+    from importlib import resources
+
+    from micrograd_like.live.session import CommandError, Session
+
+    page = resources.files("micrograd_like.live").joinpath("static/index.html").read_text("utf-8")
+    assert re.search(r'id="speed" type="range" min="1" max="100"', page)
+    session = small_session(1)
+    assert isinstance(session, Session)
+    for speed in (1, 100):
+        session.command("speed", {"steps_per_second": speed})
+        assert session.speed == speed
+    for speed in (0, 101):
+        with pytest.raises(CommandError):
+            session.command("speed", {"steps_per_second": speed})
+    assert session.speed == 100
+
+
+def test_live_points_lie_within_100_and_a_run_holds_at_most_2000() -> None:
+    """ "coordinates within ±100, at most 2,000 points": ±100 is taken, 100.5 is not, and the
+    2,001st point is refused with 409 (the run is full), changing nothing."""
+    from micrograd_like.live.session import CommandError, Session
+
+    session = small_session(1_998)
+    assert isinstance(session, Session)
+    for x, y in ((100, -100), (-100.0, 100.0)):
+        session.command("add_point", {"x": x, "y": y, "label": -1})
+    assert len(session.points) == 2_000
+    with pytest.raises(CommandError) as full:
+        session.command("add_point", {"x": 0, "y": 0, "label": 1})
+    assert full.value.status == 409 and len(session.points) == 2_000
+    roomy = small_session(1)
+    assert isinstance(roomy, Session)
+    with pytest.raises(CommandError, match="100"):
+        roomy.command("add_point", {"x": 100.5, "y": 0, "label": 1})
+    assert len(roomy.points) == 1
+
+
+def test_live_takes_a_command_of_1_kib_and_refuses_one_byte_more() -> None:
+    """ "It answers with a 4xx ... a body over 1 KiB": 1,024 bytes are a command, 1,025 are not."""
+    from micrograd_like.live import live
+
+    with live(MLP(2, [2, 1], rng=random.Random(0)), ([[0.0, 0.0]], [1])) as view:
+        port = view.server.port
+        for size, status in ((1024, 200), (1025, 413)):
+            body = b'{"command": "pause"}'.ljust(size)  # JSON allows trailing spaces
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            headers = {
+                "Origin": f"http://127.0.0.1:{port}",
+                "Content-Type": "application/json",
+                "Content-Length": str(size),
+            }
+            connection.request("POST", "/api/command", body, headers)
+            assert connection.getresponse().status == status, size
+            connection.close()
+
+
+def test_live_refuses_more_than_1000_points_on_the_command_line() -> None:
+    """ "`--points` (1 to 1,000)": 1,000 is taken (tests/test_live.py), 1,001 is refused."""
+    from micrograd_like.commands import live as live_command
+
+    with pytest.raises(SystemExit) as refused:  # argparse's way: exit status 2
+        live_command.parse_arguments(["--points", "1001"])
+    assert refused.value.code == 2
+    assert live_command.parse_arguments(["--points", "1000"]).points == 1000
+
+
+# --- Working on micrograd_like ------------------------------------------------------------------
+
+
+def test_the_readme_layout_names_only_files_and_folders_that_exist() -> None:
+    """The layout block under "Working on micrograd_like": every module and folder it names is
+    there, so a rename shows in the README."""
+    (layout,) = blocks(section("Working on micrograd_like"), "")
+    package = ROOT / "micrograd_like"
+    modules = re.findall(r"\b(\w+\.py)\b", layout)
+    folders = re.findall(r"\b(\w+)/", layout)
+    assert len(modules) >= 15 and "static" in folders
+    for name in modules:
+        assert any(package.rglob(name)), name
+    for name in folders:
+        assert name == "micrograd_like" or any(p.is_dir() for p in package.rglob(name)), name
+
+
 def test_the_run_time_dependency_is_graphviz_and_the_readme_lists_every_extra() -> None:
     """ "Dependencies: `graphviz` at run time; everything else sits in the extras ...": the
     README's list of extras is pyproject's, and nothing else is needed to import the package."""
@@ -54,3 +430,27 @@ def test_the_run_time_dependency_is_graphviz_and_the_readme_lists_every_extra() 
     found = re.search(r"everything else sits in the extras ([^.]+)\.", README)
     assert found is not None
     assert sorted(re.findall(r"`(\w+)`", found[1])) == sorted(project["optional-dependencies"])
+
+
+def test_importing_the_engine_loads_nothing_third_party() -> None:
+    """ "`import micrograd_like.engine` loads only the engine and its three helper modules,
+    nothing third-party": every module it loads is ours or the standard library's."""
+    script = (
+        "import sys; old = set(sys.modules); import micrograd_like.engine; "
+        "print(*set(sys.modules) - old)"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout.split()
+    ours = {name for name in loaded if name.split(".")[0] == "micrograd_like"}
+    assert len(ours - {"micrograd_like", "micrograd_like.engine"}) == 3, sorted(ours)
+    others = {name.split(".")[0] for name in loaded} - {"micrograd_like"}
+    assert others <= set(sys.stdlib_module_names), sorted(others - set(sys.stdlib_module_names))
+
+
+def test_every_json_block_of_the_readme_is_json() -> None:
+    """The README's JSON (the VS Code launch configuration) can be pasted as it is."""
+    found = blocks(README, "json")
+    assert found
+    for text in found:
+        assert isinstance(json.loads(text), dict)
