@@ -87,6 +87,44 @@ def test_a_chain_a_million_nodes_deep_backpropagates() -> None:
     assert (y.data, x.grad) == (1_000_000.5, 1.0)
 
 
+def test_an_intermediate_shows_the_last_passs_gradient_and_a_leaf_the_sum_of_all() -> None:
+    """ "What an *intermediate* node's `.grad` shows afterwards is the last pass's", while leaves
+    get every pass's sum. h = 2x feeds a = 3h and b = 5h: a's pass gives h 3 and x 6, b's gives
+    h 5 and x 10, so h shows 5 (not 8) and x 16."""
+    x = Value(1.0)
+    h = x * 2.0
+    a, b = h * 3.0, h * 5.0
+    a.backward()
+    b.backward()
+    assert (h.grad, x.grad) == (5.0, 16.0)
+
+
+def test_backward_calls_each_local_on_floats_and_create_graph_on_values() -> None:
+    """ "The ordinary `backward()` path does not pay for this: it calls each op's local derivative
+    on plain floats", and `grad(..., create_graph=True)` calls the same function on Values."""
+    from micrograd_like.engine import grad
+    from micrograd_like.ops import custom_op
+
+    seen: list[tuple[type, type]] = []
+
+    def readme_square_local(out: Any, x: Any) -> tuple[Any]:
+        seen.append((type(out), type(x)))
+        return (2.0 * x,)  # d(x*x)/dx = 2x
+
+    @custom_op(readme_square_local)
+    def readme_square(x: float) -> float:
+        return x * x
+
+    x = Value(3.0)
+    y = readme_square(x)
+    seen.clear()  # custom_op tries the local once on numbers when a node is made
+    y.backward()
+    assert (x.grad, seen) == (6.0, [(float, float)])
+    seen.clear()
+    (slope,) = grad(y, [x], create_graph=True)
+    assert (slope.data, seen) == (6.0, [(Value, Value)])
+
+
 def made(data: Any, label: Any = "") -> Value:
     """``Value(data, label=label)`` with arguments of any type, as a mistaken caller writes it."""
     return Value(data, label=label)
@@ -156,6 +194,28 @@ def test_backward_twice_gives_micrograd_5x_on_a_neuron_and_us_exactly_2x() -> No
         assert w1.grad == 2.0  # d(out)/d(w1) = x1
         out.backward()
         assert w1.grad == twice, make
+
+
+def test_micrograd_fails_where_the_table_says_and_we_do_not() -> None:
+    """The table's rows "a hidden layer of one neuron: breaks the next layer | works" and
+    "`log(-1)`, `0 ** -1`, `(-8) ** 0.5`: no `log`; Python's own errors or a complex number | an
+    error naming the op and the value" (ours: test_every_bad_input_...)."""
+    require(
+        importlib.util.find_spec("micrograd") is not None,
+        "micrograd",
+        "pip install micrograd==0.1.0",
+    )
+    from micrograd.engine import Value as TheirValue
+    from micrograd.nn import MLP as TheirMLP
+
+    with pytest.raises(TypeError):  # its one-neuron layer returns a Value, not a list
+        TheirMLP(2, [1, 1])([0.5, -1.0])
+    assert isinstance(MLP(2, [1, 1], rng=random.Random(0))([0.5, -1.0]), Value)
+    assert not hasattr(TheirValue(1.0), "log")
+    with pytest.raises(ZeroDivisionError) as theirs:
+        TheirValue(0.0) ** -1
+    assert "**" not in str(theirs.value)  # Python's own message, naming no op
+    assert isinstance((TheirValue(-8.0) ** 0.5).data, complex)
 
 
 # --- Pictures -----------------------------------------------------------------------------------
@@ -235,6 +295,32 @@ def test_the_readme_draw_command_runs_as_written(
         svg = (tmp_path / "graph.svg").read_text(encoding="utf-8")
         assert all(f">{name}<" in svg for name in ("x", "w", "b")), argv
         (tmp_path / "graph.svg").unlink()
+
+
+def test_colour_edges_draws_positive_gradients_blue_and_negative_ones_purple() -> None:
+    """ "`colour_edges=True` colours each edge by the sign of the gradient it carries back (blue
+    for positive, purple for negative)": out = x*y at x = 2, y = -3 sends -3 back to x and 2 to
+    y. Blue has blue well above red and green; purple has red and blue both above green."""
+    from micrograd_like.viz import draw_dot
+
+    x, y = Value(2.0, label="x"), Value(-3.0, label="y")
+    out = x * y
+    out.backward()
+    source = draw_dot(out, colour_edges=True).source
+    ids = dict(re.findall(r"(\w+) \[label=\"\{ ?([xy]) ", source))
+    assert set(ids.values()) == {"x", "y"}, source
+
+    def colour_into(name: str) -> tuple[int, int, int]:
+        node = next(k for k, v in ids.items() if v == name)
+        found = re.search(rf"{node} -> \w+[^\n]*color=\"#(\w\w)(\w\w)(\w\w)\"", source)
+        assert found is not None, source
+        red, green, blue = (int(c, 16) for c in found.groups())
+        return red, green, blue
+
+    red, green, blue = colour_into("y")  # gradient 2: blue
+    assert blue > red + 64 and blue > green + 32
+    red, green, blue = colour_into("x")  # gradient -3: purple
+    assert min(red, blue) > green + 32
 
 
 # --- Check your own engine ----------------------------------------------------------------------
@@ -393,6 +479,31 @@ def test_live_takes_a_command_of_1_kib_and_refuses_one_byte_more() -> None:
             connection.close()
 
 
+def test_the_live_server_has_the_six_routes_the_readme_counts() -> None:
+    """ "six routes (four files, `/api/state` and `/api/command`)": each answers, and a new
+    file route would make the README's count wrong."""
+    from micrograd_like.live import live, server
+
+    assert "six routes (four files, `/api/state` and `/api/command`)" in README
+    assert len(server.STATIC) == 4
+    with live(MLP(2, [2, 1], rng=random.Random(0)), ([[0.0, 0.0]], [1])) as view:
+        port = view.server.port
+        body = b'{"command": "pause"}'
+        headers = {
+            "Origin": f"http://127.0.0.1:{port}",
+            "Content-Type": "application/json",
+            "Content-Length": str(len(body)),
+        }
+        requests: list[tuple[str, str, bytes | None, dict[str, str]]] = [
+            ("GET", path, None, {}) for path in [*server.STATIC, "/api/state"]
+        ]
+        for method, path, sent, extra in [*requests, ("POST", "/api/command", body, headers)]:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection.request(method, path, sent, extra)
+            assert connection.getresponse().status == 200, path
+            connection.close()
+
+
 def test_live_refuses_more_than_1000_points_on_the_command_line() -> None:
     """ "`--points` (1 to 1,000)": 1,000 is taken (tests/test_live.py), 1,001 is refused."""
     from micrograd_like.commands import live as live_command
@@ -430,6 +541,27 @@ def test_the_run_time_dependency_is_graphviz_and_the_readme_lists_every_extra() 
     found = re.search(r"everything else sits in the extras ([^.]+)\.", README)
     assert found is not None
     assert sorted(re.findall(r"`(\w+)`", found[1])) == sorted(project["optional-dependencies"])
+
+
+def test_the_dev_extra_adds_ruff_mypy_and_micrograd() -> None:
+    """ "`pip install -q -e ".[dev]"  # adds ruff, mypy and micrograd`" (micrograd through the
+    `bench` extra it includes)."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "optional-dependencies"
+    ]
+
+    def names(extra: str) -> set[str]:
+        found = set()
+        for requirement in extras[extra]:
+            included = re.fullmatch(r"micrograd_like\[([\w,]+)\]", requirement)
+            if included:
+                found |= {n for e in included[1].split(",") for n in names(e)}
+            else:
+                found.add(re.split(r"[<>=!~ ;\[]", requirement, maxsplit=1)[0])
+        return found
+
+    assert "adds ruff, mypy and micrograd" in README
+    assert {"ruff", "mypy", "micrograd"} <= names("dev")
 
 
 def test_importing_the_engine_loads_nothing_third_party() -> None:
