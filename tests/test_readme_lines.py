@@ -519,6 +519,26 @@ def test_live_refuses_more_than_1000_points_on_the_command_line() -> None:
     assert live_command.parse_arguments(["--points", "1000"]).points == 1000
 
 
+# --- Notebooks ----------------------------------------------------------------------------------
+
+
+def test_each_notebook_has_what_its_readme_line_names() -> None:
+    """Each "- [NN Title](notebooks/...): ..." line names code (`draw_dot`, `MLP(2, [16, 16, 1])`,
+    `stop_in`, `tanh_local`...); the notebook uses or shows each, so the list stays true when a
+    notebook changes. A call is looked for without its closing parenthesis (`no_grad(`)."""
+    lines = re.findall(
+        r"^- \[\d\d [^\]]+\]\((notebooks/[^)]+)\): (.+)$",
+        section("Notebooks"),
+        flags=re.MULTILINE,
+    )
+    assert len(lines) == len(list((ROOT / "notebooks").glob("*.ipynb"))) == 6
+    for path, description in lines:
+        cells = json.loads((ROOT / path).read_text(encoding="utf-8"))["cells"]
+        text = json.dumps(cells, ensure_ascii=False).replace("\\n", "\n").replace('\\"', '"')
+        for code in re.findall(r"`([^`]+)`", description):
+            assert code.removesuffix(")") in text, (path, code)
+
+
 # --- Working on micrograd_like ------------------------------------------------------------------
 
 
