@@ -275,6 +275,43 @@ def test_a_name_of_24_characters_is_kept_and_one_of_25_is_shortened() -> None:
     assert "…" in shortened and len(shortened) <= 24
 
 
+def test_the_stepper_example_prints_every_line_the_readme_shows() -> None:
+    """The steps_table/explain block: every "# " line under a print is printed, the header and
+    step 2 included (tests/test_readme.py checks some of them); a line the README cuts short
+    with "..." is a prefix. By hand: z = x*y + x at x = 2, y = 3 is 8; x gets 1 from the sum and
+    y = 3 through x*y, 4 in all."""
+    from micrograd_like.debug import explain, steps_table
+
+    (block,) = [b for b in blocks(README, "python") if "print(steps_table(z))" in b]
+    shown = [line[2:] for line in block.splitlines() if line.startswith("# ")]
+    assert len(shown) == 5 + 5
+    x, y = Value(2.0, label="x"), Value(3.0, label="y")
+    z = x * y + x
+    printed = f"{steps_table(z)}\n{explain(x, z)}".splitlines()
+    assert len(printed) >= len(shown)
+    for want, got in zip(shown, printed[: len(shown)], strict=True):
+        if want.endswith(" ..."):
+            assert got.startswith(want.removesuffix(" ...")), (want, got)
+        else:
+            assert got.rstrip() == want.rstrip(), (want, got)
+
+
+def test_the_anomaly_example_says_what_its_comment_shows() -> None:
+    """The detect_anomaly block, saved as file.py: its error holds each part of the comment
+    "AnomalyError: ... log -> operand 0: log_local gave inf ... made at file.py:4" (the log
+    node is made on the block's fourth line)."""
+    from micrograd_like.debug import AnomalyError
+
+    (block,) = [b for b in blocks(README, "python") if "with detect_anomaly():" in b]
+    comment = block.split("# AnomalyError: ", 1)[1].splitlines()[0]
+    parts = [part for part in comment.split("...") if part.strip()]
+    assert len(parts) == 2
+    with pytest.raises(AnomalyError) as anomaly:
+        exec(compile(block, "file.py", "exec"), {"Value": Value})  # our own README's code
+    for part in parts:
+        assert part.strip() in str(anomaly.value), (part, str(anomaly.value))
+
+
 def test_the_readme_draw_command_runs_as_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -509,6 +546,17 @@ def test_the_live_server_has_the_six_routes_the_readme_counts() -> None:
             connection.close()
 
 
+def test_the_readme_live_command_line_is_taken_as_written() -> None:
+    """The bash line under "Watch a network learn, live" parses to what it says."""
+    from micrograd_like.commands import live as live_command
+
+    (line,) = blocks(section("Watch a network learn, live"), "bash")
+    words = shlex.split(line)
+    assert words[:3] == [".venv/bin/python", "-m", "micrograd_like"] and words[3] == "live"
+    args = live_command.parse_arguments(words[4:])
+    assert (args.dataset, args.layers, args.lr, args.seed) == ("spirals", [16, 16], 0.05, 0)
+
+
 def test_live_refuses_more_than_1000_points_on_the_command_line() -> None:
     """ "`--points` (1 to 1,000)": 1,000 is taken (tests/test_live.py), 1,001 is refused."""
     from micrograd_like.commands import live as live_command
@@ -587,6 +635,25 @@ def test_the_dev_extra_adds_ruff_mypy_and_micrograd() -> None:
 
     assert said("adds ruff, mypy and micrograd")
     assert {"ruff", "mypy", "micrograd"} <= names("dev")
+
+
+def test_ci_runs_the_readme_lint_and_type_commands() -> None:
+    """The "Working on" block's ruff and mypy lines are what CI runs (on at least those
+    folders), so a clean run of them is a clean CI lint stage."""
+    ci = ROOT / ".ci" / "run"
+    if not ci.exists():
+        pytest.skip("not a git checkout: an sdist carries no .ci/run")
+    ci_lines = [line.strip() for line in ci.read_text(encoding="utf-8").splitlines()]
+    (block,) = [b for b in blocks(section("Working on micrograd_like"), "bash") if "mypy" in b]
+    commands = [
+        part.strip()
+        for line in block.splitlines()
+        if line.startswith((".venv/bin/ruff", ".venv/bin/mypy"))
+        for part in line.split("&&")
+    ]
+    assert len(commands) == 3
+    for command in commands:
+        assert any(line.startswith(command) for line in ci_lines), command
 
 
 def test_importing_the_engine_loads_nothing_third_party() -> None:
