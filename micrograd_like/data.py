@@ -13,6 +13,8 @@ import random
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from micrograd_like.arguments import checked_real, checked_sequence
+
 Point = list[float]
 Seed = random.Random | int | None
 
@@ -50,7 +52,7 @@ def make_circles(
     """A ring of radius 1 labelled -1 around a ring of radius ``factor`` labelled +1."""
     random_source = _random_source(rng, "make_circles")
     _check_arguments(n, noise, "make_circles")
-    if not 0 < factor < 1:
+    if not 0 < checked_real(factor, "make_circles", "factor") < 1:
         raise ValueError(f"make_circles: factor must lie strictly between 0 and 1, got {factor!r}")
     outer = n // 2
     points, labels = [], []
@@ -95,11 +97,13 @@ def train_test_split(
     points: Sequence[Point], labels: Sequence[int], test_fraction: float = 0.25, rng: Seed = None
 ) -> Split:
     """Shuffle with ``rng`` and hold out ``round(test_fraction * n)`` examples for testing."""
+    checked_sequence(points, "train_test_split", "points")
+    checked_sequence(labels, "train_test_split", "labels")
     if len(points) != len(labels):
         raise ValueError(
             f"train_test_split: {len(points)} points but {len(labels)} labels; they must match"
         )
-    if not 0 <= test_fraction <= 1:
+    if not 0 <= checked_real(test_fraction, "train_test_split", "test_fraction") <= 1:
         raise ValueError(
             f"train_test_split: test_fraction must lie in [0, 1], got {test_fraction!r}"
         )

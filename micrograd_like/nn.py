@@ -17,6 +17,7 @@ from numbers import Real
 from typing import Any, cast
 
 from micrograd_like import model_files
+from micrograd_like.arguments import checked_rng
 from micrograd_like.checks import is_real
 from micrograd_like.engine import Value, is_grad_enabled, linear
 from micrograd_like.model_files import (
@@ -123,7 +124,7 @@ class Neuron(Module):
     ) -> None:
         _check_size(nin, "Neuron", "nin")
         chosen = activation if activation is not None else ("relu" if nonlin else "linear")
-        if chosen not in ACTIVATIONS:
+        if not isinstance(chosen, str) or chosen not in ACTIVATIONS:
             raise ValueError(
                 f"Neuron: unknown activation {chosen!r}; choose one of {sorted(ACTIVATIONS)}"
             )
@@ -132,7 +133,7 @@ class Neuron(Module):
                 f"Neuron: nonlin=False asks for a linear neuron but activation={chosen!r}; "
                 "pass only one of them"
             )
-        draw = (rng or random.Random()).uniform
+        draw = checked_rng(rng, "Neuron").uniform
         self.w = [Value(draw(-1, 1)) for _ in range(nin)]
         self.b = Value(0.0)
         self._name_parameters("")
@@ -237,7 +238,9 @@ class MLP(Module):
             raise TypeError(f"MLP: nouts must be a non-empty list of layer sizes, got {nouts!r}")
         for size in nouts:
             _check_size(size, "MLP", "each of nouts")
-        rng = rng or random.Random()
+        _check_activation(activation, "activation")
+        _check_activation(output_activation, "output_activation")
+        rng = checked_rng(rng, "MLP")
         sizes = [nin, *nouts]
         last = len(nouts) - 1
         self.layers = [
@@ -303,6 +306,12 @@ class MLP(Module):
 def _check_size(size: object, where: str, name: str) -> None:
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"{where}: {name} must be a positive integer, got {size!r}")
+
+
+def _check_activation(name: object, argument: str) -> None:
+    """An MLP's activation by name: None would make a Neuron fall back to ReLU, silently."""
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise ValueError(f"MLP: {argument}={name!r} is not one of {sorted(ACTIVATIONS)}")
 
 
 def _as_inputs(x: Inputs, expected: int, name: Callable[[], str]) -> Sequence[Input]:

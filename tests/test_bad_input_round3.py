@@ -1,0 +1,154 @@
+"""Bad input, third sweep: each call is refused where it is made, naming the call and the value.
+
+Before these checks each one escaped as a bare Python error from inside the library (an
+AttributeError, an IndexError, a '<' between str and int) or, worse, gave a wrong number silently.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any
+
+import pytest
+
+from micrograd_like import data, gpt, losses, optim
+from micrograd_like.engine import Value
+from micrograd_like.nn import MLP, Neuron
+
+Call = Callable[[], object]
+
+
+def values(n: int = 2) -> list[Value]:
+    return [Value(0.5) for _ in range(n)]
+
+
+def refused(call: Call, error: type[Exception], *fragments: str) -> None:
+    """``call`` raises ``error`` and its message holds every fragment."""
+    with pytest.raises(error) as caught:
+        call()
+    for fragment in fragments:
+        assert fragment in str(caught.value), (fragment, str(caught.value))
+
+
+# --- rng: a seed or a string where a random.Random goes -----------------------------------------
+
+RNG_CALLS: dict[str, Call] = {
+    "Neuron": lambda: Neuron(2, rng=5),  # type: ignore[arg-type]
+    "MLP": lambda: MLP(2, [2], rng="x"),  # type: ignore[arg-type]
+}
+
+
+@pytest.mark.parametrize("where", RNG_CALLS)
+def test_rng_that_is_not_a_random_is_refused_by_name(where: str) -> None:
+    refused(RNG_CALLS[where], TypeError, f"{where}: rng must be a random.Random", "random.Random(")
+
+
+def tiny_gpt() -> gpt.GPT:
+    return gpt.GPT.of(gpt.Tokenizer("ab"), n_embd=4, n_head=1, block_size=4, rng=random.Random(0))
+
+
+# --- nn: activations by name ----------------------------------------------------------------
+
+
+def test_mlp_refuses_an_activation_of_none_that_a_neuron_would_read_as_relu() -> None:
+    refused(lambda: MLP(2, [1], output_activation=None), ValueError, "output_activation=None")  # type: ignore[arg-type]
+    refused(lambda: MLP(2, [2, 1], activation=None), ValueError, "MLP: activation=None")  # type: ignore[arg-type]
+
+
+def test_neuron_refuses_an_unhashable_activation_by_name() -> None:
+    refused(lambda: Neuron(2, activation=[]), ValueError, "Neuron: unknown activation []")  # type: ignore[arg-type]
+
+
+# --- losses: a model's outputs must be Values, the targets a list --------------------------
+
+LOSS_CALLS: dict[str, tuple[Call, str]] = {
+    "hinge floats": (lambda: losses.hinge_loss([0.5, 0.2], [1, -1]), "hinge_loss"),  # type: ignore[list-item]
+    "hinge one Value": (lambda: losses.hinge_loss(Value(1.0), [1]), "hinge_loss"),  # type: ignore[arg-type]
+    "hinge generator": (lambda: losses.hinge_loss(iter(values()), [1, -1]), "hinge_loss"),  # type: ignore[arg-type]
+    "hinge labels None": (lambda: losses.hinge_loss(values(), None), "hinge_loss"),  # type: ignore[arg-type]
+    "mse floats": (lambda: losses.mse_loss([0.5], [1.0]), "mse_loss"),  # type: ignore[list-item]
+    "bce floats": (lambda: losses.binary_cross_entropy_with_logits([0.5], [1.0]), "binary"),  # type: ignore[list-item]
+    "logsumexp floats": (lambda: losses.logsumexp([1.0, 2.0]), "logsumexp"),  # type: ignore[list-item]
+    "logsumexp Value": (lambda: losses.logsumexp(Value(1.0)), "logsumexp"),  # type: ignore[arg-type]
+    "sce floats": (lambda: losses.softmax_cross_entropy([1.0, 2.0], 0), "softmax_cross"),  # type: ignore[list-item]
+    "sce one Value": (lambda: losses.softmax_cross_entropy(Value(1.0), 0), "softmax_cross"),  # type: ignore[arg-type]
+    "softplus float": (lambda: losses.softplus(2.0), "softplus"),  # type: ignore[arg-type]
+    "l2 of an int": (lambda: losses.l2_regularization(5, 0.1), "l2_regularization"),  # type: ignore[arg-type]
+    "l2 alpha str": (lambda: losses.l2_regularization(values(), "x"), "l2_regularization"),  # type: ignore[arg-type]
+}
+
+
+@pytest.mark.parametrize("case", LOSS_CALLS)
+def test_losses_refuse_numbers_for_outputs_and_non_lists_by_name(case: str) -> None:
+    call, where = LOSS_CALLS[case]
+    refused(call, TypeError, where)
+
+
+def test_l2_regularization_refuses_a_negative_or_nan_alpha() -> None:
+    refused(lambda: losses.l2_regularization(values(), -1.0), ValueError, "alpha", "-1.0")
+    refused(lambda: losses.l2_regularization(values(), math.nan), ValueError, "alpha", "nan")
+
+
+def test_a_target_too_large_for_a_float_is_refused_by_name() -> None:
+    refused(lambda: losses.mse_loss(values(1), [10**400]), OverflowError, "mse_loss: target")
+
+
+# --- optim: huge numbers and parameters that are not a list of Values ------------------------
+
+
+@pytest.mark.parametrize("name", ["lr", "eps", "weight_decay"])
+def test_optimizer_refuses_an_integer_too_large_for_a_float(name: str) -> None:
+    kwargs: dict[str, Any] = {"lr": 0.1, name: 10**400}
+    refused(lambda: optim.Adam(values(), **kwargs), ValueError, f"Adam: {name} must be", "digits")
+
+
+@pytest.mark.parametrize("params", [5, Value(1.0), MLP(2, [1], rng=random.Random(0))])
+def test_optimizer_refuses_params_that_are_not_an_iterable_of_values(params: object) -> None:
+    refused(lambda: optim.SGD(params, lr=0.1), TypeError, "SGD: params must be an iterable")  # type: ignore[arg-type]
+
+
+def test_optimizer_given_a_model_says_to_pass_its_parameters() -> None:
+    model = MLP(2, [1], rng=random.Random(0))
+    refused(lambda: optim.SGD(model, lr=0.1), TypeError, "model.parameters()")  # type: ignore[arg-type]
+
+
+# --- data: numbers that are not numbers ------------------------------------------------------
+
+DATA_CALLS: dict[str, tuple[Call, type[Exception], str]] = {
+    "factor str": (lambda: data.make_circles(5, factor="x"), TypeError, "make_circles: factor"),  # type: ignore[arg-type]
+    "factor None": (lambda: data.make_circles(5, factor=None), TypeError, "make_circles: factor"),  # type: ignore[arg-type]
+    "factor Value": (
+        lambda: data.make_circles(5, factor=Value(0.5)),  # type: ignore[arg-type]
+        TypeError,
+        "make_circles: factor must be a number",
+    ),
+    "fraction str": (
+        lambda: data.train_test_split([[0.0, 0.0]], [1], test_fraction="x"),  # type: ignore[arg-type]
+        TypeError,
+        "train_test_split: test_fraction",
+    ),
+    "fraction Value": (
+        lambda: data.train_test_split([[0.0, 0.0]], [1], test_fraction=Value(0.5)),  # type: ignore[arg-type]
+        TypeError,
+        "train_test_split: test_fraction must be a number",
+    ),
+    "points int": (lambda: data.train_test_split(5, [1]), TypeError, "train_test_split: points"),  # type: ignore[arg-type]
+    "points generator": (
+        lambda: data.train_test_split(iter([[0.0, 0.0]]), [1]),  # type: ignore[arg-type]
+        TypeError,
+        "train_test_split: points",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", DATA_CALLS)
+def test_data_refuses_non_numbers_and_non_lists_by_name(case: str) -> None:
+    call, error, message = DATA_CALLS[case]
+    refused(call, error, message)
+
+
+def test_data_still_takes_a_fraction_as_a_number() -> None:
+    assert len(data.make_circles(4, factor=Fraction(1, 2), rng=0)[0]) == 4  # type: ignore[arg-type]
