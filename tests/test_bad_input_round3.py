@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from micrograd_like import data, gpt, losses, optim
+from micrograd_like import compiled, data, gpt, losses, optim
 from micrograd_like.engine import Value
 from micrograd_like.nn import MLP, Neuron
 
@@ -38,6 +38,9 @@ def refused(call: Call, error: type[Exception], *fragments: str) -> None:
 RNG_CALLS: dict[str, Call] = {
     "Neuron": lambda: Neuron(2, rng=5),  # type: ignore[arg-type]
     "MLP": lambda: MLP(2, [2], rng="x"),  # type: ignore[arg-type]
+    "GPT": lambda: gpt.GPT(3, n_embd=4, n_head=1, rng=5),  # type: ignore[arg-type]
+    "compile_fn": lambda: compiled.compile_fn(lambda a: a * 2, [1.0], rng=5),  # type: ignore[arg-type]
+    "sample": lambda: gpt.sample(tiny_gpt(), 5),  # type: ignore[arg-type]
 }
 
 
@@ -152,3 +155,92 @@ def test_data_refuses_non_numbers_and_non_lists_by_name(case: str) -> None:
 
 def test_data_still_takes_a_fraction_as_a_number() -> None:
     assert len(data.make_circles(4, factor=Fraction(1, 2), rng=0)[0]) == 4  # type: ignore[arg-type]
+
+
+# --- gpt: token ids, heads, empty vectors --------------------------------------------------
+
+
+def test_tokenizer_decode_refuses_a_negative_token_that_would_wrap_round() -> None:
+    tokenizer = gpt.Tokenizer("ab")
+    refused(lambda: tokenizer.decode([-1]), ValueError, "Tokenizer.decode: token 0 is -1")
+    refused(lambda: tokenizer.decode([99]), ValueError, "Tokenizer.decode: token 0 is 99")
+    refused(lambda: tokenizer.decode(["a"]), ValueError, "Tokenizer.decode: token 0 is 'a'")  # type: ignore[list-item]
+
+
+def test_tokenizer_refuses_names_that_are_not_strings() -> None:
+    tokenizer = gpt.Tokenizer("ab")
+    refused(lambda: tokenizer.encode(5), TypeError, "Tokenizer.encode", "5")  # type: ignore[arg-type]
+    refused(lambda: gpt.Tokenizer.of([1, 2]), TypeError, "Tokenizer.of: names[0] is 1")  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize("bad", [99, -1, 2.0])
+def test_compiled_loss_refuses_a_token_outside_the_vocabulary(bad: object) -> None:
+    """one_hot of such a token is all zeros, so the loss came out silently wrong."""
+    loss = gpt.CompiledLoss(tiny_gpt())
+    refused(lambda: loss.value_and_grad([0, bad]), ValueError, "token 1 is", repr(bad))  # type: ignore[list-item]
+    refused(lambda: gpt.one_hot([bad], 3), ValueError, "one_hot: token 0")  # type: ignore[list-item]
+
+
+def test_gpt_loss_refuses_tokens_that_are_not_a_list_of_ids() -> None:
+    model = tiny_gpt()
+    refused(lambda: model.loss(None), TypeError, "GPT.loss: tokens")  # type: ignore[arg-type]
+    refused(lambda: model.loss("ab"), TypeError, "GPT.loss: tokens")  # type: ignore[arg-type]
+    refused(lambda: model(0, 0, None), TypeError, "GPT: cache must be a KVCache")  # type: ignore[arg-type]
+    refused(lambda: gpt.KVCache("x"), TypeError, "KVCache: n_layer")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("n_head", [3, 5])
+def test_attention_refuses_heads_that_do_not_split_the_vector(n_head: int) -> None:
+    """With 3 heads of 4 dimensions the last 'head' had 1 dimension, silently."""
+    q = values(4)
+    refused(lambda: gpt.attention(q, [q], [q], n_head), ValueError, f"n_head={n_head}")
+    refused(lambda: gpt.attention(q, [q], [q], 0), ValueError, "attention: n_head")
+
+
+def test_gpt_pieces_refuse_empty_vectors_and_bad_numbers_by_name() -> None:
+    refused(lambda: gpt.softmax([]), ValueError, "softmax: no logits")
+    refused(lambda: gpt.rmsnorm([]), ValueError, "rmsnorm: x is empty")
+    refused(lambda: gpt.rmsnorm(values(), eps=-1.0), ValueError, "rmsnorm: eps")
+    refused(lambda: gpt.sample(tiny_gpt(), random.Random(0), "x"), TypeError, "sample: temperature")  # type: ignore[arg-type]
+
+
+# --- compiled: the arguments of compile_fn and of a compiled function ----------------------
+
+
+def double(a: Value) -> Value:
+    return a * 2
+
+
+COMPILE_CALLS: dict[str, tuple[Call, type[Exception], str]] = {
+    "f None": (lambda: compiled.compile_fn(None, [1.0]), TypeError, "compile_fn: f"),  # type: ignore[arg-type]
+    "example int": (lambda: compiled.compile_fn(double, 5), TypeError, "example_inputs"),  # type: ignore[arg-type]
+    "params int": (lambda: compiled.compile_fn(double, [1.0], 5), TypeError, "params"),  # type: ignore[arg-type]
+    "check flat": (
+        lambda: compiled.compile_fn(double, [1.0], check_inputs=[1.0]),  # type: ignore[list-item]
+        TypeError,
+        "check_inputs",
+    ),
+    "check long": (
+        lambda: compiled.compile_fn(double, [1.0], check_inputs=[[1.0, 2.0]]),
+        ValueError,
+        "has 2 numbers",
+    ),
+    "cache build": (lambda: compiled.CompiledCache(None, []), TypeError, "CompiledCache: build"),  # type: ignore[arg-type]
+}
+
+
+@pytest.mark.parametrize("case", COMPILE_CALLS)
+def test_compile_fn_refuses_malformed_arguments_by_name(case: str) -> None:
+    call, error, message = COMPILE_CALLS[case]
+    refused(call, error, message)
+
+
+def test_compiled_function_refuses_weights_that_are_not_finite_numbers() -> None:
+    """A nan weight gave a nan value and gradients silently; the inputs were already checked."""
+    w = Value(2.0)
+    cf = compiled.compile_fn(lambda a: a * w, [1.0], [w])
+    refused(lambda: cf.value_and_grad(1.0, weights=[math.nan]), ValueError, "weight 0", "nan")
+    refused(lambda: cf.value_and_grad(1.0, weights=["x"]), TypeError, "weight 0", "'x'")  # type: ignore[list-item]
+    refused(lambda: cf.value_and_grad(1.0, weights=5), TypeError, "weights must be a list")  # type: ignore[arg-type]
+    refused(lambda: cf.warm_up([1.0], calls="x"), TypeError, "warm_up: calls")  # type: ignore[arg-type]
+    assert cf.value_and_grad(1.0, weights=[3]) == (3.0, [1.0])
