@@ -293,7 +293,7 @@ class GPT(Module):
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> GPT:
         """Build the GPT a file written by ``save`` describes and load its weights (checked)."""
-        document = read_model_file(path)
+        document = read_model_file(path, "GPT.from_file")
         found = document["architecture"]
         keys = ("module", "vocab_size", "n_embd", "n_head", "n_layer", "block_size", "chars")
         model_files.check_keys(path, found, keys, "architecture")
@@ -468,6 +468,7 @@ def read_names(path: str | os.PathLike[str]) -> list[str]:
     MAX_NAMES_BYTES, binary content (a NUL byte or bytes that are not UTF-8), no names at all,
     or more than MAX_VOCABULARY distinct characters.
     """
+    path = model_files.checked_path(path, "read_names")
     try:
         info = os.stat(path)
         if not stat.S_ISREG(info.st_mode):

@@ -85,7 +85,9 @@ class Module:
         parameter (after a diverging run) raises ValueError and writes nothing.
         """
         numbers = [p.data for p in self.parameters()]
-        model_files.write_model_file(path, self.architecture(), numbers)
+        model_files.write_model_file(
+            path, self.architecture(), numbers, f"{type(self).__name__}.save"
+        )
 
     def load(self, path: str | os.PathLike[str]) -> None:
         """Set the parameters from a file written by ``save``.
@@ -93,7 +95,7 @@ class Module:
         The file is untrusted: everything is checked before any parameter changes, and any problem
         raises ``ModelFileError`` (a ValueError) naming the file and the problem.
         """
-        document = read_model_file(path)
+        document = read_model_file(path, f"{type(self).__name__}.load")
         model_files.check_architecture(path, document["architecture"], self.architecture())
         count = len(self.parameters())
         found = document["parameters"]
@@ -284,7 +286,7 @@ class MLP(Module):
         The parameters are checked against the size the architecture implies before any is built,
         and architectures of more than ``MAX_FILE_PARAMETERS`` parameters are refused.
         """
-        document = read_model_file(path)
+        document = read_model_file(path, "MLP.from_file")
         architecture = document["architecture"]
         nin, nouts, activations = model_files.mlp_shape(path, architecture, ACTIVATIONS)
         count = model_files.mlp_parameter_count(path, nin, nouts)

@@ -6,15 +6,18 @@ AttributeError, an IndexError, a '<' between str and int) or, worse, gave a wron
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import random
 from collections.abc import Callable
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from micrograd_like import compiled, data, gpt, losses, optim
+from micrograd_like import compiled, data, debug, gpt, losses, ops, optim
 from micrograd_like.engine import Value
 from micrograd_like.nn import MLP, Neuron
 
@@ -244,3 +247,76 @@ def test_compiled_function_refuses_weights_that_are_not_finite_numbers() -> None
     refused(lambda: cf.value_and_grad(1.0, weights=5), TypeError, "weights must be a list")  # type: ignore[arg-type]
     refused(lambda: cf.warm_up([1.0], calls="x"), TypeError, "warm_up: calls")  # type: ignore[arg-type]
     assert cf.value_and_grad(1.0, weights=[3]) == (3.0, [1.0])
+
+
+# --- paths: None, bytes and file descriptors ------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [None, 3, b"model.json"])
+def test_model_files_refuse_a_path_that_is_not_a_name(path: object, tmp_path: Path) -> None:
+    """An int is a file descriptor to os.stat and os.open: load(3) read whatever fd 3 was."""
+    model = MLP(1, [1], rng=random.Random(0))
+    os.chdir(tmp_path)
+    refused(lambda: model.save(path), TypeError, "MLP.save: path must be a str")  # type: ignore[arg-type]
+    refused(lambda: model.load(path), TypeError, "MLP.load: path must be a str")  # type: ignore[arg-type]
+    refused(lambda: MLP.from_file(path), TypeError, "MLP.from_file: path")  # type: ignore[arg-type]
+    refused(lambda: gpt.GPT.from_file(path), TypeError, "GPT.from_file: path")  # type: ignore[arg-type]
+    refused(lambda: gpt.read_names(path), TypeError, "read_names: path")  # type: ignore[arg-type]
+    assert os.listdir(tmp_path) == []
+
+
+def test_model_files_still_take_a_pathlib_path(tmp_path: Path) -> None:
+    model = MLP(1, [1], rng=random.Random(0))
+    model.save(tmp_path / "m.json")
+    assert json.loads((tmp_path / "m.json").read_text())["version"] == 1
+    model.load(tmp_path / "m.json")
+
+
+# --- viz, debug and ops ------------------------------------------------------------------
+
+
+def test_draw_dot_refuses_malformed_options_by_name() -> None:
+    viz = pytest.importorskip("micrograd_like.viz")
+    root = Value(1.0) * Value(2.0)
+    refused(lambda: viz.draw_dot(root, max_nodes="x"), TypeError, "draw_dot: max_nodes")
+    refused(lambda: viz.draw_dot(root, max_cost="x"), TypeError, "draw_dot: max_cost")
+    refused(lambda: viz.draw_dot(root, parameters=5), TypeError, "draw_dot: parameters")
+    refused(lambda: viz.draw_dot(root, highlight=root), TypeError, "draw_dot: highlight")
+    refused(lambda: viz.draw_dot(root, tooltip=5), TypeError, "draw_dot: tooltip")
+    refused(lambda: viz.graph_summary(5), TypeError, "graph_summary")
+    refused(lambda: viz.render(5, "x.svg"), TypeError, "render: expected a picture")
+    refused(lambda: viz.render(viz.draw_dot(root), None), TypeError, "render: path")
+
+
+def test_render_replaces_a_symlink_instead_of_writing_through_it(tmp_path: Path) -> None:
+    """render() wrote with Path.write_text, following a link planted where the picture goes."""
+    viz = pytest.importorskip("micrograd_like.viz")
+    (tmp_path / "other.txt").write_text("keep me")
+    (tmp_path / "p.dot").symlink_to(tmp_path / "other.txt")
+    viz.render(viz.draw_dot(Value(1.0)), tmp_path / "p.dot")
+    assert (tmp_path / "other.txt").read_text() == "keep me"
+    assert not (tmp_path / "p.dot").is_symlink()
+    assert sorted(os.listdir(tmp_path)) == ["other.txt", "p.dot"]  # no temporary file left
+
+
+def test_format_number_refuses_bad_digits_and_strings_by_name() -> None:
+    refused(lambda: debug.format_number(1.0, -1), ValueError, "format_number: digits", "-1")
+    refused(lambda: debug.format_number(1.0, True), ValueError, "format_number: digits")
+    refused(lambda: debug.format_number("x"), TypeError, "format_number", "'x'")  # type: ignore[arg-type]
+
+
+def test_stepper_refuses_a_root_that_is_not_a_value() -> None:
+    refused(lambda: debug.steps_table(5), TypeError, "steps_table: root must be a Value")  # type: ignore[arg-type]
+    refused(lambda: debug.step_rows(5), TypeError, "step_rows: root must be a Value")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kinks", "error", "fragment"),
+    [("ab", TypeError, "kinks must be a list"), (5, TypeError, "kinks must be a list"),
+     ([math.nan], ValueError, "kinks[0]"), ([10**400], OverflowError, "kinks[0]")],
+)  # fmt: skip
+def test_custom_op_refuses_kinks_that_are_not_finite_numbers(
+    kinks: object, error: type[Exception], fragment: str
+) -> None:
+    declare = ops.custom_op(lambda out, x: (1.0,), name="round3_kinks", kinks=kinks)  # type: ignore[arg-type]
+    refused(lambda: declare(lambda x: x), error, "custom_op 'round3_kinks'", fragment)
