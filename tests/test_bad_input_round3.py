@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from micrograd_like import compiled, data, debug, gpt, losses, ops, optim
+from micrograd_like import compiled, data, debug, engine, gpt, losses, ops, optim
 from micrograd_like.engine import Value
 from micrograd_like.nn import MLP, Neuron
 
@@ -320,3 +320,20 @@ def test_custom_op_refuses_kinks_that_are_not_finite_numbers(
 ) -> None:
     declare = ops.custom_op(lambda out, x: (1.0,), name="round3_kinks", kinks=kinks)  # type: ignore[arg-type]
     refused(lambda: declare(lambda x: x), error, "custom_op 'round3_kinks'", fragment)
+
+
+# --- the core (engine.py is being rewritten elsewhere): found here, left for its owner -------
+
+CORE_CALLS: dict[str, tuple[Call, str]] = {
+    "topological_order(5)": (lambda: engine.topological_order(5), "topological_order"),  # type: ignore[arg-type]
+    "backward_steps(5)": (lambda: list(engine.backward_steps(5)), "backward_steps"),  # type: ignore[arg-type]
+    "linear(5, ...)": (lambda: engine.linear(5, [1.0], Value(0.0)), "linear"),  # type: ignore[arg-type]
+    "grad(v, 5)": (lambda: engine.grad(Value(1.0) * 2, 5), "grad"),  # type: ignore[arg-type]
+}
+
+
+@pytest.mark.xfail(strict=True, reason="core bug: a bare AttributeError/TypeError from engine.py")
+@pytest.mark.parametrize("case", CORE_CALLS)
+def test_core_refuses_a_non_value_by_name(case: str) -> None:
+    call, where = CORE_CALLS[case]
+    refused(call, TypeError, f"{where}")
