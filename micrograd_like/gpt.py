@@ -211,6 +211,11 @@ class GPT(Module):
                 raise ValueError(f"GPT: {name} must be a positive integer, got {size!r}")
         if n_embd % n_head:
             raise ValueError(f"GPT: n_embd {n_embd} does not split into {n_head} heads")
+        count = _weights_count(sizes)
+        if count > model_files.MAX_FILE_PARAMETERS:  # a size typo must not fill memory
+            raise ValueError(f"GPT: these sizes make {count:,} weights; at most "
+                             f"{model_files.MAX_FILE_PARAMETERS:,} are allowed "
+                             "(the most a model file holds)")  # fmt: skip
         if chars and Tokenizer(chars).vocab_size != vocab_size:
             raise ValueError(f"GPT: {len(chars)} chars and BOS make {len(chars) + 1} tokens, "
                              f"not vocab_size {vocab_size}")  # fmt: skip
@@ -339,6 +344,13 @@ def _plus(a: Sequence[Value], b: Sequence[Value]) -> Vector:
     return [x + y for x, y in zip(a, b, strict=True)]
 
 
+def _weights_count(sizes: dict[str, int]) -> int:
+    """How many weights a GPT of these sizes has."""
+    embd = sizes["n_embd"]
+    count = (2 * sizes["vocab_size"] + sizes["block_size"]) * embd
+    return count + sizes["n_layer"] * 12 * embd * embd  # four n x n attention, two n x 4n
+
+
 def _block_shapes(n_embd: int) -> list[tuple[str, int, int]]:
     """The weight matrices of one block, in microgpt's order: name, rows, columns."""
     square = [(f"attn_w{x}", n_embd, n_embd) for x in "qkvo"]
@@ -359,9 +371,7 @@ def _sizes(path: str | os.PathLike[str], found: dict[str, Any]) -> dict[str, int
 
 def _parameter_count(path: str | os.PathLike[str], sizes: dict[str, int]) -> int:
     """How many weights a GPT of these sizes has, refusing absurd sizes before any is built."""
-    embd = sizes["n_embd"]
-    count = (2 * sizes["vocab_size"] + sizes["block_size"]) * embd
-    count += sizes["n_layer"] * 12 * embd * embd  # four n x n attention matrices, two n x 4n
+    count = _weights_count(sizes)
     if count > model_files.MAX_FILE_PARAMETERS:
         raise ModelFileError(path, f"the architecture asks for {count:,} parameters; more than "
                                    f"{model_files.MAX_FILE_PARAMETERS:,} are refused")  # fmt: skip

@@ -10,6 +10,7 @@ fix them as it does in micrograd: pass ``rng=random.Random(1337)`` to get microg
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
@@ -125,6 +126,7 @@ class Neuron(Module):
         rng: random.Random | None = None,
     ) -> None:
         _check_size(nin, "Neuron", "nin")
+        _check_parameter_count(nin + 1, "Neuron")
         chosen = activation if activation is not None else ("relu" if nonlin else "linear")
         if not isinstance(chosen, str) or chosen not in ACTIVATIONS:
             raise ValueError(
@@ -180,6 +182,7 @@ class Layer(Module):
     def __init__(self, nin: int, nout: int, **kwargs: Any) -> None:
         _check_size(nin, "Layer", "nin")
         _check_size(nout, "Layer", "nout")
+        _check_parameter_count((nin + 1) * nout, "Layer")
         self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
         self._name_parameters("")
 
@@ -240,6 +243,8 @@ class MLP(Module):
             raise TypeError(f"MLP: nouts must be a non-empty list of layer sizes, got {nouts!r}")
         for size in nouts:
             _check_size(size, "MLP", "each of nouts")
+        sizes = [nin, *nouts]
+        _check_parameter_count(sum((a + 1) * b for a, b in itertools.pairwise(sizes)), "MLP")
         _check_activation(activation, "activation")
         _check_activation(output_activation, "output_activation")
         rng = checked_rng(rng, "MLP")
@@ -308,6 +313,16 @@ class MLP(Module):
 def _check_size(size: object, where: str, name: str) -> None:
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"{where}: {name} must be a positive integer, got {size!r}")
+
+
+def _check_parameter_count(count: int, where: str) -> None:
+    """Refuse a size typo (nin=10**9) before it fills memory with Values; the limit is what a
+    model file may hold, so every model built here can be saved and loaded back."""
+    if count > MAX_FILE_PARAMETERS:
+        raise ValueError(
+            f"{where}: these sizes make {count:,} parameters; at most {MAX_FILE_PARAMETERS:,} "
+            "are allowed (the most a model file holds)"
+        )
 
 
 def _check_activation(name: object, argument: str) -> None:

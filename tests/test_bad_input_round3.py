@@ -68,6 +68,16 @@ def test_neuron_refuses_an_unhashable_activation_by_name() -> None:
     refused(lambda: Neuron(2, activation=[]), ValueError, "Neuron: unknown activation []")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("call", "where"),
+    [(lambda: Neuron(10**9), "Neuron"), (lambda: MLP(2, [10**5, 10**5]), "MLP"),
+     (lambda: gpt.GPT(10**6, n_embd=10**3, n_head=1), "GPT")],
+)  # fmt: skip
+def test_a_size_typo_is_refused_before_it_fills_memory(call: Call, where: str) -> None:
+    """MLP(2, [10**5, 10**5]) began building ten billion Values (the sweep was OOM-killed)."""
+    refused(call, ValueError, f"{where}: these sizes make", "at most 1,000,000")
+
+
 # --- losses: a model's outputs must be Values, the targets a list --------------------------
 
 LOSS_CALLS: dict[str, tuple[Call, str]] = {
