@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 from collections.abc import Sequence
 from typing import NamedTuple
 
 from micrograd_like.arguments import checked_real, checked_sequence
+from micrograd_like.checks import short_number
 
 Point = list[float]
 Seed = random.Random | int | None
@@ -80,7 +82,8 @@ def make_spirals(
     if isinstance(classes, bool) or not isinstance(classes, int) or classes < 2:
         raise ValueError(f"make_spirals: classes must be an integer >= 2, got {classes!r}")
     if isinstance(turns, bool) or not isinstance(turns, (int, float)) or not 0 < turns <= MAX_TURNS:
-        raise ValueError(f"make_spirals: turns must be a number in (0, {MAX_TURNS}], got {turns!r}")
+        shown = short_number(turns)
+        raise ValueError(f"make_spirals: turns must be a number in (0, {MAX_TURNS}], got {shown}")
     points, labels = [], []
     for i in range(n):
         arm = i % classes
@@ -133,14 +136,15 @@ def _random_source(rng: Seed, where: str) -> random.Random:
 
 
 MAX_POINTS = 1_000_000  # far beyond what a scalar engine trains on; a typo must not fill memory
+_LARGEST = sys.float_info.max  # an integer above this (10**400) is no float: random.gauss fails
 MAX_TURNS = 1000  # beyond this, neighbouring points of one arm are a whole turn apart
 
 
 def _check_arguments(n: int, noise: float, where: str) -> None:
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_POINTS:
         raise ValueError(f"{where}: n must be an integer from 1 to {MAX_POINTS:,}, got {n!r}")
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < math.inf:
-        raise ValueError(f"{where}: noise must be a finite number >= 0, got {noise!r}")
+    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise <= _LARGEST:
+        raise ValueError(f"{where}: noise must be a finite number >= 0, got {short_number(noise)}")
 
 
 def _fraction(index: int, count: int) -> float:

@@ -6,6 +6,7 @@ AttributeError, an IndexError, a '<' between str and int) or, worse, gave a wron
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import os
@@ -330,6 +331,62 @@ def test_custom_op_refuses_kinks_that_are_not_finite_numbers(
 ) -> None:
     declare = ops.custom_op(lambda out, x: (1.0,), name="round3_kinks", kinks=kinks)  # type: ignore[arg-type]
     refused(lambda: declare(lambda x: x), error, "custom_op 'round3_kinks'", fragment)
+
+
+# --- gradcheck, strategies and data: numbers too large for a float, a bound of nan ------------
+
+
+def product(xs: list[Value]) -> Value:
+    return xs[0] * xs[1]
+
+
+GRADCHECK_CALLS: dict[str, tuple[Call, type[Exception], str]] = {
+    "input 10**400": (
+        lambda: gradcheck_module().gradcheck(product, [10**400, 1.0]),
+        TypeError,
+        "gradcheck: input 0 is an integer of 401 digits",
+    ),
+    "eps 10**400": (
+        lambda: gradcheck_module().gradcheck(product, [1.0, 2.0], eps=10**400),
+        OverflowError,
+        "gradcheck: eps is an integer of 401 digits",
+    ),
+    "atol 10**400": (
+        lambda: gradcheck_module().gradgradcheck(product, [1.0, 2.0], atol=10**400),
+        OverflowError,
+        "gradgradcheck: atol",
+    ),
+    "inputs 5": (lambda: gradcheck_module().gradcheck(product, 5), TypeError, "gradcheck: inputs"),
+    "f None": (
+        lambda: gradcheck_module().numerical_grad(None, [1.0]),
+        TypeError,
+        "numerical_grad: f",
+    ),
+    "root 5": (lambda: gradcheck_module().local_mismatches(5), TypeError, "local_mismatches: root"),
+    "noise 10**400": (lambda: data.make_moons(5, noise=10**400), ValueError, "make_moons: noise"),
+}
+
+
+def gradcheck_module() -> Any:
+    """The module: ``from micrograd_like import gradcheck`` may give the function of that name."""
+    return importlib.import_module("micrograd_like.gradcheck")
+
+
+@pytest.mark.parametrize("case", GRADCHECK_CALLS)
+def test_gradcheck_and_data_refuse_huge_numbers_and_non_lists_by_name(case: str) -> None:
+    call, error, message = GRADCHECK_CALLS[case]
+    refused(call, error, message)
+
+
+def test_strategies_refuse_a_bad_magnitude_when_called_not_when_drawn() -> None:
+    """domain('log', magnitude=nan) drew numbers of 1e16 silently; -1 failed inside hypothesis."""
+    strategies = pytest.importorskip("micrograd_like.strategies")
+    refused(lambda: strategies.domain("log", magnitude=math.nan), ValueError, "magnitude")
+    refused(lambda: strategies.operands("add", magnitude=-1.0), ValueError, "operands: magnitude")
+    refused(
+        lambda: strategies.expressions(magnitude=math.inf), ValueError, "expressions: magnitude"
+    )
+    refused(lambda: strategies.expressions(ops="add"), TypeError, "expressions: ops must be a list")
 
 
 # --- the core (engine.py is being rewritten elsewhere): found here, left for its owner -------
