@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import linecache
+import math
 import random
 import re
 import sys
@@ -26,6 +27,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from micrograd_like.arguments import (
+    checked_count,
+    checked_rng,
+    checked_sequence,
+    checked_value_iterable,
+)
 from micrograd_like.checks import checked_float
 from micrograd_like.engine import (
     Value,
@@ -403,7 +410,7 @@ class CompiledFunction:
         """
         weights = [p.data for p in self.params]
         try:
-            for _ in range(calls):
+            for _ in range(checked_count(calls, "CompiledFunction.warm_up", "calls", low=0)):
                 self._function(list(inputs), weights)
         except (ArithmeticError, ValueError):
             return  # a derivative that fails at the example point fails at the call, by name
@@ -431,25 +438,42 @@ class CompiledFunction:
             numbers = [
                 checked_float(x, f"{self.filename}: input {i}") for i, x in enumerate(inputs)
             ]
-        if weights is None:
-            now = [p.data for p in self.params]
-        elif len(weights) != len(self.params):
-            raise TypeError(
-                f"{self.filename}: weights has {len(weights)} numbers for {len(self.params)} "
-                "parameters"
-            )
-        else:
-            now = list(weights)
+        now = [p.data for p in self.params] if weights is None else self._weights(weights)
         try:
             return self._function(numbers, now)
         except (ArithmeticError, ValueError) as error:
             raise _with_line(error, self.filename) from error
+
+    def _weights(self, weights: Sequence[float]) -> list[float]:
+        """``weights`` as finite floats, one per parameter (a nan would give a nan silently)."""
+        given = checked_sequence(weights, f"{self.filename}", "weights")
+        if len(given) != len(self.params):
+            raise TypeError(
+                f"{self.filename}: weights has {len(given)} numbers for {len(self.params)} "
+                "parameters"
+            )
+        now = list(given)
+        if not _finite_sum(now):  # one C-speed sum: 15 us for GPT's 4,192 weights, not 600
+            now = [checked_float(w, f"{self.filename}: weight {i}") for i, w in enumerate(now)]
+        return now
 
     def __call__(self, *inputs: float) -> float:
         value, grads = self.value_and_grad(*inputs)
         for p, g in zip(self.params, grads, strict=True):
             p.grad += g
         return value
+
+
+def _finite_sum(numbers: list[float]) -> bool:
+    """True when the numbers sum to a finite float: then none is nan, inf, a str or a Value.
+
+    False may also mean the sum overflowed; the caller then checks each number by itself.
+    """
+    try:
+        total = sum(numbers, 0.0)
+    except (TypeError, OverflowError):
+        return False
+    return type(total) is float and math.isfinite(total)
 
 
 def _with_line(error: Exception, filename: str) -> Exception:
@@ -498,11 +522,14 @@ def compile_fn(
         raise TracingError("compile_fn: called inside no_grad(), so f builds no graph to trace")
     if isinstance(checks, bool) or not isinstance(checks, int) or checks < 0:
         raise ValueError(f"compile_fn: checks must be a whole number >= 0, got {checks!r}")
+    if not callable(f):
+        raise TypeError(f"compile_fn: f must be a function that builds a Value, got {f!r}")
     inputs = [
-        checked_float(x, f"compile_fn: example input {i}") for i, x in enumerate(example_inputs)
+        checked_float(x, f"compile_fn: example input {i}")
+        for i, x in enumerate(checked_sequence(example_inputs, "compile_fn", "example_inputs"))
     ]
-    params = list(params)
-    if len(set(params)) != len(params) or not all(isinstance(p, Value) for p in params):
+    params = checked_value_iterable(params, "compile_fn", "params")
+    if len(set(params)) != len(params):
         raise TypeError("compile_fn: params must be distinct Values")
     made = [p for p in params if p.parents]
     if made:
@@ -512,16 +539,28 @@ def compile_fn(
         )
     reference = _trace(f, inputs, params)
     weights = [p.data for p in params]
-    given = [([checked_float(x, "compile_fn: check input") for x in point], weights)
-             for point in check_inputs]  # fmt: skip
+    given = [(_check_point(point, len(inputs)), weights)
+             for point in checked_sequence(check_inputs, "compile_fn", "check_inputs")]  # fmt: skip
     _check_same_structure(f, reference.steps, given, params, False)
-    others = _other_points(inputs, params, checks, rng or random.Random(0))
+    rng = random.Random(0) if rng is None else checked_rng(rng, "compile_fn")
+    others = _other_points(inputs, params, checks, rng)
     _check_same_structure(f, reference.steps, others, params, True)
     name = f"compiled_{next(_filenames)}"
     writer = _Writer(reference, len(inputs), len(params))
     compiled = CompiledFunction(writer.source(name), name, params, len(inputs), writer.namespace())
     compiled.warm_up(inputs)
     return compiled
+
+
+def _check_point(point: Sequence[float], n_inputs: int) -> list[float]:
+    """One of compile_fn's check_inputs: as many finite numbers as the example has."""
+    numbers = checked_sequence(point, "compile_fn", "each of check_inputs")
+    if len(numbers) != n_inputs:
+        raise ValueError(
+            f"compile_fn: check input {list(numbers)!r} has {len(numbers)} numbers, but the "
+            f"example inputs have {n_inputs}"
+        )
+    return [checked_float(x, "compile_fn: check input") for x in numbers]
 
 
 class CompiledCache:
@@ -538,6 +577,8 @@ class CompiledCache:
         params: Sequence[Value],
         **options: Any,
     ) -> None:
+        if not callable(build):
+            raise TypeError(f"CompiledCache: build must be a function of a key, got {build!r}")
         self.build = build
         self.params = list(params)
         self.options = options  # passed on to compile_fn: checks, rng, check_inputs

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 from collections.abc import Sequence
 from typing import NamedTuple
+
+from micrograd_like.arguments import checked_real, checked_sequence
+from micrograd_like.checks import short_number
 
 Point = list[float]
 Seed = random.Random | int | None
@@ -50,7 +54,7 @@ def make_circles(
     """A ring of radius 1 labelled -1 around a ring of radius ``factor`` labelled +1."""
     random_source = _random_source(rng, "make_circles")
     _check_arguments(n, noise, "make_circles")
-    if not 0 < factor < 1:
+    if not 0 < checked_real(factor, "make_circles", "factor") < 1:
         raise ValueError(f"make_circles: factor must lie strictly between 0 and 1, got {factor!r}")
     outer = n // 2
     points, labels = [], []
@@ -78,7 +82,8 @@ def make_spirals(
     if isinstance(classes, bool) or not isinstance(classes, int) or classes < 2:
         raise ValueError(f"make_spirals: classes must be an integer >= 2, got {classes!r}")
     if isinstance(turns, bool) or not isinstance(turns, (int, float)) or not 0 < turns <= MAX_TURNS:
-        raise ValueError(f"make_spirals: turns must be a number in (0, {MAX_TURNS}], got {turns!r}")
+        shown = short_number(turns)
+        raise ValueError(f"make_spirals: turns must be a number in (0, {MAX_TURNS}], got {shown}")
     points, labels = [], []
     for i in range(n):
         arm = i % classes
@@ -95,11 +100,13 @@ def train_test_split(
     points: Sequence[Point], labels: Sequence[int], test_fraction: float = 0.25, rng: Seed = None
 ) -> Split:
     """Shuffle with ``rng`` and hold out ``round(test_fraction * n)`` examples for testing."""
+    checked_sequence(points, "train_test_split", "points")
+    checked_sequence(labels, "train_test_split", "labels")
     if len(points) != len(labels):
         raise ValueError(
             f"train_test_split: {len(points)} points but {len(labels)} labels; they must match"
         )
-    if not 0 <= test_fraction <= 1:
+    if not 0 <= checked_real(test_fraction, "train_test_split", "test_fraction") <= 1:
         raise ValueError(
             f"train_test_split: test_fraction must lie in [0, 1], got {test_fraction!r}"
         )
@@ -129,14 +136,15 @@ def _random_source(rng: Seed, where: str) -> random.Random:
 
 
 MAX_POINTS = 1_000_000  # far beyond what a scalar engine trains on; a typo must not fill memory
+_LARGEST = sys.float_info.max  # an integer above this (10**400) is no float: random.gauss fails
 MAX_TURNS = 1000  # beyond this, neighbouring points of one arm are a whole turn apart
 
 
 def _check_arguments(n: int, noise: float, where: str) -> None:
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_POINTS:
         raise ValueError(f"{where}: n must be an integer from 1 to {MAX_POINTS:,}, got {n!r}")
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < math.inf:
-        raise ValueError(f"{where}: noise must be a finite number >= 0, got {noise!r}")
+    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise <= _LARGEST:
+        raise ValueError(f"{where}: noise must be a finite number >= 0, got {short_number(noise)}")
 
 
 def _fraction(index: int, count: int) -> float:

@@ -58,12 +58,14 @@ class StepRow:
 
 def named_steps(root: Value, seed: float = 1.0) -> tuple[NodeNames, list[BackwardStep]]:
     """Run backward one edge at a time; return the node names and every step, in order."""
+    _check_root(root, "named_steps")
     names = node_names(topological_order(root))
     return names, list(backward_steps(root, seed))
 
 
 def step_rows(root: Value, seed: float = 1.0) -> list[StepRow]:
     """Backward from root as one row per edge; no `.grad` changes (the stepper only watches)."""
+    _check_root(root, "step_rows")
     names, steps = named_steps(root, seed)
     uses: dict[Value, tuple[float, ...]] = {}
     rows = []
@@ -88,6 +90,7 @@ def steps_table(root: Value, seed: float = 1.0) -> str:
     ``local`` is the op's local derivative written out with its numbers; the last column adds up
     every use of the operand so far, which is how a reused node's gradient comes to be.
     """
+    _check_root(root, "steps_table")
     lines = [_HEADERS]
     for row in step_rows(root, seed):
         lines.append(
@@ -109,6 +112,14 @@ def steps_table(root: Value, seed: float = 1.0) -> str:
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
         for line in lines
     )
+
+
+def _check_root(root: object, where: str) -> None:
+    """The stepper starts from a Value: the output backward() would start from."""
+    if not isinstance(root, Value):
+        raise TypeError(
+            f"{where}: root must be a Value, got {root!r} of type {type(root).__name__}"
+        )
 
 
 def added_up(terms: Sequence[float], total: float) -> str:

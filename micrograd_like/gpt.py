@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.resources
 import math
+import numbers
 import os
 import random
 import stat
@@ -18,6 +19,7 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from micrograd_like import model_files
+from micrograd_like.arguments import checked_count, checked_real, checked_rng, checked_sequence
 from micrograd_like.engine import Value, linear, no_grad, sum_of
 from micrograd_like.losses import softmax_cross_entropy
 from micrograd_like.model_files import ModelFileError, read_model_file
@@ -73,6 +75,9 @@ def matvec(w: Matrix, x: Sequence[Value]) -> Vector:
 
 def rmsnorm(x: Sequence[Value], eps: float = RMSNORM_EPS) -> Vector:
     """x / sqrt(mean(x**2) + eps): every vector comes out with a root mean square of about 1."""
+    if not checked_sequence(x, "rmsnorm", "x"):
+        raise ValueError("rmsnorm: x is empty; it needs at least one value")
+    checked_real(eps, "rmsnorm", "eps", low=0.0)
     mean_square = linear(x, x, Value(0.0)) / len(x)
     scale = (mean_square + eps) ** -0.5
     return [xi * scale for xi in x]
@@ -81,6 +86,8 @@ def rmsnorm(x: Sequence[Value], eps: float = RMSNORM_EPS) -> Vector:
 def softmax(logits: Sequence[Value], shift: bool = True) -> Vector:
     """e**l / sum(e**l), shifted by the largest logit so that no exp overflows (``shift=False``
     reads no data, which a function compile_fn traces may not do)."""
+    if not checked_sequence(logits, "softmax", "logits"):
+        raise ValueError("softmax: no logits; it needs at least one")
     if shift:
         largest = max(v.data for v in logits)
         exps = [(v - largest).exp() for v in logits]
@@ -98,6 +105,8 @@ def attention(
     Causal by construction: the cache holds only this position and the ones before it. Each head
     takes its slice of the vectors; the heads' outputs are concatenated.
     """
+    if checked_count(n_head, "attention", "n_head") > len(q) or len(q) % n_head:
+        raise ValueError(f"attention: {len(q)} dimensions do not split into n_head={n_head} heads")
     head_dim = len(q) // n_head
     out: Vector = []
     for start in range(0, len(q), head_dim):
@@ -119,6 +128,7 @@ class KVCache:
     """The keys and values of the positions so far, one list per layer: what attention reads."""
 
     def __init__(self, n_layer: int) -> None:
+        checked_count(n_layer, "KVCache", "n_layer")
         self.keys: list[list[Vector]] = [[] for _ in range(n_layer)]
         self.values: list[list[Vector]] = [[] for _ in range(n_layer)]
 
@@ -146,6 +156,9 @@ class Tokenizer:
     @classmethod
     def of(cls, names: Sequence[str]) -> Tokenizer:
         """The tokenizer of every character used in ``names``, in sorted order (as microgpt)."""
+        for index, name in enumerate(checked_sequence(names, "Tokenizer.of", "names")):
+            if not isinstance(name, str):
+                raise TypeError(f"Tokenizer.of: names[{index}] is {name!r}, not a string")
         return cls("".join(sorted(set("".join(names)))))
 
     @property
@@ -154,6 +167,8 @@ class Tokenizer:
 
     def encode(self, name: str) -> list[int]:
         """BOS, the name's characters, BOS."""
+        if not isinstance(name, str):
+            raise TypeError(f"Tokenizer.encode: expected a name (str), got {name!r}")
         unknown = sorted(set(name) - self._ids.keys())
         if unknown:
             raise ValueError(f"Tokenizer.encode: {name!r} has characters outside the vocabulary "
@@ -161,7 +176,9 @@ class Tokenizer:
         return [self.bos, *(self._ids[c] for c in name), self.bos]
 
     def decode(self, tokens: Sequence[int]) -> str:
-        return "".join(self.chars[t] for t in tokens if t != self.bos)
+        """The characters of ``tokens``, BOS left out; a token outside the vocabulary is refused."""
+        found = checked_tokens(tokens, self.vocab_size, "Tokenizer.decode")
+        return "".join(self.chars[t] for t in found if t != self.bos)
 
 
 # --- the model ----------------------------------------------------------------------------------
@@ -194,13 +211,18 @@ class GPT(Module):
                 raise ValueError(f"GPT: {name} must be a positive integer, got {size!r}")
         if n_embd % n_head:
             raise ValueError(f"GPT: n_embd {n_embd} does not split into {n_head} heads")
+        count = _weights_count(sizes)
+        if count > model_files.MAX_FILE_PARAMETERS:  # a size typo must not fill memory
+            raise ValueError(f"GPT: these sizes make {count:,} weights; at most "
+                             f"{model_files.MAX_FILE_PARAMETERS:,} are allowed "
+                             "(the most a model file holds)")  # fmt: skip
         if chars and Tokenizer(chars).vocab_size != vocab_size:
             raise ValueError(f"GPT: {len(chars)} chars and BOS make {len(chars) + 1} tokens, "
                              f"not vocab_size {vocab_size}")  # fmt: skip
         self.chars = chars  # the tokenizer's characters, kept so a saved model can sample
         self.vocab_size, self.n_embd, self.n_head = vocab_size, n_embd, n_head
         self.n_layer, self.block_size = n_layer, block_size
-        rng = rng or random.Random()
+        rng = checked_rng(rng, "GPT")
         self.state_dict: dict[str, Matrix] = {
             "wte": matrix(vocab_size, n_embd, rng, "wte"),
             "wpe": matrix(block_size, n_embd, rng, "wpe"),
@@ -224,7 +246,9 @@ class GPT(Module):
 
     def __call__(self, token: int, position: int, cache: KVCache) -> Vector:
         """The logits of the token after ``token`` at ``position``; appends to ``cache``."""
-        if position != len(cache) or position >= self.block_size:
+        if not isinstance(cache, KVCache):
+            raise TypeError(f"GPT: cache must be a KVCache, got {cache!r}")
+        if isinstance(position, bool) or position != len(cache) or position >= self.block_size:
             raise ValueError(
                 f"GPT: position {position!r} with {len(cache)} positions cached "
                 f"(block size {self.block_size}); positions go 0, 1, 2, ..."
@@ -250,6 +274,7 @@ class GPT(Module):
 
     def loss(self, tokens: Sequence[int]) -> Value:
         """The mean cross-entropy of predicting each next token, over at most block_size of them."""
+        tokens = checked_tokens(tokens, self.vocab_size, "GPT.loss")
         if len(tokens) < 2:
             raise ValueError(f"GPT.loss: needs at least two tokens, got {list(tokens)!r}")
         cache = KVCache(self.n_layer)
@@ -273,7 +298,7 @@ class GPT(Module):
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> GPT:
         """Build the GPT a file written by ``save`` describes and load its weights (checked)."""
-        document = read_model_file(path)
+        document = read_model_file(path, "GPT.from_file")
         found = document["architecture"]
         keys = ("module", "vocab_size", "n_embd", "n_head", "n_layer", "block_size", "chars")
         model_files.check_keys(path, found, keys, "architecture")
@@ -302,9 +327,28 @@ class GPT(Module):
                 f"{len(self.parameters())} parameters)")  # fmt: skip
 
 
+def checked_tokens(tokens: object, vocab_size: int, where: str) -> list[int]:
+    """Token ids from 0 to vocab_size - 1 as a list: a negative one would wrap round silently."""
+    found = checked_sequence(tokens, where, "tokens")
+    for index, token in enumerate(found):
+        integral = isinstance(token, numbers.Integral) and not isinstance(token, bool)
+        if not integral or not 0 <= token < vocab_size:
+            raise ValueError(
+                f"{where}: token {index} is {token!r}, not a token id from 0 to {vocab_size - 1}"
+            )
+    return [int(token) for token in found]
+
+
 def _plus(a: Sequence[Value], b: Sequence[Value]) -> Vector:
     """a + b, element by element: the embeddings' sum and the residual connections."""
     return [x + y for x, y in zip(a, b, strict=True)]
+
+
+def _weights_count(sizes: dict[str, int]) -> int:
+    """How many weights a GPT of these sizes has."""
+    embd = sizes["n_embd"]
+    count = (2 * sizes["vocab_size"] + sizes["block_size"]) * embd
+    return count + sizes["n_layer"] * 12 * embd * embd  # four n x n attention, two n x 4n
 
 
 def _block_shapes(n_embd: int) -> list[tuple[str, int, int]]:
@@ -327,9 +371,7 @@ def _sizes(path: str | os.PathLike[str], found: dict[str, Any]) -> dict[str, int
 
 def _parameter_count(path: str | os.PathLike[str], sizes: dict[str, int]) -> int:
     """How many weights a GPT of these sizes has, refusing absurd sizes before any is built."""
-    embd = sizes["n_embd"]
-    count = (2 * sizes["vocab_size"] + sizes["block_size"]) * embd
-    count += sizes["n_layer"] * 12 * embd * embd  # four n x n attention matrices, two n x 4n
+    count = _weights_count(sizes)
     if count > model_files.MAX_FILE_PARAMETERS:
         raise ModelFileError(path, f"the architecture asks for {count:,} parameters; more than "
                                    f"{model_files.MAX_FILE_PARAMETERS:,} are refused")  # fmt: skip
@@ -341,6 +383,7 @@ def _parameter_count(path: str | os.PathLike[str], sizes: dict[str, int]) -> int
 
 def one_hot(tokens: Sequence[int], vocab_size: int) -> list[float]:
     """Each token as vocab_size numbers, 1.0 at its index: how a traced function takes tokens."""
+    checked_tokens(tokens, vocab_size, "one_hot")
     return [1.0 if t == i else 0.0 for t in tokens for i in range(vocab_size)]
 
 
@@ -386,7 +429,8 @@ class CompiledLoss:
 
     def value_and_grad(self, tokens: Sequence[int]) -> tuple[float, list[float]]:
         """The loss of ``tokens`` and d(loss)/d(p) for each of model.parameters(), in order."""
-        tokens = list(tokens[: self.model.block_size + 1])
+        found = checked_tokens(tokens, self.model.vocab_size, "CompiledLoss.value_and_grad")
+        tokens = found[: self.model.block_size + 1]
         if len(tokens) < 2:
             raise ValueError(f"GPT.loss: needs at least two tokens, got {tokens!r}")
         return self.cache(len(tokens) - 1).value_and_grad(*self._inputs(tokens))
@@ -397,7 +441,8 @@ def sample(model: GPT, rng: random.Random, temperature: float = 0.5) -> str:
 
     Lower temperatures pick likelier characters; no graph is built.
     """
-    if not 0 < temperature <= 100:
+    rng = checked_rng(rng, "sample")
+    if not 0 < checked_real(temperature, "sample", "temperature") <= 100:
         raise ValueError(f"sample: temperature must lie in (0, 100], got {temperature!r}")
     tokenizer = model.tokenizer
     tokens: list[int] = []
@@ -433,6 +478,7 @@ def read_names(path: str | os.PathLike[str]) -> list[str]:
     MAX_NAMES_BYTES, binary content (a NUL byte or bytes that are not UTF-8), no names at all,
     or more than MAX_VOCABULARY distinct characters.
     """
+    path = model_files.checked_path(path, "read_names")
     try:
         info = os.stat(path)
         if not stat.S_ISREG(info.st_mode):

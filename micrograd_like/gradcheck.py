@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from micrograd_like.checks import short_number
 from micrograd_like.engine import Value, grad, topological_order
 from micrograd_like.names import format_number, node_names
 from micrograd_like.optable import Op
@@ -115,7 +116,7 @@ def numerical_grad(f: Function, inputs: Inputs, eps: float = 1e-6) -> list[float
     non-number, ValueError for nan, inf, zero, negative or too large), naming the value.
     """
     eps = _step(eps, "numerical_grad")
-    point = _point(inputs, "numerical_grad")
+    point = _point(f, inputs, "numerical_grad")
     columns = _central_differences(_value_of(f), point, eps)
     return [column[0].central for column in columns]
 
@@ -139,7 +140,7 @@ def gradcheck(
     """
     __tracebackhide__ = True  # pytest shows the caller's line and the table, not this function
     eps, atol, rtol = _settings("gradcheck", eps, atol, rtol)
-    point = _point(inputs, "gradcheck")
+    point = _point(f, inputs, "gradcheck")
     leaves = point.leaves()
     out = _call(f, leaves, "gradcheck")
     out.backward()
@@ -164,7 +165,7 @@ def gradgradcheck(
     """
     __tracebackhide__ = True
     eps, atol, rtol = _settings("gradgradcheck", eps, atol, rtol)
-    point = _point(inputs, "gradgradcheck")
+    point = _point(f, inputs, "gradgradcheck")
     leaves = point.leaves()
     firsts = grad(_call(f, leaves, "gradgradcheck"), leaves, create_graph=True)
     hessian = [[d.data for d in grad(first, leaves)] for first in firsts]
@@ -193,7 +194,12 @@ def _real(value: object, name: str, where: str) -> float:
         raise TypeError(
             f"{where}: {name} must be a real number, got {value!r} of type {type(value).__name__}"
         )
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise OverflowError(
+            f"{where}: {name} is {short_number(value)}, too large for a float"
+        ) from None
 
 
 def _step(eps: object, where: str) -> float:
@@ -222,22 +228,35 @@ def _settings(where: str, eps: object, atol: object, rtol: object) -> tuple[floa
     return _step(eps, where), _tolerance(atol, "atol", where), _tolerance(rtol, "rtol", where)
 
 
-def _point(inputs: Inputs, where: str) -> _Point:
-    """Check the inputs, and keep each input's number and label."""
+def _point(f: Function, inputs: Inputs, where: str) -> _Point:
+    """Check f and the inputs, and keep each input's number and label."""
+    if not callable(f):
+        raise TypeError(f"{where}: f must be a function of a list of Values, got {f!r}")
+    if isinstance(inputs, (Value, str)) or not isinstance(inputs, Iterable):
+        raise TypeError(f"{where}: inputs must be a list of numbers or Values, got {inputs!r}")
     data: list[float] = []
     labels: list[str] = []
     for index, x in enumerate(inputs):
         if isinstance(x, Value):
             data.append(x.data)
             labels.append(x.label)
-        elif isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x):
+        elif isinstance(x, numbers.Real) and not isinstance(x, bool) and _finite(x):
             data.append(float(x))
             labels.append("")
         else:
-            raise TypeError(f"{where}: input {index} is {x!r}; expected a finite number or Value")
+            shown = short_number(x)
+            raise TypeError(f"{where}: input {index} is {shown}; expected a finite number or Value")
     if not data:
         raise ValueError(f"{where}: no inputs to differentiate with respect to")
     return _Point(tuple(data), tuple(labels))
+
+
+def _finite(x: numbers.Real) -> bool:
+    """A finite number that fits a float (math.isfinite raises on an integer of 400 digits)."""
+    try:
+        return math.isfinite(x)
+    except OverflowError:
+        return False
 
 
 def _call(f: Function, leaves: list[Value], where: str) -> Value:
@@ -401,6 +420,8 @@ def local_mismatches(
     are ops with no forward of their own (``Value.from_op``). ``inputs`` names leaves that have no
     label of their own, as gradcheck's table does.
     """
+    if not isinstance(root, Value):
+        raise TypeError(f"local_mismatches: root must be a Value, got {root!r}")
     order = topological_order(root)
     names = node_names(order, inputs)
     found = []

@@ -11,6 +11,13 @@ import math
 import numbers
 from collections.abc import Iterable, Sequence
 
+from micrograd_like.arguments import (
+    checked_real,
+    checked_sequence,
+    checked_value_iterable,
+    checked_values,
+)
+from micrograd_like.checks import short_number
 from micrograd_like.engine import Value, sum_of
 
 
@@ -43,6 +50,8 @@ def softplus(x: Value) -> Value:
     Built from the engine's own ops (exp, log, +), for use inside losses. Not to be confused with
     ``ops.softplus``, the same function as one custom op (the example of how to write one).
     """
+    if not isinstance(x, Value):
+        raise TypeError(f"softplus: expected a Value, got {x!r} of type {type(x).__name__}")
     if x.data > 0:
         return x + (1 + (-x).exp()).log()  # x + log(1 + e**-x)
     return (1 + x.exp()).log()
@@ -69,7 +78,7 @@ def binary_cross_entropy_with_logits(logits: Sequence[Value], targets: Sequence[
 
 def logsumexp(values: Sequence[Value]) -> Value:
     """log(sum(e**v)), shifted by the largest value so that no exponential overflows."""
-    if not values:
+    if not checked_values(values, "logsumexp", "values"):
         raise ValueError("logsumexp: needs at least one value")
     shift = max(v.data for v in values)  # a constant: the result does not depend on it
     return sum_of([(v - shift).exp() for v in values]).log() + shift
@@ -85,7 +94,7 @@ def softmax_cross_entropy(logits: Sequence[Value], target: int) -> Value:
         raise TypeError(
             f"softmax_cross_entropy: target must be a class index (int), got {target!r}"
         )
-    if not logits:
+    if not checked_values(logits, "softmax_cross_entropy", "logits"):
         raise ValueError("softmax_cross_entropy: no logits; it needs one per class")
     if not 0 <= target < len(logits):
         raise ValueError(
@@ -98,11 +107,16 @@ def softmax_cross_entropy(logits: Sequence[Value], target: int) -> Value:
 
 
 def l2_regularization(parameters: Iterable[Value], alpha: float) -> Value:
-    """``alpha * sum(p * p)``, micrograd's weight penalty, as one sum node."""
-    return alpha * sum_of([p * p for p in parameters])
+    """``alpha * sum(p * p)``, micrograd's weight penalty, as one sum node; alpha is >= 0."""
+    found = checked_value_iterable(parameters, "l2_regularization", "parameters")
+    weight = checked_real(alpha, "l2_regularization", "alpha", low=0.0)
+    return weight * sum_of([p * p for p in found])
 
 
 def _check_batch(outputs: Sequence[Value], targets: Sequence[float], where: str) -> None:
+    """Outputs are Values (a float has no graph to train) and targets an ordered collection."""
+    checked_values(outputs, where, "the outputs")
+    checked_sequence(targets, where, "the targets")
     if len(outputs) != len(targets):
         raise ValueError(
             f"{where}: {len(outputs)} outputs but {len(targets)} targets; they must match"
@@ -115,7 +129,12 @@ def _label(target: object, where: str) -> float:
     """A target as a finite float; targets are data, so a Value here is a mistake."""
     if isinstance(target, bool) or not isinstance(target, numbers.Real):
         raise TypeError(f"{where}: a target must be a real number, got {target!r}")
-    number = float(target)
+    try:
+        number = float(target)
+    except OverflowError:
+        raise OverflowError(
+            f"{where}: target {short_number(target)} is too large for a float"
+        ) from None
     if not math.isfinite(number):
         raise ValueError(f"{where}: target {number!r} is not a finite number")
     return number

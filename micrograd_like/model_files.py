@@ -28,6 +28,7 @@ __all__ = [
     "MAX_FILE_PARAMETERS",
     "ModelFileError",
     "NotARegularFileError",
+    "checked_path",
     "read_model_file",
     "replace_atomically",
     "write_model_file",
@@ -61,7 +62,7 @@ class NotARegularFileError(OSError):
 
     def __init__(self, path: PathLike, kind: str) -> None:
         code = errno.EISDIR if kind == "a directory" else errno.EINVAL
-        problem = f"is {kind}, not a regular file; a model file replaces only a regular file"
+        problem = f"is {kind}, not a regular file; saving replaces only a regular file"
         super().__init__(code, f"{problem}, so nothing was saved", os.fspath(path))
 
     def __str__(self) -> str:
@@ -71,8 +72,26 @@ class NotARegularFileError(OSError):
 # --- writing: a unique temporary file, synced, then renamed over the target ----------------------
 
 
-def write_model_file(path: PathLike, architecture: dict[str, Any], numbers: list[float]) -> None:
+def checked_path(path: object, where: str) -> str:
+    """A file's name as a str; None, bytes and ints are refused (``open(3)`` is file descriptor 3,
+    not a file named 3, so an int would read or write whatever that descriptor is)."""
+    name = os.fspath(path) if isinstance(path, os.PathLike) else path
+    if not isinstance(name, str):
+        raise TypeError(
+            f"{where}: path must be a str or a pathlib.Path, got {short(path)} "
+            f"of type {type(path).__name__}"
+        )
+    return name
+
+
+def write_model_file(
+    path: PathLike,
+    architecture: dict[str, Any],
+    numbers: list[float],
+    where: str = "write_model_file",
+) -> None:
     """Save ``numbers`` for a module of this ``architecture``; refuses non-finite numbers."""
+    path = checked_path(path, where)
     for index, number in enumerate(numbers):
         if not math.isfinite(number):
             raise ValueError(
@@ -198,8 +217,9 @@ def _kind(mode: int) -> str:
 # --- reading: untrusted input, checked completely before anything is assigned -------------------
 
 
-def read_model_file(path: PathLike) -> dict[str, Any]:
+def read_model_file(path: PathLike, where: str = "read_model_file") -> dict[str, Any]:
     """Parse and check a model file's outer structure; raises ModelFileError naming the problem."""
+    path = checked_path(path, where)
     try:
         text = read_bounded(path).decode("utf-8")
     except UnicodeDecodeError as error:

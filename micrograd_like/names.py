@@ -28,6 +28,12 @@ _SIMPLE = re.compile(r"[\w.]+|[\w.]+\([^()]*\)")  # x, L1.N3.w2, 2.5, tanh(x*w +
 
 def format_number(x: float, digits: int = 4) -> str:
     """A float in 4 significant digits (or ``digits``): short and deterministic, for pictures."""
+    if type(digits) is not int or not 1 <= digits <= 17:  # format() would say only 'precision'
+        raise ValueError(
+            f"format_number: digits must be a whole number from 1 to 17, got {digits!r}"
+        )
+    if isinstance(x, (str, bytes)):  # format() would say 'Unknown format code'
+        raise TypeError(f"format_number: expected a number, got {x!r}")
     if x == 0:
         return "0"  # also for -0.0, which would only confuse a reader
     return format(x, f".{digits}g")

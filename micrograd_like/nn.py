@@ -10,6 +10,7 @@ fix them as it does in micrograd: pass ``rng=random.Random(1337)`` to get microg
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
@@ -17,6 +18,7 @@ from numbers import Real
 from typing import Any, cast
 
 from micrograd_like import model_files
+from micrograd_like.arguments import checked_rng
 from micrograd_like.checks import is_real
 from micrograd_like.engine import Value, is_grad_enabled, linear
 from micrograd_like.model_files import (
@@ -84,7 +86,9 @@ class Module:
         parameter (after a diverging run) raises ValueError and writes nothing.
         """
         numbers = [p.data for p in self.parameters()]
-        model_files.write_model_file(path, self.architecture(), numbers)
+        model_files.write_model_file(
+            path, self.architecture(), numbers, f"{type(self).__name__}.save"
+        )
 
     def load(self, path: str | os.PathLike[str]) -> None:
         """Set the parameters from a file written by ``save``.
@@ -92,7 +96,7 @@ class Module:
         The file is untrusted: everything is checked before any parameter changes, and any problem
         raises ``ModelFileError`` (a ValueError) naming the file and the problem.
         """
-        document = read_model_file(path)
+        document = read_model_file(path, f"{type(self).__name__}.load")
         model_files.check_architecture(path, document["architecture"], self.architecture())
         count = len(self.parameters())
         found = document["parameters"]
@@ -122,8 +126,9 @@ class Neuron(Module):
         rng: random.Random | None = None,
     ) -> None:
         _check_size(nin, "Neuron", "nin")
+        _check_parameter_count(nin + 1, "Neuron")
         chosen = activation if activation is not None else ("relu" if nonlin else "linear")
-        if chosen not in ACTIVATIONS:
+        if not isinstance(chosen, str) or chosen not in ACTIVATIONS:
             raise ValueError(
                 f"Neuron: unknown activation {chosen!r}; choose one of {sorted(ACTIVATIONS)}"
             )
@@ -132,7 +137,7 @@ class Neuron(Module):
                 f"Neuron: nonlin=False asks for a linear neuron but activation={chosen!r}; "
                 "pass only one of them"
             )
-        draw = (rng or random.Random()).uniform
+        draw = checked_rng(rng, "Neuron").uniform
         self.w = [Value(draw(-1, 1)) for _ in range(nin)]
         self.b = Value(0.0)
         self._name_parameters("")
@@ -177,6 +182,7 @@ class Layer(Module):
     def __init__(self, nin: int, nout: int, **kwargs: Any) -> None:
         _check_size(nin, "Layer", "nin")
         _check_size(nout, "Layer", "nout")
+        _check_parameter_count((nin + 1) * nout, "Layer")
         self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
         self._name_parameters("")
 
@@ -237,7 +243,11 @@ class MLP(Module):
             raise TypeError(f"MLP: nouts must be a non-empty list of layer sizes, got {nouts!r}")
         for size in nouts:
             _check_size(size, "MLP", "each of nouts")
-        rng = rng or random.Random()
+        sizes = [nin, *nouts]
+        _check_parameter_count(sum((a + 1) * b for a, b in itertools.pairwise(sizes)), "MLP")
+        _check_activation(activation, "activation")
+        _check_activation(output_activation, "output_activation")
+        rng = checked_rng(rng, "MLP")
         sizes = [nin, *nouts]
         last = len(nouts) - 1
         self.layers = [
@@ -281,7 +291,7 @@ class MLP(Module):
         The parameters are checked against the size the architecture implies before any is built,
         and architectures of more than ``MAX_FILE_PARAMETERS`` parameters are refused.
         """
-        document = read_model_file(path)
+        document = read_model_file(path, "MLP.from_file")
         architecture = document["architecture"]
         nin, nouts, activations = model_files.mlp_shape(path, architecture, ACTIVATIONS)
         count = model_files.mlp_parameter_count(path, nin, nouts)
@@ -303,6 +313,22 @@ class MLP(Module):
 def _check_size(size: object, where: str, name: str) -> None:
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"{where}: {name} must be a positive integer, got {size!r}")
+
+
+def _check_parameter_count(count: int, where: str) -> None:
+    """Refuse a size typo (nin=10**9) before it fills memory with Values; the limit is what a
+    model file may hold, so every model built here can be saved and loaded back."""
+    if count > MAX_FILE_PARAMETERS:
+        raise ValueError(
+            f"{where}: these sizes make {count:,} parameters; at most {MAX_FILE_PARAMETERS:,} "
+            "are allowed (the most a model file holds)"
+        )
+
+
+def _check_activation(name: object, argument: str) -> None:
+    """An MLP's activation by name: None would make a Neuron fall back to ReLU, silently."""
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise ValueError(f"MLP: {argument}={name!r} is not one of {sorted(ACTIVATIONS)}")
 
 
 def _as_inputs(x: Inputs, expected: int, name: Callable[[], str]) -> Sequence[Input]:

@@ -26,6 +26,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, cast, overload
 
+from micrograd_like.arguments import checked_real, checked_sequence
 from micrograd_like.engine import Value, evaluate
 from micrograd_like.optable import Forward, LocalDerivative, Op, custom_entry, op_named
 
@@ -52,10 +53,17 @@ def custom_op(
         chosen = name if name is not None else getattr(forward, "__name__", "")
         arity = _arity(forward, chosen)
         _check_local_accepts(local, chosen, arity)
-        entry = custom_entry(chosen, arity, forward, local, tuple(map(float, kinks)))
+        entry = custom_entry(chosen, arity, forward, local, _kinks(kinks, chosen))
         return entry
 
     return declare
+
+
+def _kinks(kinks: Sequence[float], name: str) -> tuple[float, ...]:
+    """The kinks as finite floats: a nan kink would keep the checker away from nothing."""
+    where = f"custom_op {name!r}"
+    found = checked_sequence(kinks, where, "kinks")
+    return tuple(checked_real(k, where, f"kinks[{i}]") for i, k in enumerate(found))
 
 
 def _arity(forward: Forward, name: str) -> int:

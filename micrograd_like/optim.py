@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+from micrograd_like.arguments import checked_value_iterable
+from micrograd_like.checks import short_number
 from micrograd_like.engine import Value
 
 
@@ -17,13 +19,10 @@ class Optimizer:
     """Holds the parameters to update; ``step()`` applies one update from their ``.grad``."""
 
     def __init__(self, params: Iterable[Value], lr: float, weight_decay: float) -> None:
-        self.params = list(params)
         name = type(self).__name__
+        self.params = checked_value_iterable(params, name, "params")
         if not self.params:
             raise ValueError(f"{name}: the parameter list is empty; nothing to optimize")
-        for p in self.params:
-            if not isinstance(p, Value):
-                raise TypeError(f"{name}: every parameter must be a Value, got {p!r}")
         if len({id(p) for p in self.params}) != len(self.params):
             raise ValueError(f"{name}: a parameter appears twice, so it would be updated twice")
         self.lr = _non_negative(lr, "lr", name)
@@ -137,13 +136,18 @@ class Adam(Optimizer):
         self.steps, self.mean, self.square = steps, mean, square  # only once the step happened
 
 
+_LARGEST_FLOAT = 1.7976931348623157e308
+
+
 def _is_number(number: object) -> bool:
     return isinstance(number, (int, float)) and not isinstance(number, bool)
 
 
 def _non_negative(number: float, name: str, where: str) -> float:
-    if not _is_number(number) or not 0 <= number < math.inf:
-        raise ValueError(f"{where}: {name} must be a finite number >= 0, got {number!r}")
+    """A finite number >= 0; an integer too large for a float (10**400) is refused, not raised."""
+    if not _is_number(number) or not 0 <= number <= _LARGEST_FLOAT:
+        shown = short_number(number)
+        raise ValueError(f"{where}: {name} must be a finite number >= 0, got {shown}")
     return float(number)
 
 

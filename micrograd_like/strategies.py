@@ -26,6 +26,7 @@ except ImportError as error:  # hypothesis is a test dependency, not a runtime o
         "pip install 'micrograd_like[test]' (or pip install hypothesis)"
     ) from error
 
+from micrograd_like.arguments import checked_real
 from micrograd_like.engine import Value, grad, linear, sum_of
 from micrograd_like.optable import VARIADIC, Op, all_ops
 
@@ -279,6 +280,7 @@ def operands(op: OpName, *, magnitude: float = 4.0) -> st.SearchStrategy[tuple[f
     n inputs, the bias), ``sum`` gives 1 to 5 terms.
     """
     spec = _spec(op)
+    _check_magnitude(magnitude, "operands")
 
     @st.composite
     def draw_operands(draw: st.DrawFn) -> tuple[float, ...]:
@@ -320,6 +322,9 @@ def expressions(
     fall outside its domain, near a kink, or make values or slopes blow up is replaced by another
     draw. Nodes nothing else consumes are added up by a final ``sum_of``, so every op counts.
     """
+    if isinstance(ops, str):  # would be read one letter at a time
+        raise TypeError(f"expressions: ops must be a list of op names, got {ops!r}; try [{ops!r}]")
+    _check_magnitude(magnitude, "expressions")
     specs = [_spec(op) for op in ops]
     if not specs:
         raise ValueError("expressions: give at least one op")
@@ -339,6 +344,12 @@ def expressions(
         return Expression(inputs, tuple(builder.steps), catalogue)
 
     return draw_expression()
+
+
+def _check_magnitude(magnitude: float, where: str) -> None:
+    """A positive finite bound: nan or a negative one fails only later, inside hypothesis."""
+    if checked_real(magnitude, where, "magnitude") <= 0:
+        raise ValueError(f"{where}: magnitude must be a positive number, got {magnitude!r}")
 
 
 class _Builder:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import graphviz  # type: ignore[import-untyped]
 
+from micrograd_like.arguments import checked_count, checked_value_iterable
 from micrograd_like.debug import (
     StepRow,
     added_up,
@@ -37,7 +38,7 @@ from micrograd_like.debug import (
     tooltips,
 )
 from micrograd_like.engine import BackwardStep, Value, topological_order
-from micrograd_like.model_files import replace_atomically
+from micrograd_like.model_files import checked_path, replace_atomically
 from micrograd_like.pictures import folds
 from micrograd_like.pictures.marks import (
     HIGHLIGHT_COLOUR,
@@ -210,16 +211,22 @@ def draw_dot(
         tooltip = tooltips(root)
     elif isinstance(tooltip, str):
         raise ValueError(f"draw_dot: tooltip must be a function or 'explain', got {tooltip!r}")
+    elif tooltip is not None and not callable(tooltip):
+        raise TypeError(f"draw_dot: tooltip must be a function or 'explain', got {tooltip!r}")
+    limits = _Limits(
+        checked_count(max_nodes, "draw_dot", "max_nodes"),
+        checked_count(max_cost, "draw_dot", "max_cost"),
+    )
     positions = {node: k for k, node in enumerate(order)}
     marked = {}
-    for node in highlight:
+    for node in checked_value_iterable(highlight, "draw_dot", "highlight", "highlighted node"):
         _check_in_graph(node, positions, root, "highlight")
         marked[node] = "highlight"
     path: frozenset[Value] = frozenset()
     if highlight_path is not None:
         _check_in_graph(highlight_path, positions, root, "highlight_path")
         path = path_from(highlight_path, order)
-    parameter_list = list(parameters)
+    parameter_list = checked_value_iterable(parameters, "draw_dot", "parameters")
     kept = [*parameter_list, *marked, *([highlight_path] if highlight_path is not None else [])]
     shown_constants = folds.constant_leaves(order, kept) if constants else frozenset()
     carried = flows(order, shown_constants) if colour_edges or path else None
@@ -244,7 +251,6 @@ def draw_dot(
         fold=fold,
     )
     plan = plan_picture(order, style)
-    limits = _Limits(max_nodes, max_cost)
     if limits.exceeded(plan):
         raise limits.refusal(plan, order, style)
     return _emit(plan, style, "computation_graph")
@@ -334,6 +340,8 @@ class _Limits:
 
 def graph_summary(root: Value) -> str:
     """A few lines about a graph too big to draw: node counts per op, leaves, edges and depth."""
+    if not isinstance(root, Value):
+        raise TypeError(f"graph_summary: expected a Value, got {type(root).__name__}")
     order = topological_order(root)
     depth: dict[Value, int] = {}
     per_op: dict[str, int] = {}
@@ -451,7 +459,9 @@ def render(picture: GraphPicture, path: str | Path) -> Path:
 
     A dot that fails or is killed raises RenderError with a one-line message.
     """
-    target = Path(path)
+    if not isinstance(picture, graphviz.Digraph):
+        raise TypeError(f"render: expected a picture from draw_dot, got {type(picture).__name__}")
+    target = Path(checked_path(path, "render"))
     fmt = target.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
         raise ValueError(
@@ -459,10 +469,11 @@ def render(picture: GraphPicture, path: str | Path) -> Path:
             f"use one of the suffixes {', '.join('.' + f for f in FORMATS)}"
         )
     if fmt in ("dot", "gv"):
-        target.write_text(picture.source, encoding="utf-8")
+        replace_atomically(target, picture.source.encode("utf-8"))
     else:
         with _dot_install_hint():
-            target.write_bytes(picture.pipe(format=fmt, quiet=True))  # errors: RenderError
+            drawn = picture.pipe(format=fmt, quiet=True)  # errors: RenderError
+        replace_atomically(target, drawn)  # readers never see half a picture
     return target
 
 
@@ -495,7 +506,10 @@ def backward_frames(
     Frame 0 shows the gradients once the root is seeded; frame k the gradients after step k, with
     the node whose gradient flows, its operand and the edge between them highlighted.
     """
-    order = _order_within(root, max_nodes, "backward_frames")
+    checked_count(max_steps, "backward_frames", "max_steps")
+    order = _order_within(
+        root, checked_count(max_nodes, "backward_frames", "max_nodes"), "backward_frames"
+    )
     edge_count = sum(len(node.parents) for node in order)
     if edge_count > max_steps:
         raise GraphTooLargeError(
