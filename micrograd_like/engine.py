@@ -577,7 +577,13 @@ def backpropagate(nodes: Iterable[Any]) -> None:
 
 def topological_order(root: Value) -> list[Value]:
     """Every node reachable from root, each after all its parents; iterative, so any depth works."""
-    return list(chain(*_graph_of(root)))
+    return list(chain(*_graph_of(_checked_root(root, "topological_order"))))
+
+
+def _checked_root(root: object, where: str) -> Value:
+    if not isinstance(root, Value):
+        raise TypeError(f"{where}: expected a Value, got {root!r} of type {type(root).__name__}")
+    return root
 
 
 def _graph_of(root: Value) -> tuple[list[Value], list[Value]]:
@@ -880,7 +886,7 @@ class BackwardStep:
 
 def backward_steps(root: Value, seed: float = 1.0) -> Iterator[BackwardStep]:
     """backward(), one edge at a time, as records; it changes no ``.grad`` (a view, not a pass)."""
-    seed = checked_float(seed, "backward_steps(seed)")
+    root, seed = _checked_root(root, "backward_steps"), checked_float(seed, "backward_steps(seed)")
     steps: list[BackwardStep] = []
     _view(root, seed, False, (steps.append, *_step_hooks()))
     return iter(steps)
@@ -898,7 +904,7 @@ def grad(
     With ``create_graph=True`` the results are Values wired into a graph of their own, so they can
     be differentiated again (second derivatives, Hessian-vector products, Newton steps).
     """
-    wanted = list(inputs) if not isinstance(inputs, Value) else [inputs]
+    wanted = list(inputs) if isinstance(inputs, Iterable) else [inputs]  # one Value, as PyTorch
     if not isinstance(output, Value) or not all(isinstance(x, Value) for x in wanted):
         raise TypeError(f"grad: output and inputs must be Values, got {output!r} and {wanted!r}")
     with recording_changed(build_graph=create_graph):
@@ -982,6 +988,8 @@ def linear(weights: Sequence[Value], inputs: Sequence[Operand], bias: Value) -> 
     The sum runs in micrograd's order (bias first, then each product), so values match it bit for
     bit; inputs that are plain numbers stay constants instead of becoming nodes.
     """
+    if not (isinstance(weights, Sequence) and isinstance(inputs, Sequence)):
+        raise TypeError(f"linear: weights and inputs are lists, got {weights!r} and {inputs!r}")
     if len(weights) != len(inputs):
         raise ValueError(
             f"linear: {len(weights)} weights but {len(inputs)} inputs; they must match"

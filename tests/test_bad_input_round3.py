@@ -389,7 +389,7 @@ def test_strategies_refuse_a_bad_magnitude_when_called_not_when_drawn() -> None:
     refused(lambda: strategies.expressions(ops="add"), TypeError, "expressions: ops must be a list")
 
 
-# --- the core (engine.py is being rewritten elsewhere): found here, left for its owner -------
+# --- the core's public functions: a non-Value where a Value or a list of them goes ------------
 
 CORE_CALLS: dict[str, tuple[Call, str]] = {
     "topological_order(5)": (lambda: engine.topological_order(5), "topological_order"),  # type: ignore[arg-type]
@@ -399,7 +399,6 @@ CORE_CALLS: dict[str, tuple[Call, str]] = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: a bare AttributeError/TypeError from engine.py")
 @pytest.mark.parametrize("case", CORE_CALLS)
 def test_core_refuses_a_non_value_by_name(case: str) -> None:
     call, where = CORE_CALLS[case]

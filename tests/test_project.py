@@ -148,8 +148,9 @@ def test_engine_stays_readable_in_one_sitting() -> None:
     # 18 ops with their derivatives, the chain rule, topological order and flat pickling, and
     # since the lean core: the per-pass guards (_Pass) and the views' stand-ins, which moved out
     # of the chain-rule loop so that it is as short to step through as micrograd's; and since
-    # round three: constants marked, nan where math refuses ±inf, an overflowing add-back told
-    assert len(lines) <= 1180, f"engine.py has {len(lines)} lines; keep the core small"
+    # round three: constants marked, nan where math refuses ±inf, an overflowing add-back told,
+    # and non-Values refused by name at the public entry points (topological_order, linear, grad)
+    assert len(lines) <= 1190, f"engine.py has {len(lines)} lines; keep the core small"
 
 
 def test_engine_opens_with_value_and_its_first_derivative() -> None:
