@@ -248,7 +248,6 @@ class MLP(Module):
         _check_activation(activation, "activation")
         _check_activation(output_activation, "output_activation")
         rng = checked_rng(rng, "MLP")
-        sizes = [nin, *nouts]
         last = len(nouts) - 1
         self.layers = [
             Layer(
