@@ -6,10 +6,12 @@ How the survivors are found and counted is in tests/test_core_mutants.py's docst
 
 from __future__ import annotations
 
+import math
 from typing import Any, NoReturn
 
 import pytest
 
+from micrograd_like import engine
 from micrograd_like.checks import short_number
 from micrograd_like.engine import Value, grad, linear
 from micrograd_like.optable import Op, custom_entry
@@ -72,3 +74,27 @@ def test_custom_entry_of_a_forward_without_a_readable_doc_gets_the_default_doc()
     """A forward whose __doc__ lookup fails is documented as "the custom op <name>"."""
     entry = custom_entry("undocumented_identity", 1, _Undocumented(), lambda out, x: (1.0,))
     assert entry.doc == "the custom op undocumented_identity"
+
+
+def test_grad_starts_each_input_at_plus_zero_as_backward_does() -> None:
+    """d(x * -0.0)/dx is -0.0; added to a gradient that starts at +0.0 it gives +0.0.
+
+    backward() starts a leaf at +0.0, and grad() is a view of the same loop: the same bits.
+    """
+    x = Value(2.0)
+    (dx,) = grad(x * -0.0, [x])
+    assert math.copysign(1.0, dx.data) == 1.0
+    (x * -0.0).backward()
+    assert math.copysign(1.0, x.grad) == 1.0
+
+
+def test_a_constant_made_before_any_write_is_not_stale_after_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The 3 of ``x * 3`` is a constant no write can touch: an unrelated write leaves y usable."""
+    monkeypatch.setattr(engine, "_writes", 0)  # as in a new process: no data written yet
+    x = Value(2.0)
+    y = x * 3  # made before any write, its constant operand too
+    Value(1.0).data = 4.0  # some other value is written
+    y.backward()
+    assert x.grad == 3.0
