@@ -13,7 +13,7 @@ import math
 import operator
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain, filterfalse, repeat
 from typing import Any, ClassVar, Union
@@ -581,6 +581,7 @@ def topological_order(root: Value) -> list[Value]:
 
 
 def _checked_root(root: object, where: str) -> Value:
+    """root itself, if it is a Value; a TypeError naming ``where`` and root otherwise."""
     if not isinstance(root, Value):
         raise TypeError(f"{where}: expected a Value, got {root!r} of type {type(root).__name__}")
     return root
@@ -988,7 +989,7 @@ def linear(weights: Sequence[Value], inputs: Sequence[Operand], bias: Value) -> 
     The sum runs in micrograd's order (bias first, then each product), so values match it bit for
     bit; inputs that are plain numbers stay constants instead of becoming nodes.
     """
-    if not (isinstance(weights, Sequence) and isinstance(inputs, Sequence)):
+    if not (isinstance(weights, Collection) and isinstance(inputs, Collection)):  # arrays too
         raise TypeError(f"linear: weights and inputs are lists, got {weights!r} and {inputs!r}")
     if len(weights) != len(inputs):
         raise ValueError(

@@ -403,3 +403,10 @@ CORE_CALLS: dict[str, tuple[Call, str]] = {
 def test_core_refuses_a_non_value_by_name(case: str) -> None:
     call, where = CORE_CALLS[case]
     refused(call, TypeError, f"{where}")
+
+
+def test_linear_still_takes_a_numpy_array_of_inputs() -> None:
+    """The refusal of linear(5, ...) must not refuse an array, which has a length and items."""
+    numpy = pytest.importorskip("numpy")
+    out = engine.linear([Value(2.0)], numpy.array([3.0]), Value(0.5))
+    assert out.data == 6.5  # 0.5 + 2 * 3
