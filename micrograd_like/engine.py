@@ -916,9 +916,7 @@ def grad(
 
 def _as_value(gradient: Any) -> Value:
     """A gradient as a Value: the graph itself when there is one, otherwise a new leaf."""
-    if isinstance(gradient, Value):
-        return gradient
-    return Value(0.0 if gradient is _NO_GRADIENT else gradient)
+    return gradient if isinstance(gradient, Value) else Value(gradient)
 
 
 # --- n-ary ops: a neuron's weighted sum and a long sum, one node each -----------------------
