@@ -214,7 +214,8 @@ def op_named_or_none(name: str) -> Op | None:
 # Run on names instead of numbers, an op's own forward and local derivative write the expression
 # they compute ("{1} * {2}"), so compiled code inlines them without a second copy of the math.
 
-_SUM_RANK, _PRODUCT_RANK, _UNARY_RANK, _POWER_RANK, _ATOM_RANK = range(1, 6)
+# ** is never written out (a power stays a call), so a negation binds as tightly as a name
+_SUM_RANK, _PRODUCT_RANK, _ATOM_RANK = range(1, 4)
 
 
 class _Unwritable(TypeError):
@@ -232,7 +233,7 @@ class _Source:
 
     def _binary(self, symbol: str, rank: int, left: object, right: object) -> _Source:
         first, second = _source(left), _source(right)
-        left_text = first.text if first.rank >= rank + (rank == _POWER_RANK) else f"({first.text})"
+        left_text = first.text if first.rank >= rank else f"({first.text})"
         right_text = second.text if second.rank > rank else f"({second.text})"
         return _Source(f"{left_text} {symbol} {right_text}", rank)
 
@@ -261,11 +262,10 @@ class _Source:
         return self._binary("/", _PRODUCT_RANK, other, self)
 
     def __neg__(self) -> _Source:
-        return _Source(f"-{self.text}" if self.rank >= _UNARY_RANK else f"-({self.text})",
-                       _UNARY_RANK)  # fmt: skip
+        return _Source(f"-{self.text}" if self.rank == _ATOM_RANK else f"-({self.text})")
 
     def _refuse(self, *other: object) -> Any:
-        raise _Unwritable(f"{self.text} is read as a number")
+        raise _Unwritable
 
     __float__ = __bool__ = __index__ = _refuse
     __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __pow__ = __rpow__ = _refuse
@@ -277,9 +277,8 @@ def _source(x: object) -> _Source:
     if isinstance(x, _Source):
         return x
     if type(x) not in (int, float):
-        raise _Unwritable(f"{x!r} is not a number")
-    text = repr(x)
-    return _Source(text, _UNARY_RANK if text.startswith("-") else _ATOM_RANK)
+        raise _Unwritable
+    return _Source(repr(x))
 
 
 def _written(function: Callable[..., Any], names: list[_Source]) -> Any:

@@ -663,3 +663,20 @@ def test_compiled_gpt_step_gives_the_eager_loss_and_gradients() -> None:
     lookups.backward()  # a repeated letter's row sums its gradients in another order
     assert value == lookups.data
     assert_close(grads, [p.grad for p in params])
+
+
+def test_written_source_puts_numbers_on_the_left_where_the_function_did() -> None:
+    from micrograd_like.optable import Op, forward_source, local_source
+
+    def reflected_local(out: Any, a: Any, b: Any) -> tuple[Any, ...]:
+        return 2.0 * a - 3 / b, 1 - (a - b) - 0.5 + -(a * b)
+
+    def forward(a: Any, b: Any) -> Any:
+        return 0.5 + a - b - 2 / (a * b) + -1.5 * -a
+
+    entry = Op("reflected", 2, forward, reflected_local)  # not registered
+    assert forward_source(entry, 2) == "0.5 + {0} - {1} - 2 / ({0} * {1}) + -1.5 * -{0}"
+    assert local_source(entry, 2) == (
+        "(2.0 * {0} - 3 / {1})",
+        "(1 - ({0} - {1}) - 0.5 + -({0} * {1}))",
+    )
