@@ -40,7 +40,7 @@ from micrograd_like.engine import (
     is_grad_enabled,
     topological_order,
 )
-from micrograd_like.optable import REAL, Op, forward_source, local_source, op_named_or_none
+from micrograd_like.optable import REAL, Op, forward_source, local_source, no_forward
 from micrograd_like.recording import watch_data_reads
 
 __all__ = ["CompiledCache", "CompiledFunction", "TracingError", "compile_fn"]
@@ -93,12 +93,16 @@ def _trace(f: Callable[..., Value], inputs: Sequence[float], params: Sequence[Va
             steps.append(_leaf_step(node, input_index, param_index))
             continue
         entry = node.op_entry
-        if not entry.builtin and op_named_or_none(entry.name) is not entry:
+        if entry.forward is no_forward:
             raise TracingError(
                 f"compile_fn: node {len(steps)} was made by {entry.name!r} through Value.from_op, "
                 "which gives no forward to compile; declare the op with ops.custom_op instead"
             )
-        ops[entry.name] = entry
+        if ops.setdefault(entry.name, entry) is not entry:  # generated code names ops by name
+            raise TracingError(
+                f"compile_fn: node {len(steps)} was made by a second op named {entry.name!r} "
+                "(two custom ops declared under one name); give one of them another name"
+            )
         steps.append(_Step(entry.name, tuple(position[p] for p in node.parents), node.constants))
     return _Trace(steps, ops, [node.data for node in order])
 

@@ -170,7 +170,7 @@ def custom_entry(
             f"{', '.join(builtin_names())})"
         )
     doc = getattr(forward, "__doc__", None) or f"the custom op {name}"
-    entry = Op(name, arity, forward or _no_forward, _counted(local, name), kinks=kinks,
+    entry = Op(name, arity, forward or no_forward, _counted(local, name), kinks=kinks,
                builtin=False, doc=doc)  # fmt: skip
     return register(entry) if forward is not None else entry
 
@@ -200,7 +200,7 @@ def _counted(local: LocalDerivative, name: str) -> LocalDerivative:
     return counted
 
 
-def _no_forward(*operands: float) -> float:
+def no_forward(*operands: float) -> float:
     """The forward of an op made with Value.from_op: only its nodes' data is known."""
     raise TypeError("an op made with Value.from_op has no forward; declare it with custom_op")
 

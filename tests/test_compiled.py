@@ -680,3 +680,32 @@ def test_written_source_puts_numbers_on_the_left_where_the_function_did() -> Non
         "(2.0 * {0} - 3 / {1})",
         "(1 - ({0} - {1}) - 0.5 + -({0} * {1}))",
     )
+
+
+def test_compiled_runs_a_custom_op_after_another_op_took_its_name() -> None:
+    # The README's example declares its own "softplus"; ops.softplus must still compile after it.
+    from micrograd_like.optable import op_named, register
+
+    original = op_named("softplus")
+
+    def half_local(out: Any, x: Any) -> tuple[Any, ...]:
+        return (0.5,)
+
+    try:
+        custom_op(half_local, name="softplus")(lambda x: 0.5 * x)  # the table's "softplus" now
+        compiled = compile_fn(lambda x: softplus(x * 2.0), [0.0], [])
+        value, grads = compiled.value_and_grad(0.0)
+    finally:
+        register(original)
+    assert value == math.log(2.0)  # softplus(0) = log 2, not the other op's 0.0
+    assert grads == []
+
+
+def test_compiled_refuses_two_different_ops_of_one_name_in_a_graph() -> None:
+    def one_local(out: Any, x: Any) -> tuple[Any, ...]:
+        return (1.0,)
+
+    first = custom_op(one_local, name="twice_named")(lambda x: x + 1.0)
+    second = custom_op(one_local, name="twice_named")(lambda x: x + 2.0)
+    with pytest.raises(TracingError, match=r"second op named 'twice_named'.*another name"):
+        compile_fn(lambda x: second(first(x)), [0.0], [])
