@@ -3,23 +3,26 @@ r"""Tests written to kill mutants of the core that the suite let survive.
 The core is engine.py, optable.py, checks.py and recording.py. Each expected value is worked out
 by hand; `mutmut run` (config in pyproject.toml) finds the survivors. mutmut forks its workers
 after importing the package, so mutants of what runs at import (the methods Value gets from its
-op entries, the table's registration, ops.py's custom ops) never act there: the score runs each
-of those mutmut did not kill in a fresh interpreter, on mutmut's own test selection, and counts
-it caught when a test fails. From the repository's root:
+op entries, the table's registration, ops.py's custom ops, the cached written source) never act
+there: the score runs each of those mutmut did not kill in a fresh interpreter, on mutmut's own
+test selection, and counts it caught when a test fails. From the repository's root:
 
-    rm -rf mutants && .venv/bin/mutmut run --max-children 2
+    rm -rf mutants && OMP_NUM_THREADS=1 .venv/bin/mutmut run --max-children 2
     .venv/bin/mutmut results --all true | grep -c ': killed$'   # and `| wc -l`: all mutants
     cd mutants && sel=$(../.venv/bin/python -c 'import tomllib; c = tomllib.load(open(
         "pyproject.toml", "rb"))["tool"]["mutmut"]; print(*c["pytest_add_cli_args"],
         *c["pytest_add_cli_args_test_selection"])')
     pat='_install_methods|_(un|bin)ary_method|named_method|because|x_register|post_init'
-    pat="$pat|_applier|custom_entry|x__counted|x_op_named"
+    pat="$pat|_applier|custom_entry|x__counted|x_op_named|_Source|x__source|x__written"
+    pat="$pat|forward_source|local_source"   # cached (functools.cache) before mutmut forks
     for m in $(cd .. && .venv/bin/mutmut results | grep -E "$pat" | cut -d: -f1); do
         MUTANT_UNDER_TEST=$m ../.venv/bin/python -m pytest -x -q $sel >/dev/null 2>&1 \
         && echo "survived $m" || echo "killed $m"; done
 
-The score is (mutmut's killed + the loop's killed) / all mutants; a run takes ~15 minutes on
-two cores. tests/test_core_mutants_more.py holds the later rounds.
+The score is (mutmut's killed + the loop's killed) / all mutants; a run takes ~40 minutes on
+two cores. OMP_NUM_THREADS=1 matters: torch's thread pool, started before mutmut forks, hangs
+the forked workers in the torch cross-checks, and a hang would count as a kill.
+tests/test_core_mutants_more.py holds the later rounds.
 """
 
 from __future__ import annotations
