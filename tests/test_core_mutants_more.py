@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-from micrograd_like import engine
+from micrograd_like import checks, engine
 from micrograd_like.checks import short_number
 from micrograd_like.engine import Value, grad, linear
 from micrograd_like.optable import Op, custom_entry
@@ -98,3 +98,35 @@ def test_a_constant_made_before_any_write_is_not_stale_after_one(
     Value(1.0).data = 4.0  # some other value is written
     y.backward()
     assert x.grad == 3.0
+
+
+def _never(*arguments: object) -> NoReturn:
+    raise AssertionError(f"a check ran on the common path: {arguments!r}")
+
+
+def test_the_common_path_pays_for_no_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finite floats, a str label, the default seed and a graph made after the last write pass
+    no checker: the guards are paid only where they can fire (each mutant that drops a fast
+    path still gives the right numbers, so only this test sees it)."""
+    Value(0.0).data = 1.0  # a write, so the stale-data check has a count to compare with
+    monkeypatch.setattr(engine, "checked_float", _never)
+    monkeypatch.setattr(engine, "checked_label", _never)
+    monkeypatch.setattr(engine, "_check_fresh", _never)
+    monkeypatch.setattr(checks, "is_real", _never)
+    x = Value(1.5, "x")
+    y = x * 2.5 + -0.5  # two number operands: constant leaves, made without a check
+    y.backward()
+    assert (y.data, x.grad, x.label) == (3.25, 2.5, "x")  # 1.5 * 2.5 - 0.5; d/dx = 2.5
+    assert checks.checked_float(0.25, "here") == 0.25
+
+
+@pytest.mark.parametrize(
+    ("call", "where"),
+    [
+        (engine.topological_order, "topological_order"),
+        (lambda root: list(engine.backward_steps(root)), "backward_steps"),
+    ],
+)
+def test_a_root_that_is_not_a_value_is_refused_with_its_type(call: Any, where: str) -> None:
+    with pytest.raises(TypeError, match=rf"^{where}: expected a Value, got 5 of type int$"):
+        call(5)
