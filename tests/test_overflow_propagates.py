@@ -132,3 +132,16 @@ def test_mistakes_outside_the_ops_are_named_where_they_are_made() -> None:
         ValueError, match=r"^softmax_cross_entropy: no logits; it needs one per class"
     ):
         softmax_cross_entropy([], 0)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_value_method_gives_what_its_table_entry_gives_at_inf_and_nan(name: str) -> None:
+    """x.sin() is the method made from the entry, with its own forward path: sin(inf) is nan."""
+    method = "__neg__" if name == "neg" else name
+    for x, expected in zip((INF, -INF, NAN), EXPECTED[name], strict=True):
+        if expected is None:
+            with pytest.raises(ValueError, match=rf"^{name}\(\) of -inf: .*(positive|>= 0)"):
+                getattr(overflowed(x), method)()
+            continue
+        out = getattr(overflowed(x), method)()
+        assert same(out.data, expected), (name, x, out.data)
